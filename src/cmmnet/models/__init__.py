@@ -1,0 +1,1 @@
+"""Networks of CMM-Net (paper §3, §4.1), one per file."""

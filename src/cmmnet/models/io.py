@@ -1,0 +1,104 @@
+"""save_pretrained / load_pretrained: safetensors weights + JSON config (diffusers' pattern).
+
+A directory holds ``config.json`` (``{"class": NAME, "config": {...}, "format": 1}``) and ``model.safetensors``.
+A model is rebuilt only from the config stored beside its weights. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from safetensors import SafetensorsError
+from safetensors.torch import load_file, save_file
+
+from ..config import from_dict, to_dict
+from ..errors import CheckpointError, CmmnetError
+from ..io import atomic_path, atomic_write_text
+
+FORMAT = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+C = TypeVar("C")
+
+
+def save_state(state: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Atomically save a flat tensor dict as safetensors (contiguous CPU copies)."""
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def load_state(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: weights file not found")
+    try:
+        return load_file(str(path))
+    except (SafetensorsError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: damaged or not a safetensors file ({e}); re-download or retrain") from e
+
+
+def save_pretrained(model: torch.nn.Module, config: Any, directory: str | Path, name: str | None = None,
+                    dtype: torch.dtype | None = None) -> None:
+    """Write ``config.json`` and ``model.safetensors`` for ``model`` built from ``config`` (a dataclass)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = model.state_dict()
+    if dtype is not None:
+        state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
+    save_state(state, directory / WEIGHTS_NAME)
+    meta = {"format": FORMAT, "class": name or type(model).__name__, "config": to_dict(config)}
+    atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
+
+
+def read_config(directory: str | Path, config_cls: type[C], expected_class: str) -> C:
+    directory = Path(directory)
+    cfg_path = directory / CONFIG_NAME
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{directory}: no {CONFIG_NAME}; expected a directory written by save_pretrained")
+    try:
+        meta = json.loads(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{cfg_path}: damaged config ({e})") from e
+    if not isinstance(meta, dict) or meta.get("class") != expected_class:
+        got = meta.get("class") if isinstance(meta, dict) else None
+        raise CheckpointError(f"{directory}: holds a {got!r} model, expected {expected_class!r}")
+    try:
+        return from_dict(config_cls, meta["config"])
+    except (CmmnetError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{cfg_path}: config does not fit {expected_class} ({e})") from e
+
+
+def load_pretrained(model_cls: type[torch.nn.Module], config_cls: type[C], directory: str | Path,
+                    expected_class: str | None = None) -> tuple[torch.nn.Module, C]:
+    """Rebuild ``model_cls(config)`` from the stored config and load the weights strictly."""
+    directory = Path(directory)
+    cfg = read_config(directory, config_cls, expected_class or model_cls.__name__)
+    model = model_cls(cfg)
+    state = load_state(directory / WEIGHTS_NAME)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    bad_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or bad_shape:
+        raise CheckpointError(
+            f"{directory}: weights do not match the {model_cls.__name__} architecture "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {bad_shape[:3]})"
+        )
+    state = {k: v.to(own[k].dtype) for k, v in state.items()}
+    model.load_state_dict(state)
+    return model, cfg
+
+
+def weights_hash(directory: str | Path) -> str:
+    """SHA-256 (first 16 hex digits) of a directory's weights file, for provenance in meta.json."""
+    h = hashlib.sha256()
+    with open(Path(directory) / WEIGHTS_NAME, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
