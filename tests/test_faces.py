@@ -1,0 +1,258 @@
+"""Face front end: detection on the real FRL photos, alignment geometry, odd and bad inputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from cmmnet.errors import InputFileError, NoFaceError
+from cmmnet.faces import (
+    AlignConfig,
+    FaceDetector,
+    align_face,
+    draw_landmarks,
+    estimate_alignment,
+    eye_centres,
+    invert_transform,
+    read_image,
+    transform_points,
+    warp_image,
+)
+from cmmnet.faces.pipeline import process_image
+
+
+@pytest.fixture(scope="module")
+def detector() -> FaceDetector:
+    return FaceDetector()
+
+
+def read_tem_pupils(path: Path) -> np.ndarray:
+    lines = path.read_text().split("\n")
+    return np.array([[float(v) for v in lines[i].split()] for i in (1, 2)])  # points 0 and 1
+
+
+@pytest.fixture(scope="module")
+def frl_detections(frl_dir, detector):
+    out = {}
+    for p in sorted(frl_dir.glob("*.jpg")):
+        faces = detector.detect_all(read_image(p))
+        out[p.name] = faces
+    return out
+
+
+def test_every_frl_photo_has_exactly_one_face(frl_detections):
+    assert len(frl_detections) == 160
+    counts = {name: len(faces) for name, faces in frl_detections.items()}
+    assert all(n == 1 for n in counts.values()), {k: v for k, v in counts.items() if v != 1}
+
+
+def test_pupils_match_the_manual_template(frl_dir, frl_detections):
+    ok, total, errs = 0, 0, []
+    for name, faces in frl_detections.items():
+        if not name.endswith("_03.jpg"):
+            continue
+        pupils = read_tem_pupils(frl_dir / name.replace(".jpg", ".tem"))
+        left, right = eye_centres(faces[0].landmarks)
+        ipd = np.linalg.norm(pupils[1] - pupils[0])
+        err = max(np.linalg.norm(left - pupils[0]), np.linalg.norm(right - pupils[1])) / ipd
+        errs.append(err)
+        ok += err <= 0.1
+        total += 1
+    assert total == 80
+    assert ok / total >= 0.95, f"only {ok}/{total} within 0.1 IPD; worst {sorted(errs)[-5:]}"
+
+
+def test_neutral_and_smile_put_the_eyes_on_the_same_pixel(frl_dir, frl_detections):
+    for pid in ("001", "010", "020"):
+        centres = []
+        for suffix in ("03", "08"):
+            name = f"{pid}_{suffix}.jpg"
+            img = read_image(frl_dir / name)
+            al = align_face(img, frl_detections[name][0].landmarks, AlignConfig(size=64))
+            centres.append(np.array(eye_centres(al.landmarks)))
+        assert np.abs(centres[0] - centres[1]).max() <= 1.0
+
+
+landmark_sets = st.builds(
+    lambda seed, angle, scale, tx, ty: (seed, angle, scale, tx, ty),
+    st.integers(0, 10_000),
+    st.floats(-0.6, 0.6),
+    st.floats(0.2, 8.0),
+    st.floats(-500, 500),
+    st.floats(-500, 500),
+)
+
+
+def _random_face(seed, angle, scale, tx, ty) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 100, size=(68, 2))
+    base[36:42] = rng.normal((30, 40), 2, size=(6, 2))
+    base[42:48] = rng.normal((70, 40), 2, size=(6, 2))
+    c, s = np.cos(angle), np.sin(angle)
+    return base @ (scale * np.array([[c, -s], [s, c]])).T + (tx, ty)
+
+
+@settings(max_examples=200, deadline=None)
+@given(landmark_sets, st.sampled_from([64, 128, 256]))
+def test_align_then_map_back_is_the_identity(params, size):
+    lm = _random_face(*params)
+    cfg = AlignConfig(size=size)
+    m = estimate_alignment(lm, cfg)
+    aligned = transform_points(lm, m)
+    back = transform_points(aligned, invert_transform(m))
+    assert np.abs(back - lm).max() <= 0.5
+    left, right = eye_centres(aligned)
+    assert abs(left[1] - right[1]) < 1e-6  # eyes horizontal
+    assert np.isclose(right[0] - left[0], cfg.eye_distance * size)
+    assert np.isclose((left[0] + right[0]) / 2, (size - 1) / 2)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-0.5, 0.5), st.floats(0.1, 3.0), st.integers(20, 80), st.integers(20, 80))
+def test_warp_moves_pixels_where_the_transform_moves_points(angle, scale, x, y):
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[y - 1 : y + 2, x - 1 : x + 2] = 255  # a 3x3 blob centred on (x, y)
+    c, s = np.cos(angle), np.sin(angle)
+    m = np.array([[scale * c, -scale * s, 0.0], [scale * s, scale * c, 0.0]])
+    target = np.array([64.0, 64.0])
+    m[:, 2] = target - m[:, :2] @ (x, y)
+    out = warp_image(img, m, 128)[..., 0].astype(float)
+    ys, xs = np.nonzero(out > 0)
+    w = out[ys, xs]
+    centre = np.array([(xs * w).sum() / w.sum(), (ys * w).sum() / w.sum()])
+    assert np.abs(centre - target).max() <= 0.5
+
+
+def test_landmark_image_is_binary_and_follows_the_points(frl_dir, frl_detections):
+    img = read_image(frl_dir / "001_03.jpg")
+    al = align_face(img, frl_detections["001_03.jpg"][0].landmarks)
+    lm_img = draw_landmarks(al.landmarks, 64)
+    assert lm_img.shape == (64, 64) and lm_img.dtype == np.uint8
+    assert set(np.unique(lm_img)) <= {0, 1}
+    for x, y in np.round(al.landmarks).astype(int):
+        assert lm_img[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].any()
+    dots = draw_landmarks(al.landmarks, 64, __import__("cmmnet.faces", fromlist=["x"]).LandmarkDrawConfig("dots"))
+    assert 40 <= dots.sum() <= 68
+
+
+# --- odd but valid inputs ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def photo(frl_dir) -> Image.Image:
+    return Image.open(frl_dir / "001_03.jpg").convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def reference(frl_dir):
+    return process_image(frl_dir / "001_03.jpg").face.landmarks
+
+
+def _close(lm, ref, tol=4.0):
+    return np.abs(np.asarray(lm) - ref).mean() < tol
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgba", "png16", "webp", "bmp"])
+def test_odd_formats_work(tmp_path, photo, reference, kind):
+    if kind == "gray":
+        p = tmp_path / "g.jpg"
+        photo.convert("L").save(p)
+    elif kind == "rgba":
+        p = tmp_path / "a.png"
+        rgba = photo.convert("RGBA")
+        rgba.putalpha(255)
+        rgba.save(p)
+    elif kind == "png16":
+        p = tmp_path / "g16.png"
+        arr = (np.asarray(photo.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+        Image.fromarray(arr, mode="I;16").save(p)
+    elif kind == "webp":
+        p = tmp_path / "w.webp"
+        photo.save(p, quality=90)
+    else:
+        p = tmp_path / "b.bmp"
+        photo.save(p)
+    assert _close(process_image(p).face.landmarks, reference)
+
+
+def test_exif_rotation_is_honoured(tmp_path, photo, reference):
+    p = tmp_path / "rot.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise
+    photo.transpose(Image.Transpose.ROTATE_90).save(p, exif=exif, quality=95)
+    assert _close(process_image(p).face.landmarks, reference)
+
+
+def test_huge_image_is_downscaled_and_mapped_back(tmp_path, photo, reference):
+    p = tmp_path / "big.jpg"
+    photo.resize((8000, 8000), Image.Resampling.BILINEAR).save(p, quality=85)
+    res = process_image(p)
+    assert res.scale > 1.0 and max(res.image.shape) <= 2048
+    assert _close(res.face.landmarks * 512 / 8000, reference, tol=4.0)
+
+
+# --- bad inputs ---------------------------------------------------------------------------------------------------
+
+
+def _bad_files(tmp_path: Path, frl_dir: Path) -> dict[str, Path]:
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("this is not an image\n")
+    data = (frl_dir / "001_03.jpg").read_bytes()
+    (tmp_path / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    Image.new("RGB", (300, 300), (128, 128, 128)).save(tmp_path / "gray.png")
+    (tmp_path / "adir").mkdir()
+    return {
+        "missing": tmp_path / "nope.jpg",
+        "directory": tmp_path / "adir",
+        "empty": tmp_path / "empty.jpg",
+        "text": tmp_path / "text.jpg",
+        "truncated": tmp_path / "truncated.jpg",
+        "noface": tmp_path / "gray.png",
+    }
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path, frl_dir):
+    for kind, path in _bad_files(tmp_path, frl_dir).items():
+        expected = NoFaceError if kind == "noface" else InputFileError
+        with pytest.raises(expected) as e:
+            process_image(path)
+        assert str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("command", ["landmarks", "align"])
+def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, frl_dir, command):
+    for kind, path in _bad_files(tmp_path, frl_dir).items():
+        out = tmp_path / f"out-{kind}"
+        extra = ["--out", str(out)] if command == "align" else []
+        r = subprocess.run([sys.executable, "-m", "cmmnet.cli", command, str(path), *extra],
+                           capture_output=True, text=True)
+        assert r.returncode == 2, (kind, r.stderr)
+        assert "Traceback" not in r.stderr
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and str(path) in lines[0], (kind, r.stderr)
+        assert not out.exists()
+        assert not list(tmp_path.glob(".out-*"))
+
+
+def test_cli_landmarks_and_align(tmp_path, frl_dir):
+    import json
+
+    r = subprocess.run([sys.executable, "-m", "cmmnet.cli", "landmarks", str(frl_dir / "003_03.jpg"),
+                        "--overlay", str(tmp_path / "o.png")], capture_output=True, text=True, check=True)
+    data = json.loads(r.stdout)
+    assert len(data["box"]) == 4 and len(data["landmarks"]) == 68
+    assert (tmp_path / "o.png").is_file()
+    subprocess.run([sys.executable, "-m", "cmmnet.cli", "align", str(frl_dir / "003_03.jpg"), "--out",
+                    str(tmp_path / "al"), "--size", "128"], capture_output=True, text=True, check=True)
+    assert Image.open(tmp_path / "al" / "face.png").size == (128, 128)
+    meta = json.loads((tmp_path / "al" / "alignment.json").read_text())
+    m = np.array(meta["transform"])
+    aligned = transform_points(np.array(meta["landmarks"]), m)
+    assert np.abs(aligned - np.array(meta["aligned_landmarks"])).max() < 0.05
