@@ -172,7 +172,8 @@ def test_odd_formats_work(tmp_path, photo, reference, kind):
     elif kind == "png16":
         p = tmp_path / "g16.png"
         arr = (np.asarray(photo.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
-        Image.fromarray(arr, mode="I;16").save(p)
+        Image.fromarray(arr).save(p)  # uint16 -> mode I;16 -> a 16-bit grayscale PNG
+        assert Image.open(p).mode == "I;16"
     elif kind == "webp":
         p = tmp_path / "w.webp"
         photo.save(p, quality=90)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..errors import CmmnetError
 from ..faces import AlignConfig, FaceDetector, draw_overlay, invert_transform
-from ..faces.pipeline import FrontEndConfig, FaceResult, process_image
+from ..faces.pipeline import FaceResult, FrontEndConfig, process_image
 from ..io import atomic_dir, atomic_path
 
 

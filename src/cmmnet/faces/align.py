@@ -83,7 +83,8 @@ def warp_image(image: np.ndarray, m: np.ndarray, size: int | tuple[int, int], fi
         img = img.resize((nw, nh), Image.Resampling.LANCZOS)
         # pixel centres: x_small = (x + 0.5) * nw / w - 0.5
         pre = np.array([[nw / w, 0, 0.5 * nw / w - 0.5], [0, nh / h, 0.5 * nh / h - 0.5]])
-        m = np.hstack([m[:, :2] @ np.linalg.inv(pre[:, :2]), (m[:, 2] - m[:, :2] @ np.linalg.inv(pre[:, :2]) @ pre[:, 2])[:, None]])
+        a_pre = m[:, :2] @ np.linalg.inv(pre[:, :2])  # small px -> output px
+        m = np.hstack([a_pre, (m[:, 2] - a_pre @ pre[:, 2])[:, None]])
     inv = invert_transform(m)
     # PIL samples output pixel centres (x + 0.5) in continuous coordinates (pixel i spans [i, i + 1)).
     # Our points have centres at integers, so conjugate by a half-pixel shift.

@@ -25,21 +25,21 @@ def model_path(name: str) -> Path:
     raise CmmnetError(f"{name} not found in face-recognition-models; reinstall it")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shape_predictor():
     import dlib
 
     return dlib.shape_predictor(str(model_path(SHAPE_PREDICTOR_68)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def frontal_face_detector():
     import dlib
 
     return dlib.get_frontal_face_detector()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def face_recognition_model():
     import dlib
 

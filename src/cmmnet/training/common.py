@@ -56,7 +56,7 @@ _META_KEY = "cmmnet_checkpoint"
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     random.seed(seed)
-    np.random.seed(seed % (2**32))
+    np.random.seed(seed % (2**32))  # noqa: NPY002 - the legacy global RNG is what third-party code draws from
     torch.manual_seed(seed)
 
 
@@ -286,7 +286,7 @@ def training_state(models: dict[str, torch.nn.Module], optimizers: dict[str, tor
             tensors[f"rng/cuda/{i}"] = s
     py = random.getstate()
     meta["rng_python"] = [py[0], list(py[1]), py[2]]
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
     tensors["rng/numpy_keys"] = torch.from_numpy(np.asarray(keys, dtype=np.int64))
     meta["rng_numpy"] = [kind, int(pos), int(has_gauss), float(cached)]
     return tensors, meta
@@ -328,7 +328,8 @@ def load_training_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any], 
         v, state, gauss = meta["rng_python"]
         random.setstate((v, tuple(state), gauss))
         kind, pos, has_gauss, cached = meta["rng_numpy"]
-        np.random.set_state((kind, tensors["rng/numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, cached))
+        keys = tensors["rng/numpy_keys"].numpy().astype(np.uint32)
+        np.random.set_state((kind, keys, pos, has_gauss, cached))  # noqa: NPY002
 
 
 def write_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -380,7 +381,9 @@ class Run:
             if self.dir.exists() and not self.dir.is_dir():
                 raise CmmnetError(f"{self.dir}: exists and is not a directory; choose another --out")
             if cfg_path.is_file() and not resume:
-                raise CmmnetError(f"{self.dir}: already holds a run; add --resume to continue it or choose another --out")
+                raise CmmnetError(
+                    f"{self.dir}: already holds a run; add --resume to continue it or choose another --out"
+                )
             if resume and cfg_path.is_file():
                 old = json.loads(cfg_path.read_text())
                 if old != json.loads(json.dumps(self.cfg_dict)):
