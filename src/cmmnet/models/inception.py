@@ -1,6 +1,7 @@
 """Inception-v3 (Szegedy et al. 2016) in plain torch, for the Inception Score of Table 1 (paper §4.3, [33]).
 
-No torchvision here, and nothing is downloaded: the user gives the weights file. Two layouts load:
+No torchvision here, and nothing is downloaded: the user gives the weights file, as ``.safetensors`` (convert the
+distributed ``.pth`` once with ``scripts/convert_inception.py``). Two layouts load:
 
 - the common FID/IS Inception weights (``pt_inception-2015-12-05-*.pth`` as distributed with pytorch-fid, a port
   of TensorFlow's 2015-12-05 graph): 1008 classes, ``variant="fid"`` (its pooling quirks: average pools that do not
@@ -10,8 +11,8 @@ No torchvision here, and nothing is downloaded: the user gives the weights file.
 The parameter names are torchvision's (``Conv2d_1a_3x3.conv.weight``, ``Mixed_5b.branch1x1.bn.running_mean``,
 ``fc.weight`` ...). The variant and class count are read from the file; ``AuxLogits.*`` entries are ignored.
 
-Safety: weights are never unpickled. A ``.safetensors`` file is read as such; a ``.pth``/``.pt`` file is read only
-with ``torch.load(..., weights_only=True)``, which refuses anything but tensors and plain containers.
+Safety: weights are never unpickled at run time: only ``.safetensors`` is read here. The one-off converter
+``scripts/convert_inception.py`` is the only place a ``.pth`` is opened, with ``torch.load(weights_only=True)``.
 
 Input: ``(B, 3, H, W)`` RGB in [0, 1] at any size; it is resized to 299x299 (bilinear) and mapped to [-1, 1]
 (both weight sets expect that range).
@@ -210,29 +211,26 @@ class InceptionV3(nn.Module):
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state dict from ``.safetensors``, or from ``.pth``/``.pt`` with ``torch.load(weights_only=True)``."""
+    """Read an Inception-v3 state dict from a ``.safetensors`` file (the only format read at run time).
+
+    A pickled ``.pth`` is refused with a message pointing at ``scripts/convert_inception.py``, the one-off
+    converter (it alone reads the ``.pth``, with ``torch.load(weights_only=True)``).
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(
-            f"{path}: Inception weights not found; give the FID/IS Inception file (pt_inception-2015-12-05-*.pth "
-            "or a .safetensors conversion) with --inception PATH, or leave it out to skip the Inception Score"
+            f"{path}: Inception weights not found; give the FID/IS Inception weights converted to .safetensors "
+            "(python scripts/convert_inception.py pt_inception-2015-12-05-6726825d.pth inception.safetensors) "
+            "with --inception PATH, or leave --inception out to skip the Inception Score"
         )
-    if path.suffix == ".safetensors":
-        from .io import load_state
-
-        return load_state(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many kinds here (pickle, zip, unsupported global)
+    if path.suffix != ".safetensors":
         raise CheckpointError(
-            f"{path}: not a plain tensor state dict readable with weights_only=True ({type(e).__name__}); "
-            "convert it to .safetensors"
-        ) from e
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path}: expected a dict of tensors (an Inception-v3 state dict)")
-    return state
+            f"{path}: Inception weights must be a .safetensors file; convert the .pth once with "
+            f"`python scripts/convert_inception.py {path} {path.with_suffix('.safetensors')}`"
+        )
+    from .io import load_state
+
+    return load_state(path)
 
 
 def load_inception(path: str | Path) -> InceptionV3:

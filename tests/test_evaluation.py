@@ -1,0 +1,213 @@
+"""Metrics with known answers (issue 7), the Inception-v3 loader, and `cmmnet evaluate` end to end on a tiny dataset.
+
+``tiny_dataset`` (also used by test_baselines.py / test_study.py) builds a real dataset from a few FRL people: dlib
+landmarks and alignment of the neutral and smiling photos, and T frames blending one into the other (a fast ramp
+for "posed", a slow one for "spontaneous").
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cmmnet.errors import CmmnetError
+from cmmnet.evaluation import compute_metric, list_metrics
+from cmmnet.evaluation import metrics as M
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------------------------- tiny dataset
+def tiny_dataset(frl_dir: Path, out: Path, people: int = 3, T: int = 16, size: int = 64) -> Path:
+    """A real, tiny dataset: ``people`` FRL people x 2 labels; the last person is the test split."""
+    from cmmnet.data import write_dataset
+    from cmmnet.faces import AlignConfig, FaceDetector, LandmarkDrawConfig, align_face, draw_landmarks, read_image
+
+    det = FaceDetector()
+    ids = sorted(p.name[:3] for p in Path(frl_dir).glob("*_03.jpg"))[:people]
+    cfg = AlignConfig(size=size)
+    faces, limgs, lms, labels, subjects, splits = [], [], [], [], [], []
+    ramps = {0: np.clip(np.arange(T) / (T / 2 - 1), 0, 1),  # posed: fast onset, held
+             1: 0.8 * (3 * (np.arange(T) / (T - 1)) ** 2 - 2 * (np.arange(T) / (T - 1)) ** 3)}  # spontaneous
+    for si, pid in enumerate(ids):
+        aligned = []
+        for kind in ("03", "08"):
+            img = read_image(Path(frl_dir) / f"{pid}_{kind}.jpg")
+            aligned.append(align_face(img, det.detect(img).landmarks, cfg))
+        n, s = aligned
+        for label, w in ramps.items():
+            ww = w[:, None, None, None]
+            frames = ((1 - ww) * n.image[None].astype(np.float64) + ww * s.image[None]).round().astype(np.uint8)
+            pts = ((1 - w[:, None, None]) * n.landmarks[None] + w[:, None, None] * s.landmarks[None]).astype(np.float32)
+            faces.append(frames.transpose(0, 3, 1, 2))
+            lms.append(pts)
+            limgs.append(np.stack([draw_landmarks(p, size, LandmarkDrawConfig()) for p in pts]))
+            labels.append(label)
+            subjects.append(si)
+            splits.append(1 if si == len(ids) - 1 else 0)
+    arrays = {
+        "faces": np.stack(faces), "landmark_images": np.stack(limgs).astype(np.uint8),
+        "landmarks": np.stack(lms), "labels": np.array(labels, np.int64), "subjects": np.array(subjects, np.int64),
+        "styles": np.full(len(labels), -1, np.int64), "splits": np.array(splits, np.int8),
+    }
+    return write_dataset(out, arrays, source="test:frl-blend", label_names=["posed", "spontaneous"],
+                         subject_names=ids, command="tiny_dataset")
+
+
+@pytest.fixture(scope="module")
+def tiny(frl_dir, tmp_path_factory):
+    from cmmnet.data import load_dataset
+
+    return load_dataset(tiny_dataset(frl_dir, tmp_path_factory.mktemp("ds") / "tiny"))
+
+
+# --------------------------------------------------------------------------------------------- known answers
+def test_registry_lists_all_metrics():
+    assert {"ssim", "inception_score", "delta_is", "au_curves", "au_curve_distance", "mode_diversity",
+            "mode_style_agreement", "identity_distance"} <= set(list_metrics())
+    with pytest.raises(CmmnetError, match="unknown metric"):
+        compute_metric("nope")
+
+
+def test_ssim_identical_is_one_and_matches_skimage():
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(0)
+    v = rng.integers(0, 256, (2, 3, 3, 32, 32), dtype=np.uint8)
+    assert compute_metric("ssim", generated=v, real=v)["ssim"] == pytest.approx(1.0)
+    w = np.clip(v.astype(int) + rng.integers(-60, 60, v.shape), 0, 255).astype(np.uint8)
+    got = M.ssim_frames(v.reshape(-1, 3, 32, 32), w.reshape(-1, 3, 32, 32))
+    want = [structural_similarity(a, b, channel_axis=0, data_range=255)
+            for a, b in zip(v.reshape(-1, 3, 32, 32), w.reshape(-1, 3, 32, 32))]
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    assert compute_metric("ssim", generated=w, real=v)["ssim"] < 0.95
+
+
+def test_inception_score_known_answers():
+    uniform = np.full((50, 10), 0.1)
+    assert compute_metric("inception_score", probs=uniform)["is"] == pytest.approx(1.0)
+    onehot = np.eye(10)[np.arange(100) % 10]  # confident and evenly spread over 10 classes: IS = 10
+    assert compute_metric("inception_score", probs=onehot, splits=1)["is"] == pytest.approx(10.0)
+    assert compute_metric("delta_is", is_generated=1.3, is_real=1.5)["delta_is"] == pytest.approx(0.2)
+
+
+def test_inception_score_of_a_small_random_network():
+    """class_probs + inception_score on a tiny random classifier equal the formula computed by hand."""
+    from cmmnet.models.inception import class_probs
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, 2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(4, 5)).eval()
+    frames = np.random.default_rng(1).integers(0, 256, (12, 3, 16, 16), dtype=np.uint8)
+    p = class_probs(net, frames, batch_size=5).double().numpy()
+    with torch.no_grad():
+        ref = torch.softmax(net(torch.from_numpy(frames).double().div(255).float()).double(), 1).numpy()
+    np.testing.assert_allclose(p, ref, atol=1e-6)
+    py = ref.mean(0)
+    want = np.exp(np.mean(np.sum(ref * (np.log(ref) - np.log(py)), 1)))
+    assert compute_metric("inception_score", probs=p, splits=1)["is"] == pytest.approx(want, rel=1e-5)
+
+
+def test_inception_loader_safetensors_only(tmp_path):
+    from cmmnet.models.inception import InceptionConfig, InceptionV3, load_inception
+    from cmmnet.models.io import save_state
+
+    with pytest.raises(CmmnetError, match="not found"):
+        load_inception(tmp_path / "missing.safetensors")
+    (tmp_path / "w.pth").write_bytes(b"not read")
+    with pytest.raises(CmmnetError, match="convert_inception"):
+        load_inception(tmp_path / "w.pth")
+    torch.manual_seed(0)
+    model = InceptionV3(InceptionConfig(num_classes=1008)).eval()
+    save_state(model.state_dict(), tmp_path / "w.safetensors")
+    loaded = load_inception(tmp_path / "w.safetensors")
+    assert loaded.config.variant == "fid"
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_convert_inception_script(tmp_path):
+    """The one-off converter reads a .pth with weights_only=True and writes a loadable .safetensors."""
+    from cmmnet.models.inception import InceptionConfig, InceptionV3
+
+    torch.manual_seed(0)
+    sd = InceptionV3(InceptionConfig(num_classes=1000, variant="torchvision")).state_dict()
+    sd["AuxLogits.fc.weight"] = torch.zeros(2, 2)
+    torch.save(sd, tmp_path / "w.pth")
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "convert_inception.py"), str(tmp_path / "w.pth"),
+                        str(tmp_path / "w.safetensors")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "1000 classes, variant torchvision" in r.stdout
+    (tmp_path / "bad.pth").write_bytes(b"garbage")
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "convert_inception.py"), str(tmp_path / "bad.pth"),
+                        str(tmp_path / "bad.safetensors")], capture_output=True, text=True)
+    assert r.returncode == 2 and "weights_only" in r.stderr and not (tmp_path / "bad.safetensors").exists()
+
+
+def test_au_curve_distance_of_a_shifted_curve():
+    rng = np.random.default_rng(0)
+    base = {"au6": rng.normal(size=32), "au12": rng.normal(size=32)}
+    shifted = {"au6": base["au6"] + 0.05, "au12": base["au12"] - 0.1}
+    d = compute_metric("au_curve_distance", curves=shifted, real_curves=base)
+    assert d["au6_distance"] == pytest.approx(32 * 0.05)
+    assert d["au12_distance"] == pytest.approx(32 * 0.1)
+    assert d["au_distance"] == pytest.approx(32 * 0.15)
+    assert compute_metric("au_curve_distance", curves=base, real_curves=base)["au_distance"] == 0.0
+
+
+def test_au_curves_smoothed_and_averaged(tiny):
+    lm = np.asarray(tiny.landmarks)
+    c = compute_metric("au_curves", landmarks=lm, window=5)
+    assert set(c) == {"au6", "au12"} and c["au12"].shape == (tiny.T,)
+    raw = M.au_intensities(lm)["au12"]
+    k = np.ones(5) / 5
+    inner = np.mean([np.convolve(r, k, mode="valid") for r in raw], 0)  # centred 5-frame mean, away from edges
+    np.testing.assert_allclose(c["au12"][2:-2], inner, atol=1e-12)
+    assert c["au12"][-1] > 0.05  # the blended smiles widen the mouth
+    still = np.repeat(lm[:, :1], tiny.T, axis=1)  # no motion: flat zero curves
+    assert np.abs(compute_metric("au_curves", landmarks=still)["au12"]).max() < 1e-12
+
+
+def test_mode_metrics_known_answers():
+    base = np.zeros((4, 1, 5, 68, 2))
+    same = np.repeat(base, 3, axis=1)
+    assert compute_metric("mode_diversity", modes=same)["mode_diversity"] == 0.0
+    apart = same + np.arange(3)[None, :, None, None, None]  # modes 1 px apart in every coordinate
+    assert compute_metric("mode_diversity", modes=apart)["mode_diversity"] == pytest.approx(4 / 3)
+    protos = np.arange(3)[:, None, None, None] * np.ones((3, 5, 68, 2))
+    perm = apart[:, [2, 0, 1]]  # modes land on styles 2, 0, 1: still a perfect one-to-one agreement
+    r = compute_metric("mode_style_agreement", modes=perm, style_prototypes=protos)
+    assert r["mode_style_purity"] == 1.0 and r["mode_style_nmi"] == pytest.approx(1.0)
+    r = compute_metric("mode_style_agreement", modes=np.zeros((6, 3, 5, 68, 2)), style_prototypes=protos)
+    assert r["mode_style_purity"] == pytest.approx(1 / 3) and r["mode_style_nmi"] == 0.0
+
+
+def test_identity_distance_same_face_is_small(tiny):
+    faces, lm = np.asarray(tiny.faces), np.asarray(tiny.landmarks)
+    same = compute_metric("identity_distance", neutral=faces[:2, 0], neutral_landmarks=lm[:2, 0],
+                          generated=faces[:2, :1], generated_landmarks=lm[:2, :1])
+    assert same["identity_distance"] < 1e-6 and same["identity_same"] == 1.0
+    other = compute_metric("identity_distance", neutral=faces[:1, 0], neutral_landmarks=lm[:1, 0],
+                           generated=faces[2:3, :1], generated_landmarks=lm[2:3, :1])  # another person
+    assert other["identity_distance"] > 0.3
+
+
+def test_frame_landmarks_recover_known_points(tiny):
+    from cmmnet.evaluation.landmarks import FrameLandmarks
+
+    fl = FrameLandmarks()
+    faces, lm = np.asarray(tiny.faces[0]), np.asarray(tiny.landmarks[0])
+    got = fl(faces[[0, -1]], fl.box(faces[0], lm[0]))
+    err = np.linalg.norm(got - lm[[0, -1]], axis=-1).mean()
+    assert err < 1.5  # pixels of the 64 px face
+
+
+def _json(path: Path):
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
