@@ -1,13 +1,32 @@
 """Training phase ``translation``: the U-Net G and the patch discriminator D of §3.4, trained apart from the
-landmark generator (§3.5) on (neutral face, ground-truth landmark image, real frame) triples."""
+landmark generator (§3.5) on (neutral face, ground-truth landmark image, real frame) triples.
+
+One item is ``(z_0, y_t, z_t)`` for a sequence n of the train split and a frame t: ``z_0`` is frame 0 of the
+sequence (the neutral face), ``y_t`` the dataset's landmark image of frame t, ``z_t`` the real frame. Each step
+(pix2pix order) first updates D on real ``[z_0, z_t]`` and generated ``[z_0, w_t]`` pairs (eq. 5, one label per
+pixel of D's coarsest map), then G on ``l1_weight * eq. 4 + adv_weight * adversarial term of eq. 6``.
+The final G is written with ``save_pretrained`` to ``RUN/translator/`` (class ``UNetGenerator``).
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
-from ..losses.translation import GanLoss
-from ..models.patch_discriminator import PatchDiscriminatorConfig
-from ..models.unet import UNetConfig
+import numpy as np
+import torch
+
+from ..data.format import SmileDataset
+from ..errors import CmmnetError
+from ..losses.translation import GanLoss, discriminator_loss, generator_adversarial_loss, reconstruction_l1
+from ..models.io import save_pretrained
+from ..models.patch_discriminator import PatchDiscriminator, PatchDiscriminatorConfig
+from ..models.unet import UNetConfig, UNetGenerator
+from .common import Run, autocast, epoch_batches, stable_seed
+
+log = logging.getLogger(__name__)
+
+PHASE = "translation"
 
 
 @dataclass(frozen=True)
@@ -19,7 +38,138 @@ class TranslationPhaseConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     batch_size: int = 32  # (neutral, landmark image, frame) triples per step
-    frames_per_sequence: int = 0  # frames drawn from each sequence per epoch; 0 = all T (paper)
+    frames_per_sequence: int = 0  # frames drawn from each sequence per epoch (fresh draw every epoch); 0 = all T
     l1_weight: float = 100.0  # eq. 6 weighs both terms 1:1 as sums; with means, pix2pix's 100:1
     adv_weight: float = 1.0
     gan_loss: GanLoss = "non_saturating"
+    val_items: int = 256  # test-split triples whose L1 is logged after every epoch (0 = none)
+
+
+def frame_items(n_seq: int, T: int, frames_per_sequence: int, seed: int, epoch: int) -> np.ndarray:
+    """The (sequence, frame) pairs of one epoch, (M, 2) int64: all T frames of every sequence, or a fresh draw of
+    ``frames_per_sequence`` distinct frames per sequence (a pure function of seed and epoch: resume-safe)."""
+    if frames_per_sequence <= 0 or frames_per_sequence >= T:
+        seq, t = np.meshgrid(np.arange(n_seq), np.arange(T), indexing="ij")
+        return np.stack([seq.ravel(), t.ravel()], axis=1)
+    rng = np.random.default_rng(stable_seed(seed, PHASE, "frames", epoch))
+    t = np.argsort(rng.random((n_seq, T)), axis=1)[:, :frames_per_sequence]  # (n_seq, f)
+    seq = np.repeat(np.arange(n_seq), frames_per_sequence)
+    return np.stack([seq, t.ravel()], axis=1)
+
+
+def load_triples(data: SmileDataset, rows: np.ndarray, items: np.ndarray,
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(z_0, y_t, z_t)`` for ``items`` (B, 2) = (position in ``rows``, frame): faces in [-1, 1], y in [0, 1]."""
+    seq = rows[items[:, 0]]
+    order = np.argsort(seq, kind="stable")  # memory-mapped reads in file order
+    back = np.argsort(order)
+    s, t = seq[order], items[order, 1]
+    faces = data.arrays["faces"]
+    z0 = np.asarray(faces[s, 0])[back]  # (B, 3, S, S) uint8
+    zt = np.asarray(faces[s, t])[back]  # (B, 3, S, S) uint8
+    yt = np.asarray(data.arrays["landmark_images"][s, t])[back]  # (B, S, S) uint8
+
+    def face(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.float32) / 127.5 - 1.0).to(device)
+
+    return face(z0), torch.from_numpy(yt.astype(np.float32)).unsqueeze(1).to(device), face(zt)
+
+
+@torch.no_grad()
+def validation_l1(g: torch.nn.Module, data: SmileDataset, rows: np.ndarray, items: np.ndarray, run: Run,
+                  batch_size: int) -> float:
+    """Mean L1 (eq. 4, per pixel, [-1, 1] scale) of G in eval mode on fixed held-out triples."""
+    was = g.training
+    g.eval()
+    total, n = 0.0, 0
+    for i in range(0, len(items), batch_size):
+        z0, y, z = load_triples(data, rows, items[i:i + batch_size], run.dist.device)
+        with autocast(run.dist.device, run.precision):
+            w = g(y, z0)  # (B, 3, S, S)
+        total += float((w.float() - z).abs().mean()) * len(z)
+        n += len(z)
+    g.train(was)
+    return total / max(1, n)
+
+
+def train_translation(cfg: TranslationPhaseConfig, data: SmileDataset, run: Run) -> None:
+    """Train G and D (§3.4) on the dataset's train split; write ``RUN/translator/`` (G) at the end."""
+    device = run.dist.device
+    train = data.subset("train")
+    rows = train.index
+    T = data.T
+    out_dir = run.dir / "translator"
+    if data.image_size != cfg.generator.image_size:
+        raise CmmnetError(f"translation: dataset images are {data.image_size}px but translation.generator.image_size "
+                          f"is {cfg.generator.image_size}; use --set translation.generator.image_size=...")
+    torch.manual_seed(stable_seed(run.seed, PHASE, "init"))
+    g = UNetGenerator(cfg.generator).to(device)
+    d = PatchDiscriminator(cfg.discriminator).to(device)
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    ckpt = run.checkpointer(PHASE)
+    info = ckpt.info() if run.resume else None
+    if info and info.get("complete") and int(info["epoch"]) >= cfg.epochs:
+        log.info("phase %s already complete in %s; skipping", PHASE, ckpt.path)
+        if not (out_dir / "model.safetensors").is_file() and run.dist.is_main:
+            ckpt.load_models({"G": g})
+            save_pretrained(g.cpu(), cfg.generator, out_dir, name="UNetGenerator")
+        return
+    start = ckpt.restore({"G": g, "D": d}, {"G": opt_g, "D": opt_d})
+    net_g, net_d = run.wrap(g), run.wrap(d)
+
+    test = data.subset("test")
+    val_items = np.zeros((0, 2), dtype=np.int64)
+    if cfg.val_items > 0 and len(test) > 0:
+        all_val = frame_items(len(test), T, 0, run.seed, 0)
+        pick = np.random.default_rng(stable_seed(run.seed, PHASE, "val")).permutation(len(all_val))[:cfg.val_items]
+        val_items = all_val[np.sort(pick)]
+
+    n_items = len(frame_items(len(rows), T, cfg.frames_per_sequence, run.seed, 0))
+    steps_per_epoch = len(epoch_batches(n_items, cfg.batch_size, run.seed, PHASE, 0, run.dist))
+    run.set_step(PHASE, start * steps_per_epoch)
+    log.info("phase %s: %d train sequences, %d triples/epoch, %d steps/epoch, G %.2fM params, D %.2fM params",
+             PHASE, len(rows), n_items, steps_per_epoch, sum(p.numel() for p in g.parameters()) / 1e6,
+             sum(p.numel() for p in d.parameters()) / 1e6)
+    g.train()
+    d.train()
+    for epoch in run.epochs(PHASE, start, cfg.epochs):
+        items = frame_items(len(rows), T, cfg.frames_per_sequence, run.seed, epoch)
+        sums: dict[str, float] = {}
+        batches = epoch_batches(len(items), cfg.batch_size, run.seed, PHASE, epoch, run.dist)
+        for idx in batches:
+            z0, y, z = load_triples(train, rows, items[idx], device)  # (B,3,S,S), (B,1,S,S), (B,3,S,S)
+            # D step: maximise eq. 5 (minimise its negative), G fixed
+            with autocast(device, run.precision):
+                w = net_g(y, z0)  # (B, 3, S, S) generated frame w_t
+                real_logits = net_d(z0, z)  # (B, 1, h, w): one label per pixel of the coarsest map
+                fake_logits = net_d(z0, w.detach())
+                loss_d = discriminator_loss(real_logits.float(), fake_logits.float())
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            # G step: eq. 6 (L1 of eq. 4 + adversarial term), D fixed
+            with autocast(device, run.precision):
+                adv = generator_adversarial_loss(net_d(z0, w).float(), cfg.gan_loss)
+                l1 = reconstruction_l1(w.float(), z)
+                loss_g = cfg.l1_weight * l1 + cfg.adv_weight * adv
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            m = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "l1": l1.item(), "adv": adv.item(),
+                 "d_real": torch.sigmoid(real_logits.detach().float()).mean().item(),
+                 "d_fake": torch.sigmoid(fake_logits.detach().float()).mean().item()}
+            for k, v in m.items():
+                sums[k] = sums.get(k, 0.0) + v
+            run.log(PHASE, m, epoch=epoch)
+        summary = {f"epoch_{k}": v / max(1, len(batches)) for k, v in sums.items()}
+        if len(val_items):
+            summary["val_l1"] = validation_l1(g, test, test.index, val_items, run, cfg.batch_size)
+        run.log(PHASE, summary, step=(epoch + 1) * steps_per_epoch, force=True, epoch=epoch + 1)
+        log.info("%s epoch %d/%d: %s", PHASE, epoch + 1, cfg.epochs,
+                 ", ".join(f"{k}={v:.4f}" for k, v in summary.items()))
+        ckpt.save(epoch + 1, {"G": g, "D": d}, {"G": opt_g, "D": opt_d}, complete=epoch + 1 == cfg.epochs)
+    if run.dist.is_main:
+        save_pretrained(g.eval().cpu(), cfg.generator, out_dir, name="UNetGenerator")
+        g.to(device)
+    log.info("phase %s done: %s", PHASE, out_dir)
