@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,9 @@ from PIL import Image
 from cmmnet.errors import InputFileError, NoFaceError
 from cmmnet.faces import (
     AlignConfig,
+    DetectorConfig,
     FaceDetector,
+    LandmarkDrawConfig,
     align_face,
     draw_landmarks,
     estimate_alignment,
@@ -25,7 +28,7 @@ from cmmnet.faces import (
     transform_points,
     warp_image,
 )
-from cmmnet.faces.pipeline import process_image
+from cmmnet.faces.pipeline import process_image, rescale_transform
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +73,42 @@ def test_pupils_match_the_manual_template(frl_dir, frl_detections):
 
 
 def test_neutral_and_smile_put_the_eyes_on_the_same_pixel(frl_dir, frl_detections):
-    for pid in ("001", "010", "020"):
+    """All 80 people: the aligned (64 px) eye centres of the neutral and the smiling photo round to the same
+    pixel (+-1). Two people go through the full image path (align_face), all through the transform."""
+    cfg = AlignConfig(size=64)
+    worst = 0.0
+    for neutral in sorted(n for n in frl_detections if n.endswith("_03.jpg")):
         centres = []
-        for suffix in ("03", "08"):
-            name = f"{pid}_{suffix}.jpg"
-            img = read_image(frl_dir / name)
-            al = align_face(img, frl_detections[name][0].landmarks, AlignConfig(size=64))
-            centres.append(np.array(eye_centres(al.landmarks)))
-        assert np.abs(centres[0] - centres[1]).max() <= 1.0
+        for name in (neutral, neutral.replace("_03", "_08")):
+            lm = frl_detections[name][0].landmarks
+            aligned = transform_points(lm, estimate_alignment(lm, cfg))
+            if name.startswith(("001_", "010_")):
+                al = align_face(read_image(frl_dir / name), lm, cfg)
+                assert al.image.shape == (64, 64, 3) and np.allclose(al.landmarks, aligned, atol=1e-3)
+            centres.append(np.round(np.array(eye_centres(aligned))))
+        worst = max(worst, float(np.abs(centres[0] - centres[1]).max()))
+    assert worst <= 1.0
+
+
+def test_second_face_is_reported_and_the_largest_is_kept(frl_dir, detector, caplog):
+    canvas = Image.new("RGB", (1000, 512), (128, 128, 128))
+    canvas.paste(Image.open(frl_dir / "001_03.jpg").resize((400, 400)), (0, 56))
+    canvas.paste(Image.open(frl_dir / "003_03.jpg"), (488, 0))
+    with caplog.at_level(logging.WARNING, logger="cmmnet.faces.detect"):
+        face = detector.detect(np.asarray(canvas), name="pair.png")
+    assert face.n_faces == 2
+    assert face.box[0] >= 488  # the larger face, on the right
+    assert any("pair.png" in r.getMessage() and "2 faces" in r.getMessage() for r in caplog.records)
+
+
+def test_small_face_is_found_by_the_upsampling_retry(frl_dir):
+    canvas = Image.new("RGB", (512, 512), (128, 128, 128))
+    canvas.paste(Image.open(frl_dir / "001_03.jpg").resize((110, 110)), (300, 200))  # face ~50 px wide
+    image = np.asarray(canvas)
+    with pytest.raises(NoFaceError):
+        FaceDetector(DetectorConfig(upsample=(0,))).detect(image)
+    face = FaceDetector(DetectorConfig(upsample=(0, 1, 2))).detect(image)
+    assert 300 <= face.box[0] and face.box[2] <= 410 and face.n_faces == 1
 
 
 landmark_sets = st.builds(
@@ -114,6 +145,19 @@ def test_align_then_map_back_is_the_identity(params, size):
     assert np.isclose((left[0] + right[0]) / 2, (size - 1) / 2)
 
 
+@settings(max_examples=100, deadline=None)
+@given(landmark_sets, st.floats(1.0, 8.0))
+def test_transform_in_file_pixels_matches_the_downscaled_copy(params, scale):
+    """process_image aligns on a downscaled copy; the transform it returns must act on FILE pixels."""
+    lm_copy = _random_face(*params)
+    m = estimate_alignment(lm_copy, AlignConfig())
+    lm_file = (lm_copy + 0.5) * scale - 0.5  # pixel centres at integers in both
+    m_file = rescale_transform(m, scale)
+    assert np.abs(transform_points(lm_file, m_file) - transform_points(lm_copy, m)).max() < 1e-6
+    back = transform_points(transform_points(lm_file, m_file), invert_transform(m_file))
+    assert np.abs(back - lm_file).max() <= 0.5
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.floats(-0.5, 0.5), st.floats(0.1, 3.0), st.integers(20, 80), st.integers(20, 80))
 def test_warp_moves_pixels_where_the_transform_moves_points(angle, scale, x, y):
@@ -138,7 +182,7 @@ def test_landmark_image_is_binary_and_follows_the_points(frl_dir, frl_detections
     assert set(np.unique(lm_img)) <= {0, 1}
     for x, y in np.round(al.landmarks).astype(int):
         assert lm_img[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].any()
-    dots = draw_landmarks(al.landmarks, 64, __import__("cmmnet.faces", fromlist=["x"]).LandmarkDrawConfig("dots"))
+    dots = draw_landmarks(al.landmarks, 64, LandmarkDrawConfig("dots"))
     assert 40 <= dots.sum() <= 68
 
 
@@ -183,20 +227,48 @@ def test_odd_formats_work(tmp_path, photo, reference, kind):
     assert _close(process_image(p).face.landmarks, reference)
 
 
-def test_exif_rotation_is_honoured(tmp_path, photo, reference):
+T = Image.Transpose
+# EXIF orientation -> how to store the photo so that it DISPLAYS upright (the inverse of the viewer's transform)
+_STORE_FOR_ORIENTATION = {2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM, 5: T.TRANSPOSE,
+                          6: T.ROTATE_90, 7: T.TRANSVERSE, 8: T.ROTATE_270}
+
+
+@pytest.mark.parametrize("orientation", sorted(_STORE_FOR_ORIENTATION))
+def test_exif_orientation_is_honoured(tmp_path, photo, reference, orientation):
     p = tmp_path / "rot.jpg"
     exif = Image.Exif()
-    exif[0x0112] = 6  # display rotated 90 degrees clockwise
-    photo.transpose(Image.Transpose.ROTATE_90).save(p, exif=exif, quality=95)
+    exif[0x0112] = orientation
+    photo.transpose(_STORE_FOR_ORIENTATION[orientation]).save(p, exif=exif, quality=95)
+    assert read_image(p).shape == (512, 512, 3)
     assert _close(process_image(p).face.landmarks, reference)
 
 
-def test_huge_image_is_downscaled_and_mapped_back(tmp_path, photo, reference):
+_MEASURE = """
+import json, resource, sys
+from cmmnet.faces import FaceDetector
+from cmmnet.faces.pipeline import process_image, rescale_transform
+FaceDetector()  # models loaded before the baseline
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+res = process_image(sys.argv[1])
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"grew_mb": (after - before) / 1024, "scale": res.scale, "shape": res.image.shape,
+                  "landmarks": res.face.landmarks.tolist(), "transform": res.aligned.transform.tolist(),
+                  "aligned": res.aligned.landmarks.tolist()}))
+"""
+
+
+def test_huge_image_is_read_in_bounded_memory_and_mapped_back(tmp_path, photo, reference):
+    import json
+
     p = tmp_path / "big.jpg"
-    photo.resize((8000, 8000), Image.Resampling.BILINEAR).save(p, quality=85)
-    res = process_image(p)
-    assert res.scale > 1.0 and max(res.image.shape) <= 2048
-    assert _close(res.face.landmarks * 512 / 8000, reference, tol=4.0)
+    photo.resize((8000, 8000), Image.Resampling.BILINEAR).save(p, quality=85)  # 192 MB when fully decoded
+    r = subprocess.run([sys.executable, "-c", _MEASURE, str(p)], capture_output=True, text=True, check=True)
+    out = json.loads(r.stdout)
+    assert out["grew_mb"] < 100, out["grew_mb"]  # decoded at reduced size (JPEG DCT scaling), never 8000x8000
+    assert out["scale"] > 1.0 and max(out["shape"]) <= 2048
+    lm = np.array(out["landmarks"])
+    assert _close((lm + 0.5) * 512 / 8000 - 0.5, reference, tol=4.0)
+    assert np.abs(transform_points(lm, np.array(out["transform"])) - np.array(out["aligned"])).max() < 1e-3
 
 
 # --- bad inputs ---------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import CmmnetError
-from ..faces import AlignConfig, FaceDetector, draw_overlay, invert_transform
+from ..faces import AlignConfig, draw_overlay, invert_transform
 from ..faces.pipeline import FaceResult, FrontEndConfig, process_image
 from ..io import atomic_dir, atomic_path
 
@@ -35,12 +35,11 @@ def save_png(array: np.ndarray, path: Path) -> None:
 
 
 def run_landmarks(args: argparse.Namespace) -> int:
-    res = process_image(args.image, detector=FaceDetector())
-    if args.overlay is not None:
-        if args.overlay.suffix.lower() != ".png":
-            raise CmmnetError(f"--overlay {args.overlay}: give a .png file name")
-        full, scale = res.image, res.scale
-        save_png(draw_overlay(full, res.face.landmarks / scale, res.face.box / scale), args.overlay)
+    if args.overlay is not None and args.overlay.suffix.lower() != ".png":
+        raise CmmnetError(f"--overlay {args.overlay}: give a .png file name")
+    res = process_image(args.image)
+    if args.overlay is not None:  # drawn on the image the detector saw (downscaled when over max_side)
+        save_png(draw_overlay(res.image, res.detected.landmarks, res.detected.box), args.overlay)
     out = {"image": str(args.image), "scale": res.scale, **res.face.to_json()}
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
@@ -52,9 +51,7 @@ def write_aligned(res: FaceResult, out: Path, source: str) -> None:
     with atomic_dir(out) as tmp:
         Image.fromarray(res.aligned.image).save(tmp / "face.png")
         Image.fromarray(res.landmark_image * 255).save(tmp / "landmarks.png")
-        Image.fromarray(draw_overlay(res.image, res.face.landmarks / res.scale, res.face.box / res.scale)).save(
-            tmp / "overlay.png"
-        )
+        Image.fromarray(draw_overlay(res.image, res.detected.landmarks, res.detected.box)).save(tmp / "overlay.png")
         meta = {
             "source": source,
             "size": int(res.aligned.image.shape[0]),
@@ -69,6 +66,8 @@ def write_aligned(res: FaceResult, out: Path, source: str) -> None:
 
 
 def run_align(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.out.is_dir():
+        raise CmmnetError(f"--out {args.out}: exists and is not a directory; choose a directory name")
     cfg = FrontEndConfig(align=AlignConfig(size=args.size))
     res = process_image(args.image, cfg)
     write_aligned(res, args.out, str(args.image))

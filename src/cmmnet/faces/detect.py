@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class DetectorConfig:
     # Longer side of the copy HOG runs on. 320 keeps 512x512 portraits well under 40 ms on one core while faces
     # of >= ~100 px (in a 512 px photo) are still found; smaller faces are found by the upsampling retry.
-    detect_max_side: int = 320
+    detect_max_side: int = 512
     # Upsampling levels tried in order until a face is found (dlib's `upsample_num_times`).
     upsample: tuple[int, ...] = (0, 1, 2)
     # Longer side above which the whole image is first downscaled (bounded memory for 8000x8000 inputs).

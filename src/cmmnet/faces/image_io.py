@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -22,12 +23,14 @@ def _check_path(path: Path) -> None:
         raise InputFileError(f"{path}: is a directory; give an image file")
     if path.stat().st_size == 0:
         raise InputFileError(f"{path}: empty file (0 bytes); give a JPEG/PNG/WebP/BMP image")
+    if not os.access(path, os.R_OK):
+        raise InputFileError(f"{path}: not readable (permission denied); check the file's permissions")
 
 
 def _to_rgb8(img: Image.Image) -> np.ndarray:
     """Any PIL mode -> (H, W, 3) uint8 RGB. Alpha is composited on white; 16/32-bit data are rescaled."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
+        arr = np.asarray(img, dtype=np.float32)
         top = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
         gray = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
@@ -64,7 +67,6 @@ def read_image_scaled(path: str | Path, max_side: int | None = None) -> tuple[np
                     if orientation in (5, 6, 7, 8):
                         full_w, full_h = full_h, full_w
                     if max(img.size) > max_side:
-                        img = img.copy()
                         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
                 arr = _to_rgb8(img)
     except UnidentifiedImageError as e:
@@ -73,7 +75,7 @@ def read_image_scaled(path: str | Path, max_side: int | None = None) -> tuple[np
         raise InputFileError(f"{path}: image too large (over {MAX_PIXELS // 1_000_000} Mpx); downscale it first") from e
     except (OSError, SyntaxError, ValueError) as e:
         raise InputFileError(f"{path}: truncated or damaged image ({e})") from e
-    scale = full_w / arr.shape[1]
+    scale = full_w / arr.shape[1]  # thumbnail keeps the aspect ratio (to rounding): one scale for x and y
     return arr, float(scale)
 
 

@@ -27,21 +27,35 @@ class FaceResult:
     face: Face  # box and landmarks in FILE pixels
     aligned: AlignedFace  # transform maps FILE pixels -> aligned pixels
     landmark_image: np.ndarray  # (S, S) uint8 in {0, 1}
+    detected: Face  # box and landmarks in `image` pixels (what the detector saw; equals `face` when scale == 1)
+
+
+def rescale_transform(m: np.ndarray, scale: float) -> np.ndarray:
+    """Re-express a (2, 3) transform of a downscaled copy's pixels in the original's pixels.
+
+    ``scale`` = original pixels per copy pixel. Pixel centres are at integers in both, so a copy pixel ``p``
+    is the original's ``(p + 0.5) * scale - 0.5``.
+    """
+    m = np.asarray(m, dtype=np.float64)
+    s = 1.0 / scale
+    pre_t = 0.5 * s - 0.5  # original -> copy: p_copy = p_orig * s + pre_t
+    return np.hstack([m[:, :2] * s, (m[:, 2] + m[:, :2].sum(axis=1) * pre_t)[:, None]])
 
 
 def process_image(path: str | Path, config: FrontEndConfig | None = None,
                   detector: FaceDetector | None = None) -> FaceResult:
-    """Read, detect (largest face), landmark, align and draw. Raises InputFileError / NoFaceError."""
+    """Read, detect (largest face), landmark, align and draw. Raises InputFileError / NoFaceError.
+
+    Images larger than ``config.detector.max_side`` are read downscaled (bounded memory); the returned box,
+    landmarks and transform are nevertheless in the FILE's pixels.
+    """
     cfg = config or FrontEndConfig()
+    image, scale = read_image_scaled(path, cfg.detector.max_side)  # read first: bad files fail fast
     det = detector or FaceDetector(cfg.detector)
-    image, scale = read_image_scaled(path, cfg.detector.max_side)
     found = det.detect(image, name=str(path))
-    face = Face(found.box * scale, (found.landmarks * scale).astype(np.float32), found.n_faces, found.score)
+    landmarks_file = ((found.landmarks.astype(np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    face = Face(found.box * scale, landmarks_file, found.n_faces, found.score)  # box edges scale plainly
     aligned = align_face(image, found.landmarks, cfg.align)
-    # express the transform in file pixels: p_img = (p_file + 0.5) / scale - 0.5
-    s = 1.0 / scale
-    pre_t = 0.5 * s - 0.5
-    m = aligned.transform.copy()
-    m_file = np.hstack([m[:, :2] * s, (m[:, 2] + m[:, :2].sum(axis=1) * pre_t)[:, None]])
-    aligned = AlignedFace(aligned.image, aligned.landmarks, m_file)
-    return FaceResult(image, scale, face, aligned, draw_landmarks(aligned.landmarks, cfg.align.size, cfg.draw))
+    aligned = AlignedFace(aligned.image, aligned.landmarks, rescale_transform(aligned.transform, scale))
+    return FaceResult(image, scale, face, aligned, draw_landmarks(aligned.landmarks, cfg.align.size, cfg.draw),
+                      found)
