@@ -17,6 +17,9 @@ from .errors import CmmnetError
 _COMMANDS = (
     "cmmnet.commands.faces_cmd",
     "cmmnet.commands.demo_cmd",
+    "cmmnet.commands.generate_cmd",
+    "cmmnet.commands.prepare_cmd",
+    "cmmnet.commands.synth_cmd",
 )
 
 
