@@ -106,8 +106,8 @@ def test_small_face_is_found_by_the_upsampling_retry(frl_dir):
     canvas.paste(Image.open(frl_dir / "001_03.jpg").resize((110, 110)), (300, 200))  # face ~50 px wide
     image = np.asarray(canvas)
     with pytest.raises(NoFaceError):
-        FaceDetector(DetectorConfig(upsample=(0,))).detect(image)
-    face = FaceDetector(DetectorConfig(upsample=(0, 1, 2))).detect(image)
+        FaceDetector(DetectorConfig(detect_max_side=512, upsample=(0,))).detect(image)
+    face = FaceDetector(DetectorConfig(detect_max_side=512, upsample=(0, 1, 2))).detect(image)
     assert 300 <= face.box[0] and face.box[2] <= 410 and face.n_faces == 1
 
 

@@ -20,10 +20,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    # Longer side of the copy HOG runs on. 320 keeps 512x512 portraits well under 40 ms on one core while faces
-    # of >= ~100 px (in a 512 px photo) are still found; smaller faces are found by the upsampling retry.
-    detect_max_side: int = 512
-    # Upsampling levels tried in order until a face is found (dlib's `upsample_num_times`).
+    # Longer side of the copy HOG runs on (HOG cost grows with pixels). 400 keeps a 512x512 portrait under 40 ms
+    # on one core; at upsample 0 faces wider than ~80 px at this size (20% of the longer side) are found, smaller
+    # ones by the upsampling retry (down to ~5% of the longer side at upsample 2). See docs/faces.md.
+    detect_max_side: int = 400
+    # Upsampling levels tried in order until a face is found (dlib's `upsample_num_times`); the faces of the
+    # first level that finds any are returned (a second face much smaller than the first may go unreported).
     upsample: tuple[int, ...] = (0, 1, 2)
     # Longer side above which the whole image is first downscaled (bounded memory for 8000x8000 inputs).
     max_side: int = 2048
@@ -80,10 +82,6 @@ class FaceDetector:
                     box = np.array([r.left() / k_x, r.top() / k_y, (r.right() + 1) / k_x, (r.bottom() + 1) / k_y])
                     out.append((box, float(s)))
                 return out
-        if k < 1.0:  # small faces: try once more at full resolution
-            rects, scores, _ = self._detector.run(image, 1, 0.0)
-            return [(np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float), float(s))
-                    for r, s in zip(rects, scores)]
         return []
 
     def landmarks_in_box(self, image: np.ndarray, box) -> np.ndarray:
