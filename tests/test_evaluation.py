@@ -211,3 +211,67 @@ def test_frame_landmarks_recover_known_points(tiny):
 
 def _json(path: Path):
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+# --------------------------------------------------------------------------------------------- cmmnet evaluate
+@pytest.fixture(scope="module")
+def baseline_run(tiny, tmp_path_factory):
+    """One run directory with a 1-epoch CRA-Net and Video-GAN (tiny widths) trained on ``tiny``."""
+    from cmmnet.models.patch_discriminator import PatchDiscriminatorConfig
+    from cmmnet.training.baselines import CRANetPhaseConfig, VideoGANPhaseConfig, train_cranet, train_videogan
+    from cmmnet.training.common import Run
+    from test_baselines import TINY_CRA, TINY_VGAN
+
+    out = tmp_path_factory.mktemp("runs") / "run"
+    with Run(out, {"test": "baselines"}, seed=0, tensorboard=False, log_every=100) as run:
+        train_cranet(CRANetPhaseConfig(model=TINY_CRA, discriminator=PatchDiscriminatorConfig(channels=(8, 8, 8, 8)),
+                                       epochs=1, batch_size=4), tiny, run)
+        train_videogan(VideoGANPhaseConfig(model=TINY_VGAN, epochs=1, batch_size=4), tiny, run)
+    return out
+
+
+def test_evaluate_report_and_cache(tiny, baseline_run, tmp_path, capsys):
+    from cmmnet.cli import main
+    from cmmnet.models.inception import InceptionConfig, InceptionV3
+    from cmmnet.models.io import save_state
+
+    torch.manual_seed(0)
+    save_state(InceptionV3(InceptionConfig()).state_dict(), tmp_path / "inc.safetensors")
+    report = tmp_path / "report"
+    argv = ["evaluate", "--runs", str(baseline_run), "--data", str(tiny.path), "--out", str(report),
+            "--inception", str(tmp_path / "inc.safetensors"), "--set", "is_frames=1", "--set", "batch_size=1"]
+    assert main(argv) == 0
+    md = (report / "report.md").read_text()
+    assert "## Table 1" in md and "## Table 3" in md and "| CRA-Net |" in md and "| Video-GAN |" in md
+    assert "n/a" not in md
+    for label in ("posed", "spontaneous"):
+        assert (report / f"fig8_{label}.png").stat().st_size > 1000
+    rows = _json(report / "metrics.jsonl")
+    by = {(r["method"], r["label"]): r for r in rows}
+    assert set(by) == {(m, lb) for m in ("Original", "CRA-Net", "Video-GAN") for lb in ("posed", "spontaneous")}
+    for m in ("CRA-Net", "Video-GAN"):
+        r = by[(m, "posed")]
+        assert 0 < r["ssim"] < 1 and r["is"] >= 1 and r["delta_is"] >= 0 and r["au_distance"] > 0
+        assert r["n"] == 1 and r["identity_distance"] > 0
+    videos = sorted(p.relative_to(report / "videos") for p in (report / "videos").rglob("*.mp4"))
+    assert len(videos) == 4 and {p.parts[1] for p in videos} == {"posed", "spontaneous"}
+    # second run: everything from REPORT/cache (the cache files are not rewritten), same numbers
+    cache = {p: p.stat().st_mtime_ns for p in (report / "cache").iterdir()}
+    assert len(cache) == 3
+    assert main(argv) == 0
+    assert {p: p.stat().st_mtime_ns for p in (report / "cache").iterdir()} == cache
+    assert _json(report / "metrics.jsonl") == rows
+
+
+def test_evaluate_without_inception_and_bad_inputs(tiny, baseline_run, tmp_path, capsys):
+    from cmmnet.cli import main
+
+    report = tmp_path / "r"
+    assert main(["evaluate", "--runs", str(baseline_run), "--data", str(tiny.path), "--out", str(report)]) == 0
+    assert "n/a: no --inception file" in (report / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["evaluate", "--runs", str(tmp_path), "--data", str(tiny.path), "--out", str(report)]) == 2
+    assert "holds no trained model" in capsys.readouterr().err
+    assert main(["evaluate", "--runs", str(baseline_run), "--data", str(tiny.path), "--out", str(report),
+                 "--inception", str(tmp_path / "none.safetensors")]) == 2
+    assert "Inception weights not found" in capsys.readouterr().err

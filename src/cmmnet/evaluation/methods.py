@@ -1,0 +1,143 @@
+"""The methods `cmmnet evaluate` compares, found in training run directories (paper §4.1 Baselines).
+
+A run directory (from ``cmmnet train``) may hold any of:
+
+- ``landmark_generator/`` + ``translator/`` -> **CMM-Net** (:class:`cmmnet.generate.CMMNet`,
+  ``generate_aligned`` on each test sequence's neutral frame and label; row 0, the conditional LSTM, is the video
+  compared with the real one; rows 1..K, the modes, feed the diversity metrics);
+- ``cra_net/`` -> **CRA-Net** (:class:`cmmnet.models.cra_net.CRANet`);
+- ``video_gan/<label>/`` -> **Video-GAN** (:class:`cmmnet.models.video_gan.VideoGANGenerator`, one per label).
+
+Each method turns a batch of neutral frames ``(B, 3, S, S)`` uint8 + their landmarks ``(B, 68, 2)`` + label names
+into videos ``(B, T, 3, S, S)`` uint8. ``key`` identifies the weights (hashes) for the result cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import CheckpointError, CmmnetError
+from ..models.io import load_pretrained, weights_hash
+
+
+def _to_uint8(v: torch.Tensor) -> np.ndarray:
+    return ((v.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+
+
+def _to_float(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(a, dtype=np.float32) / 127.5 - 1.0).to(device)
+
+
+@dataclass
+class Method:
+    """One method of one run: ``name`` (shown in the report), ``slug`` (file names), ``key`` (weights hash)."""
+
+    name: str
+    run: Path
+    key: str
+    T: int
+    image_size: int
+    labels: tuple[str, ...]
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return f"{self.name.lower().replace('-', '')}-{self.key[:8]}"
+
+    def generate(self, neutral: np.ndarray, landmarks: np.ndarray, labels: list[str],
+                 seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Videos (B, T, 3, S, S) uint8 and, for CMM-Net, the K modes' points (B, K, T, 68, 2) (else None)."""
+        raise NotImplementedError
+
+    def check_labels(self, labels: list[str]) -> None:
+        missing = sorted(set(labels) - set(self.labels))
+        if missing:
+            raise CmmnetError(f"{self.run}: {self.name} knows labels {list(self.labels)}, the dataset has {missing}; "
+                              "evaluate on the dataset the run was trained on")
+
+
+class CMMNetMethod(Method):
+    def __init__(self, run: Path, device: str):
+        from ..generate import CMMNet, GenerateConfig
+
+        self.model = CMMNet.from_pretrained(run, GenerateConfig(device=device))
+        w = self.model.weights
+        key = hashlib.sha256(f"{w['landmark_generator']}{w['translator']}".encode()).hexdigest()[:16]
+        super().__init__("CMM-Net", run, key, self.model.T, self.model.image_size, self.model.label_names)
+
+    def generate(self, neutral, landmarks, labels, seed):
+        videos, modes = [], []
+        for face, pts, label in zip(neutral, landmarks, labels):
+            r = self.model.generate_aligned(face.transpose(1, 2, 0), pts, label, seed=seed)
+            videos.append(r.frames[0].transpose(0, 3, 1, 2))  # (T, 3, S, S)
+            modes.append(r.points[1:])  # (K, T, 68, 2)
+        return np.stack(videos), np.stack(modes)
+
+
+class CRANetMethod(Method):
+    def __init__(self, run: Path, device: str):
+        from ..models.cra_net import CRANet, CRANetConfig
+
+        self.device = torch.device(device)
+        self.model, cfg = load_pretrained(CRANet, CRANetConfig, run / "cra_net", expected_class="CRANet")
+        self.model.eval().to(self.device)
+        super().__init__("CRA-Net", run, weights_hash(run / "cra_net"), cfg.T, cfg.image_size, cfg.label_names)
+
+    @torch.no_grad()
+    def generate(self, neutral, landmarks, labels, seed):
+        lab = torch.tensor([self.labels.index(x) for x in labels], device=self.device)
+        return _to_uint8(self.model.generate(_to_float(neutral, self.device), lab)), None
+
+
+class VideoGANMethod(Method):
+    def __init__(self, run: Path, device: str):
+        from ..models.video_gan import VideoGANConfig, VideoGANGenerator
+
+        self.device = torch.device(device)
+        self.models = {}
+        hashes = []
+        for d in sorted(p for p in (run / "video_gan").iterdir() if (p / "config.json").is_file()):
+            g, cfg = load_pretrained(VideoGANGenerator, VideoGANConfig, d, expected_class="VideoGANGenerator")
+            self.models[cfg.label] = g.eval().to(self.device)
+            hashes.append(weights_hash(d))
+        if not self.models:
+            raise CheckpointError(f"{run / 'video_gan'}: no trained Video-GAN inside (expected video_gan/<label>/)")
+        cfg0 = next(iter(self.models.values())).cfg
+        key = hashlib.sha256("".join(hashes).encode()).hexdigest()[:16]
+        super().__init__("Video-GAN", run, key, cfg0.T, cfg0.image_size, tuple(self.models))
+
+    @torch.no_grad()
+    def generate(self, neutral, landmarks, labels, seed):
+        x = _to_float(neutral, self.device)
+        out = np.empty((len(x), self.T, 3, self.image_size, self.image_size), np.uint8)
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        for label in sorted(set(labels)):
+            sel = [i for i, lab in enumerate(labels) if lab == label]
+            g = self.models[label]
+            noise = (torch.randn(len(sel), g.cfg.noise_dim, generator=gen, device=self.device)
+                     if g.cfg.noise_dim else None)
+            out[sel] = _to_uint8(g(x[sel], noise))
+        return out, None
+
+
+def find_methods(run: str | Path, device: str = "cpu") -> list[Method]:
+    """Every method a run directory holds (see the module doc); CmmnetError when it holds none."""
+    run = Path(run)
+    if not run.is_dir():
+        raise CmmnetError(f"{run}: run directory not found; give a directory written by `cmmnet train`")
+    found: list[Method] = []
+    if (run / "landmark_generator").is_dir() and (run / "translator").is_dir():
+        found.append(CMMNetMethod(run, device))
+    if (run / "cra_net" / "config.json").is_file():
+        found.append(CRANetMethod(run, device))
+    if (run / "video_gan").is_dir():
+        found.append(VideoGANMethod(run, device))
+    if not found:
+        raise CmmnetError(f"{run}: holds no trained model (landmark_generator/ + translator/, cra_net/ or "
+                          "video_gan/<label>/); train with `cmmnet train --phases ...`")
+    return found
