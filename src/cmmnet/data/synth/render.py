@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..proxies import inter_ocular_distance
-from .morph import border_points, rasterize, triangulate, warp
+from .morph import border_points, rasterize, sample_bilinear, triangulate
+from .trajectories import opening_field
 
 UPPER_INNER = [60, 61, 62, 63, 64]
 LOWER_INNER = [60, 67, 66, 65, 64]
@@ -42,7 +43,9 @@ class RenderConfig:
     lower_tooth_height: float = 0.05  # visible lower-incisor height
     teeth_width: float = 0.82  # teeth show over this fraction of the half mouth width
     lash_strength: float = 0.55  # darkness of the lash line of a fully closed eye
-    triangulation_gap: float = 0.05  # lips and lids are opened this much (IOD) for the reference triangulation
+    triangulation_gap: float = 0.05  # lids/lips are opened at least this much (IOD) for the reference triangulation
+    closed_gap: float = 0.3  # px: closed lips/lids are rendered this far apart (a thin, valid triangle)
+    triangulation_mouth_gap: float = 0.3  # and the mouth by this much (IOD), so no triangle spans the lips
 
 
 def cheek_points(lm: np.ndarray) -> np.ndarray:
@@ -52,12 +55,32 @@ def cheek_points(lm: np.ndarray) -> np.ndarray:
     return np.stack([left, right])
 
 
-def _opened(lm: np.ndarray, gap: float) -> np.ndarray:
-    out = np.array(lm, np.float64)
-    for u, d in ((61, 67), (62, 66), (63, 65), (37, 41), (38, 40), (43, 47), (44, 46)):
+def _opened(lm: np.ndarray, gap: float, mouth_gap: float) -> np.ndarray:
+    """The shape used for the reference triangulation: mouth opened by ``mouth_gap`` px (so that upper and lower
+    lip points connect to their own lip, never across the mouth) and every lid pair at least ``2 * gap`` apart."""
+    out = np.array(lm, np.float64) + mouth_gap * opening_field(0.3)
+    for u, d in FACING_PAIRS:
         mid = 0.5 * (out[u] + out[d])
         out[u] = [out[u][0], min(out[u][1], mid[1] - gap)]
         out[d] = [out[d][0], max(out[d][1], mid[1] + gap)]
+    return out
+
+
+FACING_PAIRS = ((61, 67), (62, 66), (63, 65), (37, 41), (38, 40), (43, 47), (44, 46))
+
+
+def separate_pairs(lm: np.ndarray, eps: float) -> np.ndarray:
+    """A copy of ``lm`` where every upper lip/lid point lies at least ``eps`` px above its facing lower point
+    (measured down the face): closed lips and lids then give thin triangles instead of degenerate or folded ones."""
+    out = np.array(lm, np.float64)
+    rot = _rotation(out)
+    down = rot[1]  # unit vector down the face, in image coordinates
+    for u, d in FACING_PAIRS:
+        gap = float((out[d] - out[u]) @ down)
+        if gap < eps:  # (nearly) closed: put both on their midpoint, eps apart straight down the face
+            mid = 0.5 * (out[u] + out[d])
+            out[u] = mid - 0.5 * eps * down
+            out[d] = mid + 0.5 * eps * down
     return out
 
 
@@ -193,7 +216,8 @@ class MorphRenderer:
         neutral_pts = np.asarray(neutral_pts, np.float64)
         smile_pts = np.asarray(smile_pts, np.float64)
         iod = float(inter_ocular_distance(neutral_pts))
-        self.triangles = triangulate(self.points(_opened(neutral_pts, self.cfg.triangulation_gap * iod)))
+        self.triangles = triangulate(self.points(_opened(neutral_pts, self.cfg.triangulation_gap * iod,
+                                                          self.cfg.triangulation_mouth_gap * iod)))
         self.src_neutral = self.points(neutral_pts)
         self.src_smile = self.points(smile_pts)
         self.teeth_rgb, self.cavity_rgb, self.lash_rgb = self._colours(neutral_pts, smile_pts, iod)
@@ -239,16 +263,18 @@ class MorphRenderer:
                open_mouth: bool = False) -> np.ndarray:
         """One frame ``(h, w, 3)`` uint8 with the face at ``landmarks`` (68, 2) in this frame's pixels."""
         lm = np.asarray(landmarks, np.float64)
-        pts = self.points(lm)
-        raster = rasterize(pts, self.triangles, self.h, self.w)
-        img = warp(self.neutral, self.src_neutral, raster, self.triangles)  # (h, w, 3) float32
+        raster = rasterize(self.points(separate_pairs(lm, self.cfg.closed_gap)), self.triangles, self.h, self.w)
         vw = self.vertex_weights(w12, w6)
-        if vw.max() > 0:
-            smile = warp(self.smile, self.src_smile, raster, self.triangles)
-            wmap = raster.interpolate(vw, self.triangles)  # (h, w)
-            if not open_mouth and w12 > 0.05:
-                wmap = np.maximum(wmap, inner_mouth_alpha(lm, self.h, self.w))
-            img += wmap[..., None] * (smile - img)
+        vals = np.concatenate([self.src_neutral, self.src_smile, vw[:, None]], 1).astype(np.float32)  # (P, 5)
+        m = raster.interpolate(vals)  # (h, w, 5): neutral x, y, smile x, y, blend weight
+        img = sample_bilinear(self.neutral, m[..., 0], m[..., 1])  # (h, w, 3) float32
+        wmap = m[..., 4]
+        if not open_mouth and w12 > 0.05:
+            wmap = np.maximum(wmap, inner_mouth_alpha(lm, self.h, self.w))
+        sel = wmap > 1e-3
+        if sel.any():
+            smile = sample_bilinear(self.smile, m[..., 2][sel], m[..., 3][sel])  # (n, 3)
+            img[sel] += wmap[sel][:, None] * (smile - img[sel])
         if open_mouth:
             paint_mouth_interior(img, lm, self.teeth_rgb, self.cavity_rgb, self.cfg)
         if eye_closure > 0:

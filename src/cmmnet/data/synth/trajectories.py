@@ -90,8 +90,9 @@ def _side_weight(neutral: np.ndarray) -> np.ndarray:
     return np.clip(0.5 + (neutral[:, 0] - cx) / (0.5 * iod), 0.0, 1.0)
 
 
-def _opening_field() -> np.ndarray:
-    """Per-point displacement (68, 2) for an inner-lip gap of 1 px with upper-lip share 0 (pure jaw drop)."""
+def opening_field(upper_lip_share: float) -> np.ndarray:
+    """Per-point displacement (68, 2), y down, that parts the inner lips by 1 px: the upper lip rises by
+    ``upper_lip_share``, the lower lip and chin drop (AU26) by the rest."""
     f = np.zeros((68, 2))
     f[[65, 66, 67], 1] = 1.0
     f[[56, 57, 58], 1] = 1.0
@@ -100,6 +101,9 @@ def _opening_field() -> np.ndarray:
     f[[6, 10], 1] = 0.6
     f[[5, 11], 1] = 0.35
     f[[4, 12], 1] = 0.15
+    f *= 1.0 - upper_lip_share
+    f[[61, 62, 63], 1] = -upper_lip_share
+    f[[50, 51, 52], 1] = -0.6 * upper_lip_share
     return f
 
 
@@ -129,9 +133,7 @@ def sequence_landmarks(neutral: np.ndarray, smile: np.ndarray, curves: SequenceC
     if style == "mouth_open":
         iod = float(inter_ocular_distance(neutral))
         g = gap * iod
-        field = _opening_field() * (1 - cfg.upper_lip_share)
-        field[[61, 62, 63], 1] = -cfg.upper_lip_share
-        field[[50, 51, 52], 1] = -0.6 * cfg.upper_lip_share
+        field = opening_field(cfg.upper_lip_share)
         seq = seq + curves.au25.astype(np.float64)[:, None, None] * g * field[None]
     if style == "eyes_closed":
         ec = curves.eye_closure.astype(np.float64)[:, None, None]  # (T, 1, 1)
