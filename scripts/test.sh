@@ -3,5 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Debian's chromium for the study page's browser test (tests/test_study.py); a no-op when already installed.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  { $sudo apt-get install -y -q chromium || { $sudo apt-get update -q && $sudo apt-get install -y -q chromium; }; } \
+    >/dev/null 2>&1 || echo "warning: could not install chromium; tests/test_study.py's browser test is skipped" >&2
+fi
 python3 -m ruff check src tests benchmarks
 python3 -m pytest -q "$@"

@@ -21,6 +21,7 @@ _COMMANDS = (
     "cmmnet.commands.prepare_cmd",
     "cmmnet.commands.synth_cmd",
     "cmmnet.commands.evaluate_cmd",
+    "cmmnet.commands.study_cmd",
 )
 
 

@@ -28,7 +28,7 @@ from ..errors import CmmnetError
 from ..io import atomic_write_text
 from ..training.common import progress
 from .landmarks import FrameLandmarks, FrameLandmarksConfig
-from .methods import Method
+from .methods import Method, video_name
 from .registry import compute_metric
 
 log = logging.getLogger(__name__)
@@ -204,11 +204,9 @@ class Evaluator:
     def _write_videos(self, videos: np.ndarray, positions, out: Path, written: dict[str, int]) -> None:
         from ..video import write_video
 
-        subjects = np.asarray(self.data.arrays["subjects"])[self.rows]
         for v, pos in zip(videos, positions):
             label = self.labels[pos]
             if written.get(label, 0) >= self.cfg.videos_per_label:
                 continue
             written[label] = written.get(label, 0) + 1
-            name = f"{self.data.subject_names[int(subjects[pos])]}-{int(self.rows[pos]):05d}.mp4"
-            write_video(out / label / name, v.transpose(0, 2, 3, 1), fps=25)
+            write_video(out / label / video_name(self.data, self.rows[pos]), v.transpose(0, 2, 3, 1), fps=25)

@@ -125,6 +125,35 @@ class VideoGANMethod(Method):
         return out, None
 
 
+def video_name(data, row: int) -> str:
+    """The file name of a generated test video, ``<subject>-<row>.mp4``: the same input gives the same name for
+    every method, which is how `cmmnet study make` pairs two methods' videos."""
+    subject = data.subject_names[int(data.arrays["subjects"][int(row)])]
+    return f"{subject}-{int(row):05d}.mp4"
+
+
+def write_videos(method: Method, data, out: Path, per_label: int, seed: int = 0, batch_size: int = 16) -> Path:
+    """Generate the first ``per_label`` test videos of each label with ``method`` into ``out/<label>/``."""
+    from ..video import write_video
+
+    test = data.subset("test")
+    labels = np.asarray(data.arrays["labels"])[test.index]
+    rows = np.concatenate([test.index[labels == i][:per_label] for i in range(len(data.label_names))])
+    rows = np.sort(rows)
+    if len(rows) == 0:
+        raise CmmnetError(f"{data.path}: the dataset has no test sequences")
+    names = [data.label_names[int(i)] for i in np.asarray(data.arrays["labels"])[rows]]
+    method.check_labels(sorted(set(names)))
+    for i in range(0, len(rows), batch_size):
+        r = rows[i:i + batch_size]
+        faces0 = np.asarray(data.arrays["faces"][r, 0])
+        lm0 = np.asarray(data.arrays["landmarks"][r, 0])
+        videos, _ = method.generate(faces0, lm0, names[i:i + batch_size], seed)
+        for v, row, label in zip(videos, r, names[i:i + batch_size]):
+            write_video(out / label / video_name(data, row), v.transpose(0, 2, 3, 1), fps=25)
+    return out
+
+
 def find_methods(run: str | Path, device: str = "cpu") -> list[Method]:
     """Every method a run directory holds (see the module doc); CmmnetError when it holds none."""
     run = Path(run)
