@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Set up and run the test suite (the README's test command; .ci/run calls this).
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/test_faces.py` or `bash scripts/test.sh -m slow`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,5 +10,7 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   { $sudo apt-get install -y -q chromium || { $sudo apt-get update -q && $sudo apt-get install -y -q chromium; }; } \
     >/dev/null 2>&1 || echo "warning: could not install chromium; tests/test_study.py's browser test is skipped" >&2
 fi
-python3 -m ruff check src tests benchmarks
+lint_paths=(src tests)
+[ -d benchmarks ] && lint_paths+=(benchmarks)
+python3 -m ruff check "${lint_paths[@]}"
 python3 -m pytest -q "$@"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -329,3 +331,11 @@ def test_cli_landmarks_and_align(tmp_path, frl_dir):
     m = np.array(meta["transform"])
     aligned = transform_points(np.array(meta["landmarks"]), m)
     assert np.abs(aligned - np.array(meta["aligned_landmarks"])).max() < 0.05
+    assert np.abs(np.array(meta["landmarks"]) - np.array(data["landmarks"])).max() < 0.05  # same photo, same pixels
+    back = transform_points(np.array(meta["aligned_landmarks"]), np.array(meta["inverse_transform"]))
+    assert np.abs(back - np.array(meta["landmarks"])).max() <= 0.5
+    umask = os.umask(0)
+    os.umask(umask)
+    for made in (tmp_path / "al", tmp_path / "o.png"):  # atomic writes keep ordinary permissions (not 0600/0700)
+        default = 0o777 if made.is_dir() else 0o666
+        assert stat.S_IMODE(made.stat().st_mode) == default & ~umask

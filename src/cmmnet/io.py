@@ -22,6 +22,12 @@ def _check_parent(path: Path) -> None:
         raise CmmnetError(f"{parent}: output directory is not writable; choose another --out")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; on success rename it onto ``path``.
@@ -33,6 +39,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the result a plain file's permissions
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -59,6 +66,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     _check_parent(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the result a plain directory's permissions
     try:
         yield tmp
         old = None
