@@ -275,3 +275,18 @@ def test_evaluate_without_inception_and_bad_inputs(tiny, baseline_run, tmp_path,
     assert main(["evaluate", "--runs", str(baseline_run), "--data", str(tiny.path), "--out", str(report),
                  "--inception", str(tmp_path / "none.safetensors")]) == 2
     assert "Inception weights not found" in capsys.readouterr().err
+
+
+def test_study_make_from_runs(tiny, baseline_run, tmp_path, capsys):
+    """`study make` with training runs generates both methods' test videos (paired by input) and builds the page."""
+    from cmmnet.cli import main
+
+    argv = ["study", "make", "--a", str(baseline_run), "--b", str(baseline_run), "--data", str(tiny.path),
+            "--out", str(tmp_path / "study"), "--pairs", "2"]
+    assert main(argv) == 2
+    assert "choose one with --method-a" in capsys.readouterr().err
+    assert main(argv + ["--method-a", "cra-net", "--method-b", "Video-GAN"]) == 0
+    key = json.loads((tmp_path / "study" / "key.json").read_text())
+    assert (key["a"]["name"], key["b"]["name"]) == ("CRA-Net", "Video-GAN")
+    assert sorted(p["label"] for p in key["pairs"]) == ["posed", "spontaneous"]
+    assert len(list((tmp_path / "study" / "videos").glob("*.mp4"))) == 4
