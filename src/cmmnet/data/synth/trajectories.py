@@ -65,8 +65,12 @@ def close_inner_lips(shape: np.ndarray) -> np.ndarray:
 
 
 def topped_up_smile(neutral: np.ndarray, smile: np.ndarray, cfg: TrajectoryConfig) -> np.ndarray:
-    """``smile`` with the lip-corner spread and lower-lid raise raised to the configured minimum."""
+    """``smile`` with the lip-corner spread and lower-lid raise raised to the configured minimum, and each eye's
+    centre kept at its neutral horizontal position (so the inter-ocular distance, the unit of every AU proxy,
+    stays that of the neutral face)."""
     out = smile.copy()
+    for eye in (np.arange(36, 42), np.arange(42, 48)):
+        out[eye, 0] -= (out[eye, 0] - neutral[eye, 0]).mean()
     iod = float(inter_ocular_distance(neutral))
     spread = (np.linalg.norm(out[54] - out[48]) - np.linalg.norm(neutral[54] - neutral[48])) / iod
     if spread < cfg.min_au12:
