@@ -20,6 +20,7 @@ _COMMANDS = (
     "cmmnet.commands.generate_cmd",
     "cmmnet.commands.prepare_cmd",
     "cmmnet.commands.synth_cmd",
+    "cmmnet.commands.show_cmd",
     "cmmnet.commands.evaluate_cmd",
     "cmmnet.commands.study_cmd",
 )
