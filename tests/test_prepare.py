@@ -1,0 +1,340 @@
+"""`cmmnet prepare` end to end on tiny fixtures written in each dataset's exact on-disk layout with real codecs
+(UvA-NEMO: H.264 mp4; DISFA: MPEG-4 Part 2 in avi; DISFA+: JPEG folders; folder: mp4 + a JPEG folder), their
+content rendered from FRL-London photos (neutral frames, a smile, neutral frames again)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from cmmnet.cli import main as cli_main
+from cmmnet.data import load_dataset
+from cmmnet.data.prepare import PrepareConfig, SegmentConfig, find_phases, prepare_dataset, sample_phase
+from cmmnet.data.prepare.segments import Phase
+from cmmnet.data.prepare.splits import subject_folds, two_thirds_split
+from cmmnet.data.proxies import au12_proxy
+from cmmnet.data.synth import render_photo_sequence
+from cmmnet.video import write_video
+
+PEOPLE = ("001", "008", "010")
+PEAK = 4.0  # AU12 label intensity at the apex of the fixture smiles
+RISE = 12  # rendered frames from neutral to apex (rendering costs ~0.2 s a frame)
+
+
+# ------------------------------------------------------------------------------------------- fixture content
+
+
+_RENDERS: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _photo_smile(frl_dir: Path, person: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """An FRL-Smile neutral-to-smile sequence in the photo's pixels (n, h, w, 3) and its AU12 intensity (n,) on
+    the 0-5 label scale (from the rendered landmarks). Rendered once per (person, label) per session."""
+    if (person, label) not in _RENDERS:
+        frames, lms = render_photo_sequence(frl_dir, person, label, "mouth_closed", seed=0, T=RISE)
+        a = au12_proxy(lms) - au12_proxy(lms[0])
+        _RENDERS[person, label] = np.asarray(frames), (PEAK * a / max(float(a.max()), 1e-6)).astype(np.float32)
+    return _RENDERS[person, label]
+
+
+def smile_clip(frl_dir: Path, person: str, label: str, size: tuple[int, int], *, before: int = 8, hold: int = 10,
+               after: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (n, H, W, 3) of the face on a plain background: neutral, smile, hold, back to neutral; AU12 (n,)."""
+    rise, au = _photo_smile(frl_dir, person, label)
+    order = np.r_[[0] * before, np.arange(len(rise)), [len(rise) - 1] * hold, np.arange(len(rise))[::-1],
+                  [0] * after]
+    w, h = size
+    face_h = int(h * 0.8)
+    canvas = np.full((h, w, 3), (70, 90, 110), np.uint8)
+    x0, y0 = (w - face_h) // 2, (h - face_h) // 2
+    out = np.repeat(canvas[None], len(order), axis=0)
+    cache: dict[int, np.ndarray] = {}
+    for t, i in enumerate(order):
+        if i not in cache:
+            cache[i] = np.asarray(Image.fromarray(rise[i]).resize((face_h, face_h), Image.Resampling.BILINEAR))
+        out[t, y0 : y0 + face_h, x0 : x0 + face_h] = cache[i]
+    return out, au[order]
+
+
+def write_avi(path: Path, frames: np.ndarray, fps: int = 20) -> None:
+    """DISFA-style .avi (MPEG-4 Part 2) written with PyAV."""
+    with av.open(str(path), "w", format="avi") as c:
+        s = c.add_stream("mpeg4", rate=fps)
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        s.options = {"qscale": "3"}
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
+def truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+# ------------------------------------------------------------------------------------------- layouts
+
+
+@pytest.fixture(scope="module")
+def uva_root(tmp_path_factory, frl_dir) -> Path:
+    root = tmp_path_factory.mktemp("uva")
+    (root / "videos").mkdir()
+    lines = ["UvA-NEMO Smile Database", "File details", "", "Filename\tSubject Code\tGender\tAge\tLabel"]
+    for j, person in enumerate(PEOPLE):
+        subject = f"S{person}"
+        for label, word, k in (("posed", "deliberate", 2 + j), ("spontaneous", "spontaneous", 5 + 2 * j)):
+            frames, _ = smile_clip(frl_dir, person, label, (640, 360))
+            name = f"{person}_{word}_smile_{k}.mp4"
+            write_video(root / "videos" / name, frames, fps=50)
+            lines.append(f"{name}\t{subject}\t{'m' if j % 2 else 'f'}\t{20 + j}\t{word}")
+    # a truncated video and a video without a face
+    frames, _ = smile_clip(frl_dir, PEOPLE[0], "posed", (640, 360))
+    write_video(root / "videos" / "013_deliberate_smile_1.mp4", frames, fps=50)
+    truncate(root / "videos" / "013_deliberate_smile_1.mp4")
+    write_video(root / "videos" / "099_spontaneous_smile_1.mp4", np.full((40, 360, 640, 3), 120, np.uint8), fps=50)
+    lines += ["013_deliberate_smile_1.mp4\tS013\tf\t30\tdeliberate", "099_spontaneous_smile_1.mp4\tS099\tm\t40\t"
+              "spontaneous"]
+    (root / "UvA-NEMO_Smile_Database_File_Details.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def _au_file(path: Path, values: np.ndarray) -> None:
+    path.write_text("".join(f"{i},{int(round(v))}\n" for i, v in enumerate(values, 1)))
+
+
+@pytest.fixture(scope="module")
+def disfa_root(tmp_path_factory, frl_dir) -> Path:
+    """Two subjects with two smiles each (Video_RightCamera, Comp), one (Videos_RightCamera variant, comp) whose
+    AU12 label file is 15 frames short."""
+    root = tmp_path_factory.mktemp("disfa")
+    for folder in ("Video_RightCamera", "Video_LeftCamera"):
+        (root / folder).mkdir()
+    for sn, person, comp in (("SN001", "001", "Comp"), ("SN002", "008", "Comp"), ("SN003", "010", "comp")):
+        a, au_a = smile_clip(frl_dir, person, "spontaneous", (512, 384), before=6, after=4)
+        b, au_b = smile_clip(frl_dir, person, "spontaneous", (512, 384), before=4, after=6)
+        frames, au12 = np.concatenate([a, b]), np.concatenate([au_a, au_b])
+        write_avi(root / "Video_RightCamera" / f"RightVideo{sn}_{comp}.avi", frames)
+        d = root / "ActionUnit_Labels" / sn
+        d.mkdir(parents=True)
+        _au_file(d / f"{sn}_au12.txt", au12[:-15] if sn == "SN003" else au12)
+        _au_file(d / f"{sn}_au6.txt", (au12[:-15] if sn == "SN003" else au12) * 0.5)
+    return root
+
+
+def _label_file(path: Path, names: list[str], values: np.ndarray) -> None:
+    head = f"{path.stem}\nframe intensity\n"
+    path.write_text(head + "".join(f"{n} {int(round(v))}\n" for n, v in zip(names, values)))
+
+
+@pytest.fixture(scope="module")
+def disfa_plus_root(tmp_path_factory, frl_dir) -> Path:
+    """SN001 (plain) and SN002 (nested SN002/SN002): a posed smile trial and a non-smile trial each."""
+    root = tmp_path_factory.mktemp("disfa_plus")
+    for sn, person, nested in (("SN001", "001", False), ("SN002", "008", True)):
+        base = root / "Images" / sn / (sn if nested else "")
+        for trial, smile in (("A22_AU6_12_TrailNo_1", True), ("A1_AU1_TrailNo_2", False)):
+            frames, au12 = smile_clip(frl_dir, person, "posed", (480, 360), before=6, hold=8, after=2)
+            if not smile:
+                frames, au12 = frames[:36], np.zeros(36, np.float32)
+            d = base / trial
+            d.mkdir(parents=True)
+            names = [f"{i:03d}.jpg" for i in range(len(frames))]
+            for n, f in zip(names, frames):
+                Image.fromarray(f).save(d / n, quality=92)
+            lab = root / "Labels" / sn / trial
+            lab.mkdir(parents=True)
+            _label_file(lab / "AU12.txt", names, au12)
+            _label_file(lab / "AU6.txt", names, au12 * 0.3)
+    return root
+
+
+# ------------------------------------------------------------------------------------------- unit tests
+
+
+def test_find_phases_and_sampling():
+    cfg = SegmentConfig()
+    s = np.r_[np.zeros(10), np.linspace(0, 4, 20), np.full(10, 4.0), np.linspace(4, 0, 10), np.zeros(5),
+              np.linspace(0, 3, 50), np.zeros(5)]
+    phases = find_phases(s, cfg)
+    assert len(phases) == 2
+    first = phases[0]
+    assert first.start == 10 and s[first.apex] >= 0.9 * 4 and first.apex <= 29
+    idx = sample_phase(first, len(s), cfg)  # short phase: padded with the following frames
+    np.testing.assert_array_equal(idx, np.arange(10, 42))
+    long = phases[1]
+    assert long.length > 32
+    idx = sample_phase(long, len(s), cfg)  # long phase: uniform from neutral to apex
+    assert idx[0] == long.start and idx[-1] == long.apex and len(idx) == 32 and (np.diff(idx) >= 1).all()
+    # a video that starts mid-smile has no neutral onset for its first smile; a smile below min_peak is none
+    assert find_phases(np.r_[np.full(5, 3.0), np.zeros(5)], cfg) == []
+    assert find_phases(np.r_[np.zeros(5), np.full(5, 1.0), np.zeros(5)], cfg) == []
+    # near the end of the video the window is shifted back to stay T frames long
+    assert sample_phase(Phase(40, 45, 3.0), 50, cfg)[-1] == 49
+
+
+def test_splits_subject_disjoint():
+    subjects = [f"s{i // 3}" for i in range(30)]  # 10 subjects x 3 videos
+    folds = subject_folds(subjects, 10, seed=0)
+    assert sorted(set(folds.tolist())) == list(range(1, 11))
+    for s in set(subjects):
+        assert len({f for f, t in zip(folds, subjects) if t == s}) == 1
+    sp, disjoint = two_thirds_split(subjects, seed=3)
+    assert disjoint and (sp == 1).sum() == 9  # 3 subjects: the closest to a third of 30 videos
+    assert not {t for t, x in zip(subjects, sp) if x == 0} & {t for t, x in zip(subjects, sp) if x == 1}
+    sp2, _ = two_thirds_split(subjects, seed=3)
+    np.testing.assert_array_equal(sp, sp2)
+
+
+# ------------------------------------------------------------------------------------------- end to end
+
+
+def _check_sequences(ds, size: int = 64) -> None:
+    assert ds.T == 32 and ds.image_size == size
+    assert ds.faces.shape[1:] == (32, 3, size, size)
+    assert set(np.unique(ds.landmark_images)) <= {0, 1}
+    a12 = au12_proxy(np.asarray(ds.landmarks))  # (N, T)
+    assert (a12[:, -8:].mean(1) - a12[:, :3].mean(1) > 0.03).all(), a12[:, [0, -1]]  # starts neutral, rises
+    fi = ds["frame_index"]
+    assert (np.diff(fi, axis=1) >= 1).all()
+    assert json.dumps(ds.meta["extra"]["draw"])
+
+
+def _disjoint(ds) -> bool:
+    tr = set(ds.subjects[ds.splits == 0].tolist())
+    te = set(ds.subjects[ds.splits == 1].tolist())
+    return not tr & te
+
+
+def test_uva_nemo_end_to_end(uva_root, tmp_path, capsys):
+    out = tmp_path / "uva"
+    rc = cli_main(["prepare", "--dataset", "uva-nemo", "--root", str(uva_root), "--out", str(out), "--fold", "3"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    ds = load_dataset(out)
+    assert len(ds) == 6
+    assert ds.label_names == ["posed", "spontaneous"]
+    assert np.bincount(ds.labels).tolist() == [3, 3]
+    assert ds.subject_names == ["S001", "S008", "S010"]
+    _check_sequences(ds)
+    assert _disjoint(ds) and set(ds.splits.tolist()) <= {0, 1}
+    np.testing.assert_array_equal(ds.splits == 1, ds["fold"] == 3)
+    skipped = ds.meta["extra"]["skipped"]
+    assert set(skipped) == {"013_deliberate_smile_1", "099_spontaneous_smile_1"}
+    assert "truncated" in skipped["013_deliberate_smile_1"] or "damaged" in skipped["013_deliberate_smile_1"]
+    assert "no face" in skipped["099_spontaneous_smile_1"]
+    reason_lines = [ln for ln in text.splitlines() if ln.startswith("  ")]
+    assert len(reason_lines) == 2, text
+
+
+def test_uva_nemo_given_folds(uva_root, tmp_path):
+    folds = tmp_path / "folds"
+    names = sorted(p.name for p in (uva_root / "videos").iterdir())
+    for k in range(1, 11):
+        (folds / str(k)).mkdir(parents=True)
+        test = {n: "x" for n in names if n.startswith("008_")} if k == 2 else {}
+        (folds / str(k) / "test.json").write_text(json.dumps(test))
+        (folds / str(k) / "train.json").write_text(json.dumps({n: "x" for n in names if n not in test}))
+    out = tmp_path / "uva2"
+    prepare_dataset("uva-nemo", uva_root, out, folds=folds, fold=2)
+    ds = load_dataset(out)
+    assert len(ds) == 6 and (ds.splits == 1).sum() == 2
+    assert {ds.subject_names[s] for s in ds.subjects[ds.splits == 1]} == {"S008"}
+
+
+def test_disfa_end_to_end(disfa_root, tmp_path):
+    out = tmp_path / "disfa"
+    summary = prepare_dataset("disfa", disfa_root, out, PrepareConfig(seed=1))
+    ds = load_dataset(out)
+    assert len(ds) == 4  # two smiles in each of two videos
+    assert (ds.labels == 1).all() and ds.subject_names == ["SN001", "SN002"]
+    _check_sequences(ds)
+    assert _disjoint(ds) and (ds.splits == 0).sum() >= 1 and (ds.splits == 1).sum() >= 1
+    assert [k for k, _ in summary.skipped] == ["disfa__RightVideoSN003_comp"]
+    assert "wrong length" in summary.skipped[0][1]
+    # intensities come from the label files: the phase starts at a 0 label and rises
+    au = ds["au12"]
+    assert (au[:, 0] <= 0.5).all() and (au.max(1) >= 3).all()
+
+
+def test_disfa_plus_with_disfa(disfa_plus_root, disfa_root, tmp_path):
+    out = tmp_path / "dplus"
+    summary = prepare_dataset("disfa+", disfa_plus_root, out, disfa_root=disfa_root)
+    ds = load_dataset(out)
+    names = ds.meta["extra"]["sequence_names"]
+    posed = [n for n in names if n.startswith("disfa+__")]
+    assert sorted(posed) == ["disfa+__SN001__A22_AU6_12_TrailNo_1", "disfa+__SN002__A22_AU6_12_TrailNo_1"]
+    assert np.bincount(ds.labels).tolist() == [2, 4]  # 2 posed (DISFA+) + 4 spontaneous (DISFA, same subjects)
+    assert ds.subject_names == ["SN001", "SN002"]
+    _check_sequences(ds)
+    assert _disjoint(ds)
+    assert not summary.skipped
+
+
+def test_folder_and_wrong_roots(frl_dir, tmp_path, uva_root, capsys):
+    root = tmp_path / "clips"
+    root.mkdir()
+    a, _ = smile_clip(frl_dir, "010", "posed", (320, 240))
+    write_video(root / "a.mp4", a, fps=25)
+    (root / "frames").mkdir()
+    for i, f in enumerate(smile_clip(frl_dir, "008", "spontaneous", (320, 240))[0]):
+        Image.fromarray(f).save(root / "frames" / f"{i}.jpg")
+    (root / "labels.csv").write_text("file,label,subject\na.mp4,happy,p1\nframes,polite,p2\nmissing.mp4,happy,p3\n")
+    out = tmp_path / "folder"
+    summary = prepare_dataset("folder", root, out, PrepareConfig(align=PrepareConfig().align.__class__(size=128)))
+    ds = load_dataset(out)
+    assert ds.label_names == ["happy", "polite"] and len(ds) == 2, summary.lines()
+    _check_sequences(ds, size=128)
+    assert summary.skipped == [("folder__missing", "file not found")]
+    # a root that is not the named layout: exit 2, one line saying what was expected
+    for dataset, expect in (("disfa", "ActionUnit_Labels"), ("disfa+", "Labels/SN001"), ("uva-nemo", "videos/"),
+                            ("folder", "labels.csv")):
+        rc = cli_main(["prepare", "--dataset", dataset, "--root", str(uva_root if dataset != "uva-nemo" else root),
+                       "--out", str(tmp_path / "x")])
+        err = capsys.readouterr().err
+        assert rc == 2 and expect in err and "Traceback" not in err, err
+    assert not (tmp_path / "x").exists()
+
+
+_KILL_SCRIPT = """
+import sys
+from cmmnet.cli import main
+sys.exit(main(["prepare", "--dataset", "uva-nemo", "--root", sys.argv[1], "--out", sys.argv[2]]))
+"""
+
+
+def test_sigkill_resume_equals_uninterrupted(uva_root, tmp_path):
+    ref = tmp_path / "ref"
+    prepare_dataset("uva-nemo", uva_root, ref)
+    out = tmp_path / "killed"
+    cache = tmp_path / "killed.cache"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(uva_root), str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(cache.glob("*.npz"))) < 3 and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "prepare finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_cached = len(list(cache.glob("*.npz")))
+    assert 3 <= n_cached < 8 and not out.exists()
+    r = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(uva_root), str(out)], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    a, b = load_dataset(ref), load_dataset(out)
+    assert sorted(a.arrays) == sorted(b.arrays)
+    for name in a.arrays:
+        np.testing.assert_array_equal(np.asarray(a[name]), np.asarray(b[name]), err_msg=name)
+    assert a.meta["extra"]["sequence_names"] == b.meta["extra"]["sequence_names"]
