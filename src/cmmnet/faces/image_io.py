@@ -46,8 +46,8 @@ def _to_rgb8(img: Image.Image) -> np.ndarray:
 def read_image_scaled(path: str | Path, max_side: int | None = None) -> tuple[np.ndarray, float]:
     """Read an image as (H, W, 3) uint8 RGB, downscaled so its longer side is at most ``max_side``.
 
-    Returns ``(image, scale)`` where ``scale`` = original pixels per returned pixel (1.0 when not downscaled), so
-    points found in the returned image map back to the file's pixels by multiplying with ``scale``. JPEGs are
+    Returns ``(image, scale)`` where ``scale`` = original pixels per returned pixel (1.0 when not downscaled); a
+    point ``p`` of the returned image (pixel centres at integers) is ``(p + 0.5) * scale - 0.5`` in the file. JPEGs are
     decoded at reduced resolution directly (DCT scaling), which keeps memory bounded for very large photos.
     """
     path = Path(path)
