@@ -37,6 +37,9 @@ def test_cranet_shapes_and_residual_start():
     assert out["generated"].shape == (2, 16, 3, 64, 64) and out["reconstruction"].shape == (2, 16, 3, 64, 64)
     assert out["embeddings"].shape == (2, 16, 100)
     torch.testing.assert_close(out["embeddings"][:, 0], out["mu"][:, 0])  # h_0 is the neutral frame's embedding
+    sub = m(x[:, [0, 3, 9]], torch.tensor([0, 1]), torch.tensor([0, 3, 9]))  # frame 0 + a draw of frames
+    torch.testing.assert_close(sub["embeddings"], out["embeddings"][:, [0, 3, 9]])
+    torch.testing.assert_close(sub["generated"], out["generated"][:, [0, 3, 9]])
     v = m.generate(x[:, 0], torch.tensor([0, 1]))
     assert v.shape == (2, 16, 3, 64, 64) and v.abs().max() <= 1
     a, b = m.generate(x[:1, 0], torch.tensor([0])), m.generate(x[:1, 0], torch.tensor([1]))
@@ -89,7 +92,7 @@ def test_train_cranet_learns_saves_and_resumes(data, tmp_path):
 
 def test_train_cranet_is_deterministic(data, tmp_path):
     cfg = CRANetPhaseConfig(model=TINY_CRA, discriminator=PatchDiscriminatorConfig(channels=(8, 8, 8, 8)),
-                            epochs=1, batch_size=2)
+                            epochs=1, batch_size=2, frames_per_sequence=4)
     weights = []
     for name in ("a", "b"):
         with Run(tmp_path / name, {"cranet": "det"}, seed=3, tensorboard=False) as run:

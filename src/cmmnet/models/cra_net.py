@@ -109,18 +109,22 @@ class CRANet(nn.Module):
         hs = h0[:, None] + d if self.cfg.output == "residual" else d
         return torch.cat([h0[:, None], hs], 1)  # (B, T, latent)
 
-    def forward(self, faces: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Training pass on real sequences ``faces`` (B, T, 3, S, S) in [-1, 1] and ``labels`` (B,).
+    def forward(self, faces: torch.Tensor, labels: torch.Tensor,
+                frames: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Training pass on real frames ``faces`` (B, F, 3, S, S) in [-1, 1] and ``labels`` (B,).
 
-        Returns ``reconstruction`` (B, T, 3, S, S) (the VAE on every frame, sampled), ``mu`` / ``logvar``
-        (B, T, latent), ``embeddings`` (B, T, latent) (the LSTM from frame 0's mean) and ``generated``
-        (B, T, 3, S, S) (their decoding).
+        ``frames`` (F,) are the time indices of the F given frames (default: all T, in order); ``frames[0]`` must
+        be 0, the neutral frame the LSTM starts from. Returns, for those F frames, ``reconstruction``
+        (B, F, 3, S, S) (the VAE, sampled), ``mu`` / ``logvar`` (B, F, latent), ``embeddings`` (B, F, latent)
+        (the LSTM from frame 0's mean, at the given times) and ``generated`` (B, F, 3, S, S) (their decoding).
         """
-        b, t = faces.shape[:2]
-        mu, logvar = self.encode(faces.flatten(0, 1))  # (B*T, 100) each
-        rec = self.decode(self.sample(mu, logvar))  # (B*T, 3, S, S)
-        mu, logvar = mu.view(b, t, -1), logvar.view(b, t, -1)  # (B, T, 100)
-        hs = self.sequence(mu[:, 0], labels)  # (B, T, 100)
+        b, f = faces.shape[:2]
+        if frames is None:
+            frames = torch.arange(f, device=faces.device)
+        mu, logvar = self.encode(faces.flatten(0, 1))  # (B*F, 100) each
+        rec = self.decode(self.sample(mu, logvar))  # (B*F, 3, S, S)
+        mu, logvar = mu.view(b, f, -1), logvar.view(b, f, -1)  # (B, F, 100)
+        hs = self.sequence(mu[:, 0], labels)[:, frames]  # (B, F, 100)
         return {"reconstruction": rec.view(faces.shape), "mu": mu, "logvar": logvar, "embeddings": hs,
                 "generated": self.decode(hs)}
 

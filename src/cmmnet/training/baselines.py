@@ -5,7 +5,8 @@ epoch, ``--resume``, autocast, ``run.log``), exactly like the CMM-Net phases, so
 the same data with the same command (``cmmnet train --phases cranet,videogan``). The image size, T and label names
 of the models are taken from the dataset (they are properties of the data, not hyperparameters).
 
-``cranet``: one step on a batch of sequences ``x`` (B, T, 3, S, S) updates
+``cranet``: one step on a batch of sequences ``x`` (B, T, 3, S, S) (or, with ``frames_per_sequence`` F, frame 0
+and F - 1 random frames of each) updates
 - the image discriminator D (:class:`~cmmnet.models.patch_discriminator.PatchDiscriminator` on [neutral, frame]
   pairs) on real frames vs generated frames (eq. 5 of the paper, its translation discriminator);
 - CRA-Net on ``l1_weight * (L1(VAE reconstruction, x) + L1(generated sequence, x)) + kl_weight * KL
@@ -46,7 +47,8 @@ class CRANetPhaseConfig:
     model: CRANetConfig = field(default_factory=CRANetConfig)
     discriminator: PatchDiscriminatorConfig = field(default_factory=PatchDiscriminatorConfig)
     epochs: int = 50  # paper silent
-    batch_size: int = 8  # sequences per step (x T frames)
+    batch_size: int = 8  # sequences per step
+    frames_per_sequence: int = 0  # frames per sequence per step (frame 0 + a fresh random draw); 0 = all T
     lr: float = 2e-4  # paper silent; DCGAN / pix2pix Adam settings
     beta1: float = 0.5
     beta2: float = 0.999
@@ -80,6 +82,14 @@ def _faces(data: SmileDataset, rows: np.ndarray, device: torch.device) -> torch.
 
 def _model_config(cfg, data: SmileDataset, **more):
     return dataclasses.replace(cfg, image_size=data.image_size, T=data.T, **more)
+
+
+def _frame_draw(T: int, k: int, seed: int, epoch: int, step: int) -> np.ndarray:
+    """Frame 0 and ``k - 1`` other distinct frames in time order (all T when ``k`` is 0 or >= T); resume-safe."""
+    if k <= 0 or k >= T:
+        return np.arange(T)
+    rng = np.random.default_rng(stable_seed(seed, "cranet", "frames", epoch, step))
+    return np.concatenate([[0], np.sort(rng.choice(np.arange(1, T), size=max(1, k - 1), replace=False))])
 
 
 def _skip_if_complete(ckpt, run: Run, epochs: int) -> bool:
@@ -122,12 +132,14 @@ def train_cranet(cfg: CRANetPhaseConfig, data: SmileDataset, run: Run) -> None:
     for epoch in run.epochs(phase, start, cfg.epochs):
         sums: dict[str, float] = {}
         batches = epoch_batches(len(rows), cfg.batch_size, run.seed, phase, epoch, run.dist)
-        for idx in batches:
+        for step, idx in enumerate(batches):
             x = _faces(data, rows[idx], device)  # (B, T, 3, S, S)
             lab = torch.from_numpy(labels_all[rows[idx]]).to(device)  # (B,)
+            frames = _frame_draw(data.T, cfg.frames_per_sequence, run.seed, epoch, step)  # (F,), frames[0] = 0
+            x = x[:, frames]  # (B, F, 3, S, S)
             t = x.shape[1]
             with autocast(device, run.precision):
-                out = net_g(x, lab)
+                out = net_g(x, lab, torch.from_numpy(frames).to(device))
                 mu, logvar, hs = out["mu"], out["logvar"], out["embeddings"]  # (B, T, 100) each
                 rec, fake = out["reconstruction"], out["generated"]  # (B, T, 3, S, S) each
                 neutral = x[:, :1].expand(-1, t, -1, -1, -1).flatten(0, 1)  # (B*T, 3, S, S)
