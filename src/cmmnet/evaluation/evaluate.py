@@ -77,6 +77,7 @@ class Evaluator:
         self.tracker = FrameLandmarks(cfg.landmarks)
         self.key_base = {"dataset": dataset_key(data), "config": to_dict(cfg), "inception": self.inception_hash}
         self._boxes: list[np.ndarray] | None = None
+        self._refs: dict[int, np.ndarray] = {}
 
     # -- helpers
     def _real(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +90,15 @@ class Evaluator:
             lm0 = np.asarray(self.data.arrays["landmarks"][self.rows, 0])
             self._boxes = [self.tracker.box(f, p) for f, p in zip(faces0, lm0)]
         return self._boxes
+
+    def _reference_descriptors(self, model, i: int, real: np.ndarray, real_lm: np.ndarray) -> list[np.ndarray]:
+        """dlib descriptors of the real neutral frames of sequences i, i+1, ... (computed once per sequence)."""
+        out = []
+        for k, (r, rl) in enumerate(zip(real, real_lm)):
+            if i + k not in self._refs:
+                self._refs[i + k] = model(r[0], rl[0])
+            out.append(self._refs[i + k])
+        return out
 
     def _is_frames(self, videos: np.ndarray) -> np.ndarray:
         t = videos.shape[1]
@@ -130,8 +140,9 @@ class Evaluator:
             per["landmarks"].append(lms)
             desc_model = desc_model or FaceDescriptor()
             t = self.cfg.identity_frame
-            per["identity"].append([np.linalg.norm(desc_model(v[t], lm[t]) - desc_model(r[0], rl[0]))
-                                    for v, lm, r, rl in zip(videos, lms, real, real_lm)])
+            refs = self._reference_descriptors(desc_model, i, real, real_lm)
+            per["identity"].append([np.linalg.norm(desc_model(v[t], lm[t]) - ref)
+                                    for v, lm, ref in zip(videos, lms, refs)])
             p = self._probs(videos)
             if p is not None:
                 per["probs"].append(p.reshape(len(videos), -1, p.shape[-1]))

@@ -42,32 +42,33 @@ def _videos(x: Any, name: str) -> np.ndarray:
 SSIM_WINDOW = 7  # skimage's default (uniform 7x7 window, sample covariance, K1 = 0.01, K2 = 0.03)
 
 
-def ssim_frames(a: np.ndarray, b: np.ndarray, chunk: int = 512) -> np.ndarray:
+def ssim_frames(a: np.ndarray, b: np.ndarray, chunk: int = 1024) -> np.ndarray:
     """SSIM (Wang et al. 2004) of paired images ``(M, 3, S, S)`` uint8 -> ``(M,)``, vectorised.
 
     Exactly skimage's ``structural_similarity(x, y, channel_axis=0, data_range=255)`` per pair (uniform 7x7
-    window, sample covariance, the border of half a window dropped from the mean, channels averaged); the tests
-    check the equality.
+    window, sample covariance, the border of half a window dropped from the mean, channels averaged; the tests
+    check the equality). The kept pixels' windows lie inside the image, so skimage's padded filter followed by
+    its crop equals an unpadded 7x7 mean filter ("valid" average pooling, float64).
     """
-    from scipy.ndimage import uniform_filter
+    import torch
+    import torch.nn.functional as F
 
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.ndim != 4:
         raise ValueError(f"ssim_frames: expected two equal (M, C, S, S) arrays, got {a.shape} and {b.shape}")
-    w, pad = SSIM_WINDOW, (SSIM_WINDOW - 1) // 2
+    w = SSIM_WINDOW
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     cov_norm = w * w / (w * w - 1.0)
     out = []
     for i in range(0, len(a), chunk):
-        x = a[i:i + chunk].astype(np.float64)  # (m, C, S, S)
-        y = b[i:i + chunk].astype(np.float64)
-        size = (1, 1, w, w)
-        ux, uy = uniform_filter(x, size), uniform_filter(y, size)
-        vx = cov_norm * (uniform_filter(x * x, size) - ux * ux)
-        vy = cov_norm * (uniform_filter(y * y, size) - uy * uy)
-        vxy = cov_norm * (uniform_filter(x * y, size) - ux * uy)
-        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))  # (m, C, S, S)
-        out.append(s[..., pad:s.shape[-2] - pad, pad:s.shape[-1] - pad].mean((1, 2, 3)))
+        x = torch.from_numpy(np.ascontiguousarray(a[i:i + chunk])).double()  # (m, C, S, S)
+        y = torch.from_numpy(np.ascontiguousarray(b[i:i + chunk])).double()
+        ux, uy = F.avg_pool2d(x, w, 1), F.avg_pool2d(y, w, 1)  # (m, C, S-6, S-6)
+        vx = cov_norm * (F.avg_pool2d(x * x, w, 1) - ux * ux)
+        vy = cov_norm * (F.avg_pool2d(y * y, w, 1) - uy * uy)
+        vxy = cov_norm * (F.avg_pool2d(x * y, w, 1) - ux * uy)
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))  # (m, C, S-6, S-6)
+        out.append(s.mean((1, 2, 3)).numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 
