@@ -137,3 +137,23 @@ def test_curve_stats():
     sm = proxies.smooth_curve(fast, 5)
     assert sm.shape == fast.shape and sm[0] == pytest.approx(0.0, abs=0.1)
     np.testing.assert_allclose(proxies.smooth_curve(fast, 1), fast)
+
+
+def test_proxies_on_real_photo_pairs(frl_dir):
+    """dlib landmarks of real neutral/smiling photo pairs: the smile widens the mouth, raises the lower lids and
+    narrows the eyes, measured by the proxies (not all people, as in real data; most)."""
+    from cmmnet.faces import FaceDetector, read_image
+
+    det = FaceDetector()
+    ids = sorted(p.name[:-7] for p in frl_dir.glob("*_03.jpg"))[:8]
+    d12, d6, dap = [], [], []
+    for pid in ids:
+        n = det.detect(read_image(frl_dir / f"{pid}_03.jpg")).landmarks
+        s = det.detect(read_image(frl_dir / f"{pid}_08.jpg")).landmarks
+        d12.append(proxies.au12_proxy(s) - proxies.au12_proxy(n))
+        d6.append(proxies.au6_proxy(s) - proxies.au6_proxy(n))
+        dap.append(proxies.eye_aperture(s) - proxies.eye_aperture(n))
+    d12, d6, dap = map(np.asarray, (d12, d6, dap))
+    assert (d12 > 0).sum() >= 7 and np.median(d12) > 0.03
+    assert (d6 > 0).sum() >= 5 and np.median(d6) > 0
+    assert (dap < 0).sum() >= 5

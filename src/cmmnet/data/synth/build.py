@@ -275,7 +275,10 @@ def synthesize(faces_dir: str | Path, out: str | Path, *, per_face: int = SynthC
     if cfg.workers > 1 and len(tasks) > 1:
         import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(min(cfg.workers, len(tasks))) as pool:
+        # fork where available: no `if __name__ == "__main__"` guard needed in callers' scripts, and the parent
+        # has loaded no dlib model yet (each worker loads its own on first use)
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        with mp.get_context(method).Pool(min(cfg.workers, len(tasks))) as pool:
             for r in pool.imap(_person_task, tasks):
                 results.append(r)
                 bar.update()
