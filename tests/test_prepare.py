@@ -247,7 +247,7 @@ def test_uva_nemo_given_folds(uva_root, tmp_path):
         (folds / str(k) / "test.json").write_text(json.dumps(test))
         (folds / str(k) / "train.json").write_text(json.dumps({n: "x" for n in names if n not in test}))
     out = tmp_path / "uva2"
-    prepare_dataset("uva-nemo", uva_root, out, folds=folds, fold=2)
+    prepare_dataset("uva-nemo", uva_root, out, folds=folds, fold=2, workers=2)  # two worker processes
     ds = load_dataset(out)
     assert len(ds) == 6 and (ds.splits == 1).sum() == 2
     assert {ds.subject_names[s] for s in ds.subjects[ds.splits == 1]} == {"S008"}
