@@ -150,6 +150,9 @@ def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.hstack([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]])
 
 
+_MOUTH = {"mouth_open": "open", "mouth_closed": "closed", "eyes_closed": "natural"}
+
+
 def render_sequence(renderer: MorphRenderer, landmarks: np.ndarray, spec: SequenceSpec,
                     to_frame: np.ndarray) -> np.ndarray:
     """Frames ``(T, h, w, 3)`` uint8 of ``landmarks`` (T, 68, 2) mapped into the renderer's frame by ``to_frame``."""
@@ -166,7 +169,7 @@ def render_sequence(renderer: MorphRenderer, landmarks: np.ndarray, spec: Sequen
             w12=float(c.au12[t]),
             w6=float(c.au6[t]),
             eye_closure=float(c.eye_closure[t]) if spec.style == "eyes_closed" else 0.0,
-            open_mouth=spec.style == "mouth_open" and c.au25[t] > 0,
+            mouth=_MOUTH[spec.style] if spec.style != "mouth_open" or c.au25[t] > 0 else "closed",
         )
         if still:
             neutral_frame = frame

@@ -15,10 +15,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-from ..proxies import inter_ocular_distance
+from ..proxies import inter_ocular_distance, mouth_opening
 from .morph import border_points, rasterize, sample_bilinear, triangulate
 from .trajectories import opening_field
 
@@ -26,6 +27,7 @@ UPPER_INNER = [60, 61, 62, 63, 64]
 LOWER_INNER = [60, 67, 66, 65, 64]
 MOUTH_POINTS = np.arange(48, 68)
 NOSTRILS = np.arange(31, 36)
+MouthMode = Literal["natural", "closed", "open"]
 # Boundaries between visible teeth, in inter-ocular distances from the midline (incisors, laterals, canines).
 TOOTH_EDGES = (0.0, 0.125, 0.225, 0.31, 0.38)
 
@@ -44,6 +46,7 @@ class RenderConfig:
     teeth_width: float = 0.82  # teeth show over this fraction of the half mouth width
     lash_strength: float = 0.55  # darkness of the lash line of a fully closed eye
     triangulation_gap: float = 0.05  # lids/lips are opened at least this much (IOD) for the reference triangulation
+    parted_lips: float = 0.03  # IOD: a smiling photo with a wider inner-lip gap shows teeth (see vertex_weights)
     closed_gap: float = 0.3  # px: closed lips/lids are rendered this far apart (a thin, valid triangle)
     triangulation_mouth_gap: float = 0.3  # and the mouth by this much (IOD), so no triangle spans the lips
 
@@ -221,15 +224,20 @@ class MorphRenderer:
         self.src_neutral = self.points(neutral_pts)
         self.src_smile = self.points(smile_pts)
         self.teeth_rgb, self.cavity_rgb, self.lash_rgb = self._colours(neutral_pts, smile_pts, iod)
+        self.smile_lips_parted = float(mouth_opening(smile_pts)) > self.cfg.parted_lips
 
     def points(self, lm: np.ndarray) -> np.ndarray:
         """Mesh vertices: 68 landmarks, 2 virtual cheek points, the border ring; ``(70 + B, 2)``."""
         return np.concatenate([lm, cheek_points(lm), self.border])
 
-    def vertex_weights(self, w12: float, w6: float) -> np.ndarray:
+    def vertex_weights(self, w12: float, w6: float, mouth: MouthMode = "natural") -> np.ndarray:
+        """Per-vertex share of the smiling photo. Where the smiling photo's lips are parted (teeth between them)
+        and the frame's mouth is not its natural one, the lips come from the neutral photo: dlib's inner-lip
+        contour often lies on the teeth, and squeezing that band shut would leave teeth specks on the lips."""
         v = np.zeros(len(self.src_neutral), np.float32)
         w12, w6 = float(np.clip(w12, 0, 1)), float(np.clip(w6, 0, 1))
-        v[MOUTH_POINTS] = w12
+        if mouth == "natural" or not self.smile_lips_parted:
+            v[MOUTH_POINTS] = w12
         v[NOSTRILS] = self.cfg.nostril_weight * w12
         v[68:70] = self.cfg.cheek_weight * max(w12, w6)
         return v
@@ -260,22 +268,25 @@ class MorphRenderer:
         return teeth.astype(np.float32), cavity.astype(np.float32), lash.astype(np.float32)
 
     def render(self, landmarks: np.ndarray, w12: float, w6: float, eye_closure: float = 0.0,
-               open_mouth: bool = False) -> np.ndarray:
-        """One frame ``(h, w, 3)`` uint8 with the face at ``landmarks`` (68, 2) in this frame's pixels."""
+               mouth: MouthMode = "natural") -> np.ndarray:
+        """One frame ``(h, w, 3)`` uint8 with the face at ``landmarks`` (68, 2) in this frame's pixels.
+
+        ``mouth``: "natural" (the smiling photo's own mouth, teeth included), "closed" (lips together) or "open"
+        (parted lips filled with a painted mouth interior)."""
         lm = np.asarray(landmarks, np.float64)
         raster = rasterize(self.points(separate_pairs(lm, self.cfg.closed_gap)), self.triangles, self.h, self.w)
-        vw = self.vertex_weights(w12, w6)
+        vw = self.vertex_weights(w12, w6, mouth)
         vals = np.concatenate([self.src_neutral, self.src_smile, vw[:, None]], 1).astype(np.float32)  # (P, 5)
         m = raster.interpolate(vals)  # (h, w, 5): neutral x, y, smile x, y, blend weight
         img = sample_bilinear(self.neutral, m[..., 0], m[..., 1])  # (h, w, 3) float32
         wmap = m[..., 4]
-        if not open_mouth and w12 > 0.05:
+        if mouth == "natural" and w12 > 0.05:
             wmap = np.maximum(wmap, inner_mouth_alpha(lm, self.h, self.w))
         sel = wmap > 1e-3
         if sel.any():
             smile = sample_bilinear(self.smile, m[..., 2][sel], m[..., 3][sel])  # (n, 3)
             img[sel] += wmap[sel][:, None] * (smile - img[sel])
-        if open_mouth:
+        if mouth == "open":
             paint_mouth_interior(img, lm, self.teeth_rgb, self.cavity_rgb, self.cfg)
         if eye_closure > 0:
             paint_lash_lines(img, lm, eye_closure, self.lash_rgb, self.cfg)
