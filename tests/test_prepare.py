@@ -19,12 +19,21 @@ from PIL import Image
 
 from cmmnet.cli import main as cli_main
 from cmmnet.data import load_dataset
-from cmmnet.data.prepare import PrepareConfig, SegmentConfig, find_phases, prepare_dataset, sample_phase
+from cmmnet.data.prepare import (
+    PrepareConfig,
+    SegmentConfig,
+    TrackConfig,
+    Tracker,
+    find_phases,
+    prepare_dataset,
+    sample_phase,
+)
 from cmmnet.data.prepare.segments import Phase
 from cmmnet.data.prepare.splits import subject_folds, two_thirds_split
 from cmmnet.data.proxies import au12_proxy
 from cmmnet.data.synth import render_photo_sequence
-from cmmnet.video import write_video
+from cmmnet.faces import FaceDetector
+from cmmnet.video import iter_frames, write_video
 
 PEOPLE = ("001", "008", "010")
 PEAK = 4.0  # AU12 label intensity at the apex of the fixture smiles
@@ -37,20 +46,22 @@ RISE = 12  # rendered frames from neutral to apex (rendering costs ~0.2 s a fram
 _RENDERS: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _photo_smile(frl_dir: Path, person: str, label: str) -> tuple[np.ndarray, np.ndarray]:
-    """An FRL-Smile neutral-to-smile sequence in the photo's pixels (n, h, w, 3) and its AU12 intensity (n,) on
-    the 0-5 label scale (from the rendered landmarks). Rendered once per (person, label) per session."""
+def _photo_smile(frl_dir: Path, person: str, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An FRL-Smile neutral-to-smile sequence in the photo's pixels (n, h, w, 3), its AU12 intensity (n,) on the
+    0-5 label scale and its landmarks (n, 68, 2). Rendered once per (person, label) per session."""
     if (person, label) not in _RENDERS:
         frames, lms = render_photo_sequence(frl_dir, person, label, "mouth_closed", seed=0, T=RISE)
         a = au12_proxy(lms) - au12_proxy(lms[0])
-        _RENDERS[person, label] = np.asarray(frames), (PEAK * a / max(float(a.max()), 1e-6)).astype(np.float32)
+        au = (PEAK * a / max(float(a.max()), 1e-6)).astype(np.float32)
+        _RENDERS[person, label] = np.asarray(frames), au, np.asarray(lms, np.float32)
     return _RENDERS[person, label]
 
 
 def smile_clip(frl_dir: Path, person: str, label: str, size: tuple[int, int], *, before: int = 8, hold: int = 10,
-               after: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Frames (n, H, W, 3) of the face on a plain background: neutral, smile, hold, back to neutral; AU12 (n,)."""
-    rise, au = _photo_smile(frl_dir, person, label)
+               after: int = 8, landmarks: bool = False):
+    """Frames (n, H, W, 3) of the face on a plain background: neutral, smile, hold, back to neutral; AU12 (n,);
+    with ``landmarks`` also the true landmarks (n, 68, 2) in frame pixels."""
+    rise, au, lms = _photo_smile(frl_dir, person, label)
     order = np.r_[[0] * before, np.arange(len(rise)), [len(rise) - 1] * hold, np.arange(len(rise))[::-1],
                   [0] * after]
     w, h = size
@@ -63,6 +74,9 @@ def smile_clip(frl_dir: Path, person: str, label: str, size: tuple[int, int], *,
         if i not in cache:
             cache[i] = np.asarray(Image.fromarray(rise[i]).resize((face_h, face_h), Image.Resampling.BILINEAR))
         out[t, y0 : y0 + face_h, x0 : x0 + face_h] = cache[i]
+    if landmarks:
+        k = face_h / rise.shape[1]
+        return out, au[order], (lms[order] + 0.5) * k - 0.5 + np.array([x0, y0], np.float32)
     return out, au[order]
 
 
@@ -116,12 +130,13 @@ def _au_file(path: Path, values: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def disfa_root(tmp_path_factory, frl_dir) -> Path:
-    """Two subjects with two smiles each (Video_RightCamera, Comp), one (Videos_RightCamera variant, comp) whose
-    AU12 label file is 15 frames short."""
+    """Two subjects with two smiles each (Video_RightCamera, Comp), one (lower-case comp) whose AU12 label file is
+    15 frames short, one whose avi is cut in half."""
     root = tmp_path_factory.mktemp("disfa")
     for folder in ("Video_RightCamera", "Video_LeftCamera"):
         (root / folder).mkdir()
-    for sn, person, comp in (("SN001", "001", "Comp"), ("SN002", "008", "Comp"), ("SN003", "010", "comp")):
+    for sn, person, comp in (("SN001", "001", "Comp"), ("SN002", "008", "Comp"), ("SN003", "010", "comp"),
+                             ("SN004", "010", "Comp")):
         a, au_a = smile_clip(frl_dir, person, "spontaneous", (512, 384), before=6, after=4)
         b, au_b = smile_clip(frl_dir, person, "spontaneous", (512, 384), before=4, after=6)
         frames, au12 = np.concatenate([a, b]), np.concatenate([au_a, au_b])
@@ -130,6 +145,7 @@ def disfa_root(tmp_path_factory, frl_dir) -> Path:
         d.mkdir(parents=True)
         _au_file(d / f"{sn}_au12.txt", au12[:-15] if sn == "SN003" else au12)
         _au_file(d / f"{sn}_au6.txt", (au12[:-15] if sn == "SN003" else au12) * 0.5)
+    truncate(root / "Video_RightCamera" / "RightVideoSN004_Comp.avi")  # decodes part-way, no error
     return root
 
 
@@ -197,6 +213,19 @@ def test_splits_subject_disjoint():
     np.testing.assert_array_equal(sp, sp2)
 
 
+def test_tracking_follows_the_face(frl_dir, tmp_path):
+    """Detect-then-track through an H.264 clip stays within a few hundredths of an inter-ocular distance of the
+    rendered landmarks, and detects only on the first frame and at the periodic checks."""
+    frames, _, truth = smile_clip(frl_dir, "008", "spontaneous", (640, 360), landmarks=True)
+    write_video(tmp_path / "c.mp4", frames, fps=50)
+    tracker = Tracker(FaceDetector())
+    lms = np.stack([tracker.step(f) for f in iter_frames(tmp_path / "c.mp4")])
+    iod = np.linalg.norm(truth[:, 36:42].mean(1) - truth[:, 42:48].mean(1), axis=-1)
+    err = np.linalg.norm(lms - truth, axis=-1).mean(1) / iod
+    assert err.mean() < 0.03 and err.max() < 0.06, err
+    assert tracker.stats.detections == 1 + (len(frames) - 1) // TrackConfig().verify_every
+
+
 # ------------------------------------------------------------------------------------------- end to end
 
 
@@ -217,11 +246,17 @@ def _disjoint(ds) -> bool:
     return not tr & te
 
 
-def test_uva_nemo_end_to_end(uva_root, tmp_path, capsys):
-    out = tmp_path / "uva"
-    rc = cli_main(["prepare", "--dataset", "uva-nemo", "--root", str(uva_root), "--out", str(out), "--fold", "3"])
-    assert rc == 0
-    text = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def uva_ref(uva_root, tmp_path_factory):
+    """The UvA-NEMO fixture prepared once, uninterrupted, one process, test fold 3."""
+    out = tmp_path_factory.mktemp("uva_ref") / "ds"
+    summary = prepare_dataset("uva-nemo", uva_root, out, fold=3)
+    return out, summary
+
+
+def test_uva_nemo_end_to_end(uva_ref):
+    out, summary = uva_ref
+    text = "\n".join(summary.lines())
     ds = load_dataset(out)
     assert len(ds) == 6
     assert ds.label_names == ["posed", "spontaneous"]
@@ -238,7 +273,7 @@ def test_uva_nemo_end_to_end(uva_root, tmp_path, capsys):
     assert len(reason_lines) == 2, text
 
 
-def test_uva_nemo_given_folds(uva_root, tmp_path):
+def test_uva_nemo_given_folds(uva_root, uva_ref, tmp_path):
     folds = tmp_path / "folds"
     names = sorted(p.name for p in (uva_root / "videos").iterdir())
     for k in range(1, 11):
@@ -251,6 +286,9 @@ def test_uva_nemo_given_folds(uva_root, tmp_path):
     ds = load_dataset(out)
     assert len(ds) == 6 and (ds.splits == 1).sum() == 2
     assert {ds.subject_names[s] for s in ds.subjects[ds.splits == 1]} == {"S008"}
+    ref = load_dataset(uva_ref[0])  # two worker processes give the same arrays as one
+    np.testing.assert_array_equal(np.asarray(ds.faces), np.asarray(ref.faces))
+    np.testing.assert_array_equal(np.asarray(ds.landmarks), np.asarray(ref.landmarks))
 
 
 def test_disfa_end_to_end(disfa_root, tmp_path):
@@ -261,8 +299,8 @@ def test_disfa_end_to_end(disfa_root, tmp_path):
     assert (ds.labels == 1).all() and ds.subject_names == ["SN001", "SN002"]
     _check_sequences(ds)
     assert _disjoint(ds) and (ds.splits == 0).sum() >= 1 and (ds.splits == 1).sum() >= 1
-    assert [k for k, _ in summary.skipped] == ["disfa__RightVideoSN003_comp"]
-    assert "wrong length" in summary.skipped[0][1]
+    assert [k for k, _ in summary.skipped] == ["disfa__RightVideoSN003_comp", "disfa__RightVideoSN004_Comp"]
+    assert "wrong length" in summary.skipped[0][1] and "truncated" in summary.skipped[1][1]
     # intensities come from the label files: the phase starts at a 0 label and rises
     au = ds["au12"]
     assert (au[:, 0] <= 0.5).all() and (au.max(1) >= 3).all()
@@ -310,13 +348,12 @@ def test_folder_and_wrong_roots(frl_dir, tmp_path, uva_root, capsys):
 _KILL_SCRIPT = """
 import sys
 from cmmnet.cli import main
-sys.exit(main(["prepare", "--dataset", "uva-nemo", "--root", sys.argv[1], "--out", sys.argv[2]]))
+sys.exit(main(["prepare", "--dataset", "uva-nemo", "--root", sys.argv[1], "--out", sys.argv[2], "--fold", "3"]))
 """
 
 
-def test_sigkill_resume_equals_uninterrupted(uva_root, tmp_path):
-    ref = tmp_path / "ref"
-    prepare_dataset("uva-nemo", uva_root, ref)
+def test_sigkill_resume_equals_uninterrupted(uva_root, uva_ref, tmp_path):
+    ref = uva_ref[0]
     out = tmp_path / "killed"
     cache = tmp_path / "killed.cache"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -333,6 +370,7 @@ def test_sigkill_resume_equals_uninterrupted(uva_root, tmp_path):
     r = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(uva_root), str(out)], env=env,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    assert len([ln for ln in r.stdout.splitlines() if ln.startswith("  ")]) == 2, r.stdout  # one line per skip
     a, b = load_dataset(ref), load_dataset(out)
     assert sorted(a.arrays) == sorted(b.arrays)
     for name in a.arrays:
