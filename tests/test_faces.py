@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -205,7 +207,21 @@ def _close(lm, ref, tol=4.0):
     return np.abs(np.asarray(lm) - ref).mean() < tol
 
 
-@pytest.mark.parametrize("kind", ["gray", "rgba", "png16", "webp", "bmp"])
+def _write_png48(path: Path, rgb8: np.ndarray) -> None:
+    """A 16-bit-per-channel RGB PNG (Pillow cannot write one), written chunk by chunk."""
+    a = rgb8.astype(">u2") * 257  # (H, W, 3) big-endian 16-bit
+    h, w = a.shape[:2]
+    raw = b"".join(b"\x00" + a[y].tobytes() for y in range(h))  # filter type 0 per row
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)  # 16 bit, colour type 2 (RGB)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+                     + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgba", "png16", "png48", "webp", "bmp"])
 def test_odd_formats_work(tmp_path, photo, reference, kind):
     if kind == "gray":
         p = tmp_path / "g.jpg"
@@ -220,6 +236,9 @@ def test_odd_formats_work(tmp_path, photo, reference, kind):
         arr = (np.asarray(photo.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
         Image.fromarray(arr).save(p)  # uint16 -> mode I;16 -> a 16-bit grayscale PNG
         assert Image.open(p).mode == "I;16"
+    elif kind == "png48":
+        p = tmp_path / "rgb16.png"
+        _write_png48(p, np.asarray(photo))
     elif kind == "webp":
         p = tmp_path / "w.webp"
         photo.save(p, quality=90)
