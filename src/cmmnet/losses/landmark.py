@@ -1,0 +1,44 @@
+"""Losses of the landmark generator (paper §3.2, §3.3), pure functions on tensors; weights live in the configs.
+
+Reductions (the paper writes sums over n, t and pixels): every loss here is the sum over an item's own axes
+(pixels, embedding dimensions) averaged over the batch and time, so its size does not depend on batch size or T.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 1: pixel-wise binary cross-entropy of decoded landmark images (given as logits, ``(..., 1, S, S)``)
+    against binary targets of the same shape; summed over pixels, averaged over the leading axes."""
+    per = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")  # (..., 1, S, S)
+    return per.flatten(-3).sum(-1).mean()
+
+
+def kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(h|y) || N(0, I)) of the VAE, summed over the embedding, averaged over the batch."""
+    mu, logvar = mu.float(), logvar.float()
+    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(-1)).mean()
+
+
+def pull(h_cond: torch.Tensor, h_modes: torch.Tensor) -> torch.Tensor:
+    """Eq. 2: squared distance between the conditional sequence ``h_cond`` (B, T, D) and the mode-wise average
+    ``h_t*`` of the K sequences ``h_modes`` (B, K, T, D); summed over D, averaged over B and T."""
+    avg = h_modes.float().mean(dim=1)  # (B, T, D)
+    return (h_cond.float() - avg).pow(2).sum(-1).mean()
+
+
+def push(logits: torch.Tensor) -> torch.Tensor:
+    """Eq. 3: cross-entropy of the mode discriminator phi. ``logits`` (B, K, K): row k holds phi's scores for the
+    time-averaged embedding of mode k, whose target class is k. phi and the generators both minimise it."""
+    b, k, _ = logits.shape
+    target = torch.arange(k, device=logits.device).expand(b, k)  # (B, K)
+    return F.cross_entropy(logits.float().reshape(b * k, k), target.reshape(-1))
+
+
+def mode_accuracy(logits: torch.Tensor) -> torch.Tensor:
+    """Fraction of mode embeddings that phi assigns to their own generator (a diagnostic, not a loss)."""
+    k = logits.shape[-1]
+    return (logits.argmax(-1) == torch.arange(k, device=logits.device)).float().mean()
