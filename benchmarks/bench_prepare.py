@@ -128,7 +128,8 @@ def main() -> None:
         frames.clear()  # free the decoded frames before the whole-pipeline run
         item = Item(key="bench", source=video, label="spontaneous", subject="1")
         w, c, res = timed(lambda: process_item(item, PrepareConfig(), det))
-        rows.append((f"process_item (whole video: {res.status} {res.reason})", w, c, n))
+        status = res.status + (f": {res.reason}" if res.reason else f", {len(res.arrays['faces'])} sequence")
+        rows.append((f"process_item (whole video, {status})", w, c, n))
     print(f"Machine: {cpu_model()}, {os.cpu_count()} cores, pinned to 1; Python {platform.python_version()}; "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"Video: 1920x1080 H.264 (libx264 crf 18), 50 fps, {n} frames, FRL-London {args.person} rendered")
