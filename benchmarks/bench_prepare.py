@@ -2,8 +2,8 @@
 
 Usage: python benchmarks/bench_prepare.py [--faces ../shared/faces/frl-london] [--person 001] [--frames 150]
 
-Writes a 1080p H.264 clip (an FRL-Smile neutral-to-smile rendering of one FRL-London face, scaled to a ~650 px
-face as in UvA-NEMO, drifting a few pixels per frame, neutral before and after) into a temporary folder, then
+Writes a 1080p H.264 clip (an FRL-Smile neutral-to-smile rendering of one FRL-London face, scaled to a ~385 px
+face box as in UvA-NEMO, drifting a few pixels per frame, neutral before and after) into a temporary folder, then
 times, with the process pinned to one CPU and native thread pools at one thread:
 
 - decode: PyAV decoding to RGB (cmmnet.video.iter_frames) alone;
@@ -57,7 +57,7 @@ def make_video(path: Path, faces: Path, person: str, n: int) -> np.ndarray:
     """Writes the clip; returns the rendered (true) landmarks (n, 68, 2) in video pixels."""
     rise, rise_lm = render_photo_sequence(faces, person, "spontaneous", "mouth_open", seed=0, T=24)
     order = np.r_[[0] * 40, np.arange(24), [23] * 30, np.arange(24)[::-1], [0] * max(0, n - 118)][:n].astype(int)
-    side = 720  # the photo's 512 px -> ~650 px face box at 1080p
+    side = 1000  # the 512 px photo -> 1000 px: inter-ocular distance ~160 px, face box ~385 px (UvA-NEMO-like)
     scaled = {i: np.asarray(Image.fromarray(rise[i]).resize((side, side), Image.Resampling.BILINEAR))
               for i in set(order.tolist())}
     frames = np.empty((n, 1080, 1920, 3), np.uint8)
@@ -65,7 +65,7 @@ def make_video(path: Path, faces: Path, person: str, n: int) -> np.ndarray:
     k = side / rise.shape[1]
     for t, i in enumerate(order):
         frames[t] = (60, 80, 100)
-        dx, dy = int(20 * np.sin(t / 15)), int(8 * np.sin(t / 23))
+        dx, dy = int(20 * np.sin(t / 15)), int(8 * np.sin(t / 23)) + 10
         x0, y0 = (1920 - side) // 2 + dx, (1080 - side) // 2 + dy
         frames[t, y0 : y0 + side, x0 : x0 + side] = scaled[i]
         truth[t] = (rise_lm[i] + 0.5) * k - 0.5 + np.array([x0, y0])
