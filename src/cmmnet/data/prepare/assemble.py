@@ -11,7 +11,7 @@ import numpy as np
 
 from ...config import to_dict
 from ...errors import CmmnetError
-from ..format import write_dataset
+from ..format import SPLIT_NAMES, write_dataset
 from . import disfa, disfa_plus, folder, uva_nemo
 from .items import PAPER_LABELS, Item
 from .pipeline import PrepareConfig, cache_dir_for, run_items
@@ -64,6 +64,8 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, cfg: Prepar
         raise CmmnetError(f"--root {root}: not a folder; give the folder of the {dataset} download")
     if disfa_root is not None and dataset != "disfa+":
         raise CmmnetError("--disfa-root only goes with --dataset disfa+")
+    if folds is not None and dataset != uva_nemo.NAME:
+        raise CmmnetError("--folds only goes with --dataset uva-nemo (the others are split two thirds / one third)")
     items: list[Item] = adapter.discover(root, disfa_root=disfa_root, camera=camera,
                                          min_peak=cfg.segment.min_peak, tolerance=cfg.label_length_tolerance)
     items = sorted(items, key=lambda it: it.key)
@@ -93,6 +95,8 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, cfg: Prepar
     splits, extra_arrays, split_meta, split_notes = adapter.splits(units, seed=cfg.seed, folds=folds, fold=fold)
     notes += split_notes
     keep = splits >= 0
+    if not (splits == SPLIT_NAMES.index("test")).any():
+        notes.append("the test split is empty (too few subjects for this fold / split); choose another --fold")
     label_names = folder.label_names(items) if dataset == folder.NAME else list(PAPER_LABELS)
     subject_names = sorted({u.subject for u, k in zip(units, keep) if k})
     arrays = {name: np.concatenate(v)[keep] for name, v in parts.items()}
