@@ -213,6 +213,28 @@ def test_splits_subject_disjoint():
     np.testing.assert_array_equal(sp, sp2)
 
 
+def test_layout_parsers(tmp_path):
+    from cmmnet.data.prepare.disfa import read_au_file
+    from cmmnet.data.prepare.disfa_plus import read_label_file
+    from cmmnet.data.prepare.uva_nemo import read_metadata
+
+    meta = tmp_path / "details.txt"
+    meta.write_text("UvA-NEMO Smile Database\n\nFilename Subject Gender Age Label\n"
+                    "001_deliberate_smile_2.mp4\t7\tF\t23\tdeliberate\n"
+                    "002_spontaneous_smile_5, 8, M, 31, spontaneous\n")
+    assert read_metadata(meta) == {"001_deliberate_smile_2": ("7", "deliberate"),
+                                   "002_spontaneous_smile_5": ("8", "spontaneous")}
+    au = tmp_path / "SN001_au12.txt"
+    au.write_text("1,0\n2,3\n3,5\n")
+    np.testing.assert_array_equal(read_au_file(au), [0, 3, 5])
+    au.write_text("1,0\n3,5\n")
+    with pytest.raises(ValueError, match="line 2"):
+        read_au_file(au)
+    lab = tmp_path / "AU12.txt"
+    lab.write_text("AU12\nframe intensity\n000.jpg 0\n001.jpg     2\n")
+    assert read_label_file(lab) == {"000.jpg": 0.0, "001.jpg": 2.0}
+
+
 def test_tracking_follows_the_face(frl_dir, tmp_path):
     """Detect-then-track through an H.264 clip stays within a few hundredths of an inter-ocular distance of the
     rendered landmarks, and detects only on the first frame and at the periodic checks."""
