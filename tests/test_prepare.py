@@ -326,6 +326,10 @@ def test_disfa_end_to_end(disfa_root, tmp_path):
     # intensities come from the label files: the phase starts at a 0 label and rises
     au = ds["au12"]
     assert (au[:, 0] <= 0.5).all() and (au.max(1) >= 3).all()
+    # the first smile of each video only
+    prepare_dataset("disfa", disfa_root, tmp_path / "first", PrepareConfig(seed=1, disfa_segments="first"))
+    first = load_dataset(tmp_path / "first")
+    assert len(first) == 2 and (first["frame_index"][:, 0] < 20).all()
 
 
 def test_disfa_plus_with_disfa(disfa_plus_root, disfa_root, tmp_path):

@@ -67,7 +67,8 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, cfg: Prepar
     if folds is not None and dataset != uva_nemo.NAME:
         raise CmmnetError("--folds only goes with --dataset uva-nemo (the others are split two thirds / one third)")
     items: list[Item] = adapter.discover(root, disfa_root=disfa_root, camera=camera,
-                                         min_peak=cfg.segment.min_peak, tolerance=cfg.label_length_tolerance)
+                                         min_peak=cfg.segment.min_peak, tolerance=cfg.label_length_tolerance,
+                                         segments=cfg.disfa_segments)
     items = sorted(items, key=lambda it: it.key)
     keys = [it.key for it in items]
     if len(set(keys)) != len(keys):

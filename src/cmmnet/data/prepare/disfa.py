@@ -8,7 +8,8 @@ Layout (``--root``)::
     ActionUnit_Labels/SN001/SN001_au12.txt          one "frame,intensity" line per frame, 1-indexed
     ActionUnit_Labels/SN001/SN001_au6.txt
 
-Each video holds many expressions: every smile (every N2S phase of the AU12/AU6 labels) becomes a sequence.
+Each video holds many expressions: every smile (every N2S phase of the AU12/AU6 labels) becomes a sequence
+(``PrepareConfig.disfa_segments = "first"`` keeps only the first).
 Label files whose frame count differs from the video's by more than the tolerance are reported and the video
 is skipped; smaller differences are cut to the common length.
 """
@@ -67,7 +68,7 @@ def _labels_dir(root: Path) -> Path | None:
     return None
 
 
-def discover(root: Path, *, camera: Camera = "right", **_) -> list[Item]:
+def discover(root: Path, *, camera: Camera = "right", segments: Literal["all", "first"] = "all", **_) -> list[Item]:
     cams = _camera_dirs(root)
     labels = _labels_dir(root)
     if not cams or labels is None:
@@ -98,7 +99,7 @@ def discover(root: Path, *, camera: Camera = "right", **_) -> list[Item]:
             except ValueError as e:
                 problem = f"AU labels: {e}"
             items.append(Item(key=key, source=p, label="spontaneous", subject=sn, au12=au12, au6=au6,
-                              au_source=str(f12), segments="all", problem=problem))
+                              au_source=str(f12), segments=segments, problem=problem))
     if not items:
         raise LayoutError(f"{root}: no RightVideoSN###_Comp.avi / LeftVideoSN###_Comp.avi videos; {EXPECTED}")
     return items

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def _trial_item(sn: str, trial: Path, label_dir: Path, tolerance: int) -> Item |
 
 
 def discover(root: Path, *, disfa_root: Path | None = None, min_peak: float = 1.5, tolerance: int = 2,
-             camera: disfa.Camera = "right", **_) -> list[Item]:
+             camera: disfa.Camera = "right", segments: Literal["all", "first"] = "all", **_) -> list[Item]:
     images, labels = root / "Images", root / "Labels"
     if not images.is_dir() or not labels.is_dir():
         raise LayoutError(f"{root}: not a DISFA+ folder; {EXPECTED}")
@@ -102,7 +103,7 @@ def discover(root: Path, *, disfa_root: Path | None = None, min_peak: float = 1.
              len(items), min_peak, not_smiles)
     if disfa_root is not None:
         subjects = {it.subject for it in items}
-        spont = [it for it in disfa.discover(disfa_root, camera=camera) if it.subject in subjects]
+        spont = [it for it in disfa.discover(disfa_root, camera=camera, segments=segments) if it.subject in subjects]
         log.info("DISFA (%s): %d videos of the %d DISFA+ subjects added (spontaneous)", disfa_root, len(spont),
                  len(subjects))
         items += spont

@@ -18,6 +18,7 @@ import multiprocessing as mp
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -62,6 +63,9 @@ class PrepareConfig:
     # A sequence with more than this fraction of its T frames without a tracked face is dropped; fewer missing
     # frames get landmarks interpolated from their neighbours.
     max_missing: float = 0.25
+    # DISFA videos hold many expressions: "all" = every smile (every N2S phase) becomes a sequence; "first" = only
+    # the first, like the other datasets. The paper segmented DISFA by hand (17 smile videos in total).
+    disfa_segments: Literal["all", "first"] = "all"
 
 
 @dataclass
