@@ -402,3 +402,24 @@ def test_sigkill_resume_equals_uninterrupted(uva_root, uva_ref, tmp_path):
     for name in a.arrays:
         np.testing.assert_array_equal(np.asarray(a[name]), np.asarray(b[name]), err_msg=name)
     assert a.meta["extra"]["sequence_names"] == b.meta["extra"]["sequence_names"]
+
+
+@pytest.mark.slow
+def test_uva_nemo_1080p_workers(frl_dir, tmp_path):
+    """Full-size UvA-NEMO videos (1920x1080, 50 fps) through the CLI with two workers."""
+    root = tmp_path / "uva1080"
+    (root / "videos").mkdir(parents=True)
+    lines = ["header", "Filename\tSubject\tGender\tAge\tLabel"]
+    for person, word, label in (("001", "deliberate", "posed"), ("008", "spontaneous", "spontaneous"),
+                                ("010", "deliberate", "posed")):
+        frames, _ = smile_clip(frl_dir, person, label, (1920, 1080), before=30, hold=30, after=30)
+        write_video(root / "videos" / f"{person}_{word}_smile_1.mp4", frames, fps=50)
+        lines.append(f"{person}_{word}_smile_1.mp4\t{person}\tf\t30\t{word}")
+    (root / "UvA-NEMO_Smile_Database_File_Details.txt").write_text("\n".join(lines) + "\n")
+    r = subprocess.run([sys.executable, "-m", "cmmnet.cli", "prepare", "--dataset", "uva-nemo", "--root", str(root),
+                        "--out", str(tmp_path / "ds"), "--workers", "2", "--fold", "2"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    ds = load_dataset(tmp_path / "ds")
+    assert len(ds) == 3 and np.bincount(ds.labels).tolist() == [2, 1]
+    _check_sequences(ds)
