@@ -233,6 +233,17 @@ def test_layout_parsers(tmp_path):
     lab = tmp_path / "AU12.txt"
     lab.write_text("AU12\nframe intensity\n000.jpg 0\n001.jpg     2\n")
     assert read_label_file(lab) == {"000.jpg": 0.0, "001.jpg": 2.0}
+    # the tolerated DISFA variant: Videos_... folder, lower-case comp
+    from cmmnet.data.prepare import disfa
+
+    root = tmp_path / "disfa"
+    (root / "Videos_LeftCamera").mkdir(parents=True)
+    (root / "Videos_LeftCamera" / "LeftVideoSN007_comp.avi").write_bytes(b"")
+    (root / "ActionUnit_Labels" / "SN007").mkdir(parents=True)
+    (root / "ActionUnit_Labels" / "SN007" / "SN007_au12.txt").write_text("1,0\n2,1\n")
+    items = disfa.discover(root, camera="left")
+    assert [(it.key, it.subject, it.problem) for it in items] == [("disfa__LeftVideoSN007_comp", "SN007", None)]
+    np.testing.assert_array_equal(items[0].au12, [0, 1])
 
 
 def test_tracking_follows_the_face(frl_dir, tmp_path):
