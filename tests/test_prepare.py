@@ -337,6 +337,11 @@ def test_disfa_end_to_end(disfa_root, tmp_path):
     # intensities come from the label files: the phase starts at a 0 label and rises
     au = ds["au12"]
     assert (au[:, 0] <= 0.5).all() and (au.max(1) >= 3).all()
+    # another seed reuses every cached video (only the split changes)
+    cache = tmp_path / "disfa.cache"
+    stamps = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    again = prepare_dataset("disfa", disfa_root, out, PrepareConfig(seed=5))
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == stamps and again.sequences == 4
     # the first smile of each video only
     prepare_dataset("disfa", disfa_root, tmp_path / "first", PrepareConfig(seed=1, disfa_segments="first"))
     first = load_dataset(tmp_path / "first")

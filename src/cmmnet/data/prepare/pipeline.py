@@ -11,19 +11,16 @@ match (``fingerprint``).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import multiprocessing as mp
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from tqdm import tqdm
 
-from ...config import to_dict
 from ...errors import CmmnetError, InputFileError
 from ...faces import (
     AlignConfig,
@@ -36,16 +33,13 @@ from ...faces import (
     read_image,
     transform_points,
 )
-from ...io import atomic_path
 from ...video import iter_frames, video_info
+from .cache import ItemResult, fingerprint, load_result, save_result
 from .items import Item
 from .segments import SegmentConfig, find_phases, proxy_intensities, sample_phase, smile_intensity
 from .track import TrackConfig, Tracker
 
 log = logging.getLogger(__name__)
-
-CACHE_VERSION = 1
-
 
 @dataclass(frozen=True)
 class PrepareConfig:
@@ -66,15 +60,6 @@ class PrepareConfig:
     # DISFA videos hold many expressions: "all" = every smile (every N2S phase) becomes a sequence; "first" = only
     # the first, like the other datasets. The paper segmented DISFA by hand (17 smile videos in total).
     disfa_segments: Literal["all", "first"] = "all"
-
-
-@dataclass
-class ItemResult:
-    key: str
-    status: str  # "ok" | "skipped"
-    reason: str = ""
-    notes: list[str] = field(default_factory=list)
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # per-sequence arrays, leading axis k
 
 
 # ----------------------------------------------------------------------------------------------- per video
@@ -218,45 +203,6 @@ def process_item(item: Item, cfg: PrepareConfig, detector: FaceDetector) -> Item
         out["phase_start"].append(np.int32(ph.start))
         out["phase_length"].append(np.int32(ph.length))
     return ItemResult(item.key, "ok", "", notes, {k: np.stack(v) for k, v in out.items()})
-
-
-# ----------------------------------------------------------------------------------------------- cache
-
-
-def fingerprint(item: Item, cfg: PrepareConfig) -> str:
-    """What a cache entry must match: cache version, config, source path and size, AU labels."""
-    h = hashlib.sha256()
-    h.update(json.dumps([CACHE_VERSION, to_dict(cfg), str(item.source), item.segments, item.problem],
-                        sort_keys=True).encode())
-    paths = item.frames if item.frames is not None else (item.source,)
-    for p in paths:
-        try:
-            h.update(f"{p.name}:{p.stat().st_size};".encode())
-        except OSError:
-            h.update(f"{p.name}:missing;".encode())
-    for a in (item.au12, item.au6):
-        h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
-
-
-def save_result(path: Path, res: ItemResult, fp: str) -> None:
-    meta = {"key": res.key, "status": res.status, "reason": res.reason, "notes": res.notes, "fingerprint": fp}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta)), **res.arrays)
-
-
-def load_result(path: Path, fp: str) -> ItemResult | None:
-    """The cached result, or None when absent, damaged or made with another config / source."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            if meta.get("fingerprint") != fp:
-                return None
-            arrays = {k: z[k] for k in z.files if k != "meta"}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError):
-        return None
-    return ItemResult(meta["key"], meta["status"], meta["reason"], list(meta["notes"]), arrays)
 
 
 # ----------------------------------------------------------------------------------------------- workers
