@@ -1,0 +1,125 @@
+#!/usr/bin/env python
+"""Identity, apex SSIM and mode diversity of `cmmnet generate` on FRL-Smile test people (issue 6 acceptance).
+
+    python scripts/generation_report.py [--weights DIR] [--data /work/data/frl-smile]
+        [--faces ../shared/faces/frl-london] [--labels posed,spontaneous] [--out report.json]
+
+For each test person of the dataset (its "test" split) the real neutral photo ``NNN_03.jpg`` goes through the whole
+pipeline (:meth:`cmmnet.CMMNet.generate`, the default K) for each label, and:
+
+- ``identity_distance`` (cmmnet.evaluation): dlib's 128-D face descriptor distance between the input photo
+  (aligned at 256x256 from the full-resolution photo) and every generated frame (64x64, upscaled 4x, nearest, by
+  the metric), averaged over frames, sequences and people; also against the 64x64 aligned input
+  (``identity_distance_64``), which isolates what G loses from what the 64 px resolution loses. dlib's
+  same-person threshold is 0.6; the target is <= 0.5.
+- ``apex_ssim`` (cmmnet.evaluation ``ssim``): the apex frame of the conditional sequence (largest AU12 proxy,
+  lip-corner distance) against the person's real smiling photo ``NNN_08.jpg`` aligned at 64x64 (target >= 0.80);
+  ``apex_ssim_best_mode``: the best of the K + 1 sequences' apexes; ``neutral_vs_smile_ssim``: the real neutral
+  vs the real smiling photo (what "no motion at all" would score), for context.
+- ``mode_diversity`` (cmmnet.evaluation): mean pairwise RMS landmark distance (px at 64x64) between the K modes,
+  and the mean neutral-to-apex displacement for scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cmmnet.data import load_dataset
+from cmmnet.data.proxies import au12_proxy
+from cmmnet.evaluation.metrics import FaceDescriptor, identity_distance, mode_diversity, ssim
+from cmmnet.faces import AlignConfig, align_face, read_image
+from cmmnet.faces.pipeline import process_image
+from cmmnet.generate import CMMNet
+from cmmnet.io import atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def chw(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(a, -1, -3))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", type=Path, default=None, help="run dir with landmark_generator/ + translator/")
+    ap.add_argument("--data", type=Path, default=Path("/work/data/frl-smile"), help="FRL-Smile (for the split)")
+    ap.add_argument("--faces", type=Path, default=ROOT.parent / "shared" / "faces" / "frl-london")
+    ap.add_argument("--labels", default="posed,spontaneous")
+    ap.add_argument("--people", type=int, default=0, help="at most this many test people (0 = all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None, help="write the report JSON here")
+    args = ap.parse_args(argv)
+
+    t_start = time.perf_counter()
+    data = load_dataset(args.data)
+    test = data.subset("test")
+    names = data.subject_names
+    people = sorted({names[s] for s in np.asarray(test.subjects)})
+    if args.people:
+        people = people[:args.people]
+    net = CMMNet.from_pretrained(args.weights)
+    desc = FaceDescriptor()
+    labels = args.labels.split(",")
+    rows = []
+    for pid in people:
+        neutral_path, smile_path = args.faces / f"{pid}_03.jpg", args.faces / f"{pid}_08.jpg"
+        if not neutral_path.is_file() or not smile_path.is_file():
+            print(f"skip {pid}: photos not found", file=sys.stderr)
+            continue
+        smile = process_image(smile_path).aligned.image  # (64, 64, 3) the real smiling photo, aligned
+        photo = read_image(neutral_path)
+        for label in labels:
+            res = net.generate(neutral_path, label, seed=args.seed)
+            big = align_face(photo, _file_landmarks(res), AlignConfig(size=256))  # the input photo at 256
+            frames = chw(res.frames)  # (K+1, T, 3, 64, 64)
+            id_photo = identity_distance(np.repeat(chw(big.image)[None], len(frames), 0),
+                                         np.repeat(big.landmarks[None], len(frames), 0), frames, res.points,
+                                         descriptor=desc)
+            id_64 = identity_distance(np.repeat(chw(res.neutral_face)[None], len(frames), 0),
+                                      np.repeat(res.neutral_landmarks[None], len(frames), 0), frames, res.points,
+                                      descriptor=desc)
+            apex = au12_proxy(res.points).argmax(axis=1)  # (K+1,) apex frame per sequence
+            apex_frames = frames[np.arange(len(frames)), apex]  # (K+1, 3, 64, 64)
+            per_seq = [ssim(apex_frames[i][None, None], chw(smile)[None, None])["ssim"] for i in range(len(frames))]
+            disp = np.sqrt(((res.points[0, apex[0]] - res.points[0, 0]) ** 2).sum(-1)).mean()
+            rows.append({
+                "person": pid, "label": label,
+                "identity_distance": id_photo["identity_distance"], "identity_same": id_photo["identity_same"],
+                "identity_distance_64": id_64["identity_distance"],
+                "apex_ssim": per_seq[0], "apex_ssim_best_mode": max(per_seq),
+                "neutral_vs_smile_ssim": ssim(chw(res.neutral_face)[None, None], chw(smile)[None, None])["ssim"],
+                "mode_diversity_px": mode_diversity(res.points[None, 1:])["mode_diversity"],
+                "neutral_to_apex_px": float(disp),
+            })
+            print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}),
+                  flush=True)
+    if not rows:
+        print("no test people found", file=sys.stderr)
+        return 2
+    keys = [k for k in rows[0] if k not in ("person", "label")]
+    summary = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    by_label = {lab: {k: float(np.mean([r[k] for r in rows if r["label"] == lab])) for k in keys} for lab in labels}
+    report = {"weights": net.weights, "data": str(args.data), "people": len(people), "labels": labels,
+              "seed": args.seed, "mean": summary, "by_label": by_label, "rows": rows,
+              "seconds": round(time.perf_counter() - t_start, 1)}
+    print(json.dumps({"mean": summary, "by_label": by_label}, indent=1))
+    if args.out:
+        atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+def _file_landmarks(res) -> np.ndarray:
+    """The input face's landmarks in photo pixels (inverse of the alignment)."""
+    from cmmnet.faces import invert_transform, transform_points
+
+    return transform_points(res.neutral_landmarks, invert_transform(res.transform))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Inference (`cmmnet.generate.CMMNet`) and the `cmmnet generate` command (issue 6).
+
+Weights here are tiny: a freshly initialised LandmarkGenerator and a U-Net G at width 1/8, written with
+save_pretrained into a run-like directory. The pipeline is the real one (dlib, H.264 files, paste); what is
+checked is shapes, files, determinism, seeds, paste geometry and every bad-input path of the CLI (in a
+subprocess, as a user runs it). The quality of the trained default weights is measured by
+scripts/generation_report.py, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cmmnet.errors import CheckpointError, CmmnetError
+from cmmnet.models.io import save_pretrained
+from cmmnet.models.unet import UNetConfig, UNetGenerator
+
+T = 32
+
+
+def make_weights(directory: Path, landmarks: np.ndarray, modes: int = 2) -> Path:
+    """A run-like directory with freshly initialised tiny models (T = 32, K = ``modes``)."""
+    from cmmnet.models.conditional_lstm import ConditionalLSTMConfig
+    from cmmnet.models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
+    from cmmnet.models.landmark_vae import LandmarkVAEConfig
+    from cmmnet.models.multimode import MultiModeConfig
+    from cmmnet.models.point_model import PointModelConfig
+
+    torch.manual_seed(0)
+    cfg = LandmarkGeneratorConfig(T=T, modes=modes, vae=LandmarkVAEConfig(channels=(4, 8, 8, 16)),
+                                  lstm=ConditionalLSTMConfig(hidden_size=16),
+                                  multimode=MultiModeConfig(hidden_size=16),
+                                  points=PointModelConfig(iterations=3, max_pixels=96))  # cheap point fits
+    lm = LandmarkGenerator(cfg)
+    lm.points.fit_pca(landmarks)  # the point model's shape space, from real aligned landmarks
+    lm.save_pretrained(directory / "landmark_generator")
+    g = UNetGenerator(UNetConfig(width=0.125))
+    save_pretrained(g, g.cfg, directory / "translator", name="UNetGenerator")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory, frl_dir) -> Path:
+    from cmmnet.faces import FaceDetector
+    from cmmnet.faces.pipeline import process_image
+
+    det = FaceDetector()
+    pts = []
+    for person in ("001", "003", "008"):
+        a, b = (process_image(frl_dir / f"{person}_{k}.jpg", detector=det).aligned.landmarks for k in ("03", "08"))
+        pts += [a * (1 - f) + b * f for f in np.linspace(0, 1, 5)]
+    return make_weights(tmp_path_factory.mktemp("w") / "run", np.stack(pts).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def net(weights):
+    from cmmnet.generate import CMMNet, GenerateConfig
+
+    return CMMNet.from_pretrained(weights, GenerateConfig(device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def photo(frl_dir) -> Path:
+    return frl_dir / "001_03.jpg"
+
+
+def cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    return subprocess.run([sys.executable, "-m", "cmmnet.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+# ------------------------------------------------------------------------------------------------ Python API
+def test_generate_shapes_determinism_and_retargeting(net, photo):
+    res = net.generate(photo, "posed", seed=3)
+    k = net.trained_modes
+    assert res.frames.shape == (k + 1, T, 64, 64, 3) and res.frames.dtype == np.uint8
+    assert res.landmark_images.shape == (k + 1, T, 64, 64) and res.points.shape == (k + 1, T, 68, 2)
+    assert res.n_faces == 1 and res.transform.shape == (2, 3)
+    # retargeted (default): every sequence starts exactly on the person's own landmarks
+    assert np.allclose(res.points[:, 0], res.neutral_landmarks[None], atol=1e-4)
+    # same seed, same result; and the conditional sequence and the first mode do not depend on K
+    other = net.generate_aligned(res.neutral_face, res.neutral_landmarks, "posed", modes=1, seed=3)
+    assert other.frames.shape[0] == 2
+    assert np.array_equal(other.frames, res.frames[:2]) and np.array_equal(other.points, res.points[:2])
+    # the frames are G's output on exactly the landmark images reported
+    assert np.array_equal(net.translate(res.landmark_images[1], res.neutral_face), res.frames[1])
+    # landmark images are the drawn points
+    from cmmnet.faces import draw_landmarks
+
+    assert np.array_equal(res.landmark_images[1, 5], draw_landmarks(res.points[1, 5], 64).astype(np.float32))
+
+
+@pytest.mark.parametrize("mode", ["redrawn", "decoded"])
+def test_landmark_input_modes(weights, net, photo, mode):
+    from cmmnet.generate import CMMNet, GenerateConfig
+
+    other = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", landmark_input=mode))
+    aligned, _, _ = net.align(photo)
+    res = other.generate_aligned(aligned.image, aligned.landmarks, "spontaneous", seed=0)
+    assert res.frames.shape == (net.trained_modes + 1, T, 64, 64, 3)
+    if mode == "decoded":  # soft decoded images, not binary
+        assert res.landmark_images.min() >= 0 and res.landmark_images.max() <= 1
+        assert len(np.unique(res.landmark_images)) > 2
+
+
+def test_bf16_close_to_fp32(weights, net, photo):
+    from cmmnet.generate import CMMNet, GenerateConfig
+
+    bf = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="bf16"))
+    a = net.generate(photo, "posed", modes=1)
+    b = bf.generate(photo, "posed", modes=1)
+    diff = np.abs(a.frames.astype(int) - b.frames.astype(int))
+    assert diff.mean() < 4.0
+
+
+def test_request_checks(net):
+    with pytest.raises(CmmnetError, match="unknown label"):
+        net.check_request("grin", None)
+    for k in (0, 17):
+        with pytest.raises(CmmnetError, match="between 1 and 16"):
+            net.check_request("posed", k)
+    with pytest.raises(CmmnetError, match=f"K = {net.trained_modes}"):
+        net.check_request("posed", net.trained_modes + 1)
+    assert net.check_request(1, None) == (net.label_names[1], net.trained_modes)
+
+
+def test_paste_maps_back_into_the_photo(weights, net, photo):
+    from cmmnet.faces import read_image
+    from cmmnet.faces.paste import PasteConfig
+    from cmmnet.generate import CMMNet, GenerateConfig
+
+    img = read_image(photo)
+    res = net.generate(photo, "posed", modes=1)
+    full = net.paste(res, img)
+    assert full.shape == (2, T, *img.shape)
+    # "delta" adds only what differs from G's own neutral rendering: the (retargeted) neutral frame 0 is the photo
+    assert np.array_equal(full[0, 0], img) and np.array_equal(full[1, 0], img)
+    # "replace" puts G's face into the photo: changes only around the face, nothing at the borders
+    rep = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", paste=PasteConfig(mode="replace")))
+    full = rep.paste(res, img)
+    assert np.array_equal(full[1, -1, :20], img[:20]) and np.array_equal(full[1, -1, :, :20], img[:, :20])
+    changed = np.abs(full[1, -1].astype(int) - img.astype(int)).sum(-1) > 30
+    ys, xs = np.nonzero(changed)
+    x0, y0, x1, y1 = res.box
+    assert len(xs) > 0.3 * (x1 - x0) * (y1 - y0)
+    assert x0 <= np.median(xs) <= x1 and y0 <= np.median(ys) <= y1
+
+
+def test_missing_and_damaged_weights(tmp_path, weights):
+    import shutil
+
+    from cmmnet.generate import CMMNet
+
+    with pytest.raises(CheckpointError, match="not found"):
+        CMMNet.from_pretrained(tmp_path / "nowhere")
+    broken = tmp_path / "broken"
+    shutil.copytree(weights, broken)
+    (broken / "translator" / "model.safetensors").write_bytes(b"\0" * 100)
+    with pytest.raises(CheckpointError):
+        CMMNet.from_pretrained(broken)
+    shutil.rmtree(broken / "translator")
+    with pytest.raises(CheckpointError, match="translator"):
+        CMMNet.from_pretrained(broken)
+
+
+# ----------------------------------------------------------------------------------------------------- CLI
+def test_cli_generate_writes_everything(tmp_path, weights, photo):
+    from cmmnet.video import read_video
+
+    out = tmp_path / "out"
+    r = cli("generate", "--image", str(photo), "--label", "spontaneous", "--modes", "2", "--seed", "7",
+            "--weights", str(weights), "--paste", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    names = ["conditional", "mode_1", "mode_2"]
+    for n in names:
+        v = read_video(out / f"{n}.mp4")
+        assert v.shape == (T, 256, 256, 3)
+        p = read_video(out / f"{n}_pasted.mp4")
+        assert p.shape == (T, 512, 512, 3)  # the photo's resolution
+    assert np.load(out / "landmarks.npy").shape == (3, T, 68, 2)
+    sheet = Image.open(out / "sheet.png")
+    assert sheet.size[1] == 3 * 64 * 2
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["seed"] == 7 and meta["inputs"]["label"] == "spontaneous" and meta["inputs"]["modes"] == 2
+    assert len(meta["weights"]["translator"]) == 16 and meta["versions"]["torch"] == torch.__version__
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+    # a foreign non-empty directory is refused (it would be replaced); an earlier output is replaced
+    from cmmnet.cli import main
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    args = ["generate", "--image", str(photo), "--label", "posed", "--modes", "1", "--weights", str(weights)]
+    assert main([*args, "--out", str(foreign)]) == 2 and (foreign / "notes.txt").read_text() == "mine"
+    assert main([*args, "--out", str(out)]) == 0
+    assert json.loads((out / "meta.json").read_text())["inputs"]["modes"] == 1
+    assert not (out / "mode_2.mp4").exists()
+
+
+def _one_error_line(r: subprocess.CompletedProcess, *words: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_cli_bad_inputs(tmp_path, weights, photo):
+    out = tmp_path / "o"
+    base = ["generate", "--image", str(photo), "--weights", str(weights), "--out", str(out)]
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(blank)
+    _one_error_line(cli("generate", "--image", str(blank), "--label", "posed", "--weights", str(weights),
+                        "--out", str(out)), "face")
+    _one_error_line(cli(*base, "--label", "grin"), "grin", "posed")
+    _one_error_line(cli(*base, "--label", "posed", "--modes", "0"), "between 1 and 16")  # 17: test_request_checks
+    _one_error_line(cli(*base, "--label", "posed", "--modes", "3"), "K = 2")
+    damaged = tmp_path / "damaged"
+    import shutil
+
+    shutil.copytree(weights, damaged)
+    (damaged / "landmark_generator" / "config.json").write_text("{not json")
+    _one_error_line(cli("generate", "--image", str(photo), "--label", "posed", "--weights", str(damaged),
+                        "--out", str(out)), "config")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    _one_error_line(cli(*base[:-1], str(afile / "sub"), "--label", "posed"), "afile")
+    assert not out.exists()  # nothing half-written by any of these
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "blank.png", "damaged"]
+
+
+def test_cli_two_faces_uses_the_largest(tmp_path, weights, frl_dir):
+    a = Image.open(frl_dir / "001_03.jpg").crop((96, 96, 416, 416))  # face ~180 px
+    b = Image.open(frl_dir / "003_03.jpg").crop((96, 96, 416, 416)).resize((240, 240))  # face ~145 px
+    both = Image.new("RGB", (560, 320), (255, 255, 255))
+    both.paste(a, (0, 0))
+    both.paste(b, (320, 80))
+    img = tmp_path / "two.jpg"
+    both.save(img)
+    r = cli("generate", "--image", str(img), "--label", "posed", "--modes", "1", "--weights", str(weights),
+            "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert "2 faces" in r.stderr and "largest" in r.stderr
+    meta = json.loads((tmp_path / "o" / "meta.json").read_text())
+    assert meta["face"]["n_faces"] == 2 and meta["face"]["box"][2] < 320  # the left (larger) face
