@@ -23,7 +23,6 @@ _COMMANDS = (
     "cmmnet.commands.show_cmd",
     "cmmnet.commands.evaluate_cmd",
     "cmmnet.commands.study_cmd",
-    "cmmnet.commands.train_cmd",
 )
 
 
