@@ -98,6 +98,19 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
 
 
+def _smooth_curve(points: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """y of a smooth, shape-preserving (PCHIP) curve through ``points`` (n, 2) at ``x``; flat beyond the ends."""
+    from scipy.interpolate import PchipInterpolator
+
+    order = np.argsort(points[:, 0])
+    px, py = points[order, 0], points[order, 1]
+    keep = np.concatenate([[True], np.diff(px) > 1e-6])
+    px, py = px[keep], py[keep]
+    if len(px) < 2:
+        return np.full_like(x, py[0] if len(py) else 0.0)
+    return PchipInterpolator(px, py, extrapolate=False)(np.clip(x, px[0], px[-1]))
+
+
 def _mouth_coords(lm: np.ndarray, h: int, w: int, pad: int = 2):
     """Face-frame coordinates of the pixels around the inner lips: (slices, xr, yr, upper y, lower y, corners)."""
     inner = lm[60:68]
@@ -111,9 +124,8 @@ def _mouth_coords(lm: np.ndarray, h: int, w: int, pad: int = 2):
     pr = np.stack([xs, ys], -1) @ rot.T  # (h', w', 2)
     up = lm[UPPER_INNER] @ rot.T
     lo = lm[LOWER_INNER] @ rot.T
-    order_u, order_l = np.argsort(up[:, 0]), np.argsort(lo[:, 0])
-    up_y = np.interp(pr[..., 0], up[order_u, 0], up[order_u, 1])
-    lo_y = np.interp(pr[..., 0], lo[order_l, 0], lo[order_l, 1])
+    up_y = _smooth_curve(up, pr[..., 0])
+    lo_y = np.maximum(_smooth_curve(lo, pr[..., 0]), up_y)
     corners = (min(up[0, 0], up[-1, 0]), max(up[0, 0], up[-1, 0]))
     return (slice(y0, y1), slice(x0, x1)), pr[..., 0], pr[..., 1], up_y, lo_y, corners
 
@@ -160,7 +172,8 @@ def paint_mouth_interior(img: np.ndarray, lm: np.ndarray, teeth_rgb: np.ndarray,
             gaps = np.maximum(gaps, np.exp(-(((xr - xc) - sign * e * iod) / 0.45) ** 2))
     tooth_tone = (1.0 - 0.22 * gaps)[..., None] * shade
     # upper teeth: from the upper lip down to the incisal edge, shadowed right under the lip
-    upper = np.clip(th - dy + 0.5, 0, 1) * lateral
+    th_arc = th * (1.0 - 0.35 * s**2)  # the incisal edges rise towards the corners (the smile arc)
+    upper = np.clip(th_arc - dy + 0.5, 0, 1) * lateral
     lip_shadow = (0.7 + 0.3 * np.clip(dy / max(0.35 * th, 0.5), 0, 1))[..., None]
     upper_rgb = teeth_rgb * tooth_tone * lip_shadow
     # lower teeth: only where the opening is wider than the upper teeth
