@@ -66,7 +66,9 @@ def _plot_curves(ds, curves: dict[str, np.ndarray], path: Path) -> None:
               ("mouth_opening", "inner-lip gap change (IOD)", "style"),
               ("eye_closure", "eye closure (1 - aperture / neutral)", "style")]
     for ax, (key, title, by) in zip(axes.ravel(), panels):
-        names = ds.label_names if by == "label" else (ds.style_names or ["unknown"])
+        if by == "style" and not ds.style_names:  # no known styles (e.g. a prepared dataset): by label
+            by = "label"
+        names = ds.label_names if by == "label" else ds.style_names
         groups = ds.labels if by == "label" else ds.styles
         for i, name in enumerate(names):
             m = groups == i
