@@ -202,7 +202,7 @@ def test_bad_input_skips_people_with_one_line_each(frl_dir, tmp_path):
     blank = Image.new("RGB", (200, 200), (128, 128, 128))  # no face
     blank.save(faces / "005_03.jpg")
     blank.save(faces / "005_08.jpg")
-    r = _cli("synth", "--faces", faces, "--out", tmp_path / "out", "--per-face", 1, "--workers", 1)
+    r = _cli("synth", "--faces", faces, "--out", tmp_path / "out", "--per-face", 1, "--workers", 2)  # the pool
     assert r.returncode == 0, r.stderr
     warnings = [line for line in r.stderr.splitlines() if "skipping person" in line]
     assert len(warnings) == 3, r.stderr

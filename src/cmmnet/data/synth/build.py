@@ -194,7 +194,7 @@ def _person_task(args: tuple[int, PersonFiles, SynthConfig]) -> dict:
     index, person, cfg = args
     try:
         g = load_person(person, cfg)
-    except CmmnetError as e:
+    except (CmmnetError, ValueError) as e:  # unreadable photo, no face, degenerate landmarks
         return {"id": person.id, "skip": str(e)}
     k, s = cfg.render.render_scale, cfg.size
     up = _upscale(k)
