@@ -23,6 +23,7 @@ _COMMANDS = (
     "cmmnet.commands.show_cmd",
     "cmmnet.commands.evaluate_cmd",
     "cmmnet.commands.study_cmd",
+    "cmmnet.commands.train_cmd",
 )
 
 
