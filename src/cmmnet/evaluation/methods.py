@@ -71,12 +71,39 @@ class CMMNetMethod(Method):
         super().__init__("CMM-Net", run, key, self.model.T, self.model.image_size, self.model.label_names)
 
     def generate(self, neutral, landmarks, labels, seed):
+        if self.model.config.landmark_input != "retargeted":
+            return self._generate_one_by_one(neutral, landmarks, labels, seed)
+        return self._generate_batched(neutral, landmarks, labels, seed)
+
+    def _generate_one_by_one(self, neutral, landmarks, labels, seed):
         videos, modes = [], []
         for face, pts, label in zip(neutral, landmarks, labels):
             r = self.model.generate_aligned(face.transpose(1, 2, 0), pts, label, seed=seed)
             videos.append(r.frames[0].transpose(0, 3, 1, 2))  # (T, 3, S, S)
             modes.append(r.points[1:])  # (K, T, 68, 2)
         return np.stack(videos), np.stack(modes)
+
+    def _generate_batched(self, neutral, landmarks, labels, seed):
+        """What ``generate_aligned`` (landmark_input "retargeted") gives for row 0, for a batch at once: the
+        landmark generator runs batched, and only row 0 (the conditional LSTM, the video scored) is translated;
+        the K modes' points feed the diversity metrics. tests/test_evaluation.py checks the equality."""
+        from ..faces import draw_landmarks
+
+        m = self.model
+        lg = m.landmark_generator
+        s = m.image_size
+        pts0 = np.array(landmarks, dtype=np.float32)  # (B, 68, 2), a writable copy for torch
+        y0 = torch.from_numpy(np.stack([lg.draw_neutral(p) for p in pts0]))[:, None].to(m.device)  # (B, 1, S, S)
+        lab = torch.tensor([lg.label_index(x) for x in labels], device=m.device)
+        with torch.no_grad(), m._autocast():
+            out = lg.generate_batch(y0, lab, m.trained_modes, seed, neutral_points=torch.from_numpy(pts0).to(m.device))
+        points = out["points"].float().cpu().numpy()  # (B, K+1, T, 68, 2)
+        row0 = pts0[:, None] + (points[:, 0] - points[:, 0, :1])  # (B, T, 68, 2) retargeted
+        videos = []
+        for face, seq in zip(neutral, row0):
+            images = np.stack([draw_landmarks(p, s, m.config.draw) for p in seq]).astype(np.float32)  # (T, S, S)
+            videos.append(m.translate(images, face.transpose(1, 2, 0)).transpose(0, 3, 1, 2))  # (T, 3, S, S)
+        return np.stack(videos), points[:, 1:]
 
 
 class CRANetMethod(Method):
