@@ -78,7 +78,7 @@ class CMMNetMethod(Method):
     def _generate_one_by_one(self, neutral, landmarks, labels, seed):
         videos, modes = [], []
         for face, pts, label in zip(neutral, landmarks, labels):
-            r = self.model.generate_aligned(face.transpose(1, 2, 0), pts, label, seed=seed)
+            r = self.model.generate_aligned(np.array(face.transpose(1, 2, 0)), pts, label, seed=seed)
             videos.append(r.frames[0].transpose(0, 3, 1, 2))  # (T, 3, S, S)
             modes.append(r.points[1:])  # (K, T, 68, 2)
         return np.stack(videos), np.stack(modes)
@@ -102,7 +102,7 @@ class CMMNetMethod(Method):
         videos = []
         for face, seq in zip(neutral, row0):
             images = np.stack([draw_landmarks(p, s, m.config.draw) for p in seq]).astype(np.float32)  # (T, S, S)
-            videos.append(m.translate(images, face.transpose(1, 2, 0)).transpose(0, 3, 1, 2))  # (T, 3, S, S)
+            videos.append(m.translate(images, np.array(face.transpose(1, 2, 0))).transpose(0, 3, 1, 2))  # (T, 3, S, S)
         return np.stack(videos), points[:, 1:]
 
 

@@ -8,6 +8,9 @@ order of :data:`PHASES`. Presets:
 - ``cpu``:   the paper's layers on a budget that trains the three landmark phases on FRL-Smile's train split on 2
   CPU cores in <= 45 min (measured; see docs/landmark-generator.md): fewer epochs and frames sampled per sequence.
 - ``smoke``: tiny (narrow layers, one epoch, a couple of frames per sequence) for tests and a quick check.
+
+The baselines of §4.1 (``cranet``, ``videogan``; :mod:`cmmnet.training.baselines`, docs/evaluation.md) are phases
+too, so they train on the same data with the same command (``--phases cranet,videogan``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 
 from ..data.format import SmileDataset
 from ..models.landmark_generator import LandmarkGeneratorConfig
+from .baselines import CRANetPhaseConfig, VideoGANPhaseConfig, train_cranet, train_videogan
 from .common import Run, RunConfig
 from .landmark import (
     LSTMPhaseConfig,
@@ -37,6 +41,8 @@ class ExperimentConfig:
     lstm: LSTMPhaseConfig = field(default_factory=LSTMPhaseConfig)
     multimode: MultiModePhaseConfig = field(default_factory=MultiModePhaseConfig)
     translation: TranslationPhaseConfig = field(default_factory=TranslationPhaseConfig)
+    cranet: CRANetPhaseConfig = field(default_factory=CRANetPhaseConfig)  # baseline, §4.1
+    videogan: VideoGANPhaseConfig = field(default_factory=VideoGANPhaseConfig)  # baseline, §4.1
 
 
 PRESETS: dict[str, tuple[str, ...]] = {
@@ -49,6 +55,13 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "multimode.epochs=6",
         "multimode.frames_per_sequence=8",
         "translation.frames_per_sequence=4",
+        "cranet.model.width=0.25",
+        "cranet.discriminator.width=0.25",
+        "cranet.epochs=8",
+        "cranet.frames_per_sequence=4",
+        "videogan.model.width=0.25",
+        "videogan.epochs=5",
+        "videogan.batch_size=4",
     ),
     "smoke": (
         "generator.vae.channels=[4,8,8,16]",
@@ -71,6 +84,15 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "translation.val_items=4",
         "translation.generator.width=0.125",
         "translation.discriminator.width=0.125",
+        "cranet.model.width=0.125",
+        "cranet.model.lstm_hidden=16",
+        "cranet.discriminator.width=0.125",
+        "cranet.epochs=1",
+        "cranet.batch_size=4",
+        "cranet.frames_per_sequence=2",
+        "videogan.model.width=0.0625",
+        "videogan.epochs=1",
+        "videogan.batch_size=4",
         "run.log_every=1",
     ),
 }
@@ -84,5 +106,8 @@ PHASES: dict[str, PhaseFn] = {
     "lstm": lambda exp, data, run: train_lstm(exp.lstm, exp.generator, exp.vae.kl_weight, data, run),
     "multimode": lambda exp, data, run: train_multimode(exp.multimode, exp.generator, exp.vae.kl_weight, data, run),
     "translation": lambda exp, data, run: train_translation(exp.translation, data, run),
+    "cranet": lambda exp, data, run: train_cranet(exp.cranet, data, run),
+    "videogan": lambda exp, data, run: train_videogan(exp.videogan, data, run),
 }
 LANDMARK_PHASES = ("vae", "lstm", "multimode")
+BASELINE_PHASES = ("cranet", "videogan")
