@@ -111,3 +111,39 @@ def test_train_videogan_one_model_per_label(data, tmp_path):
         assert (tmp_path / "run" / "checkpoints" / f"videogan-{label}.safetensors").is_file()
     first = _epochs(tmp_path / "run", "epoch_l1_first")
     assert len(first) == 4 and np.isfinite(first).all()
+
+
+def test_cmmnet_train_baseline_phases_smoke(data, tmp_path):
+    """The same command as CMM-Net's: `cmmnet train --phases cranet,videogan` with the smoke preset."""
+    from cmmnet.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data.path), "--out", str(out), "--phases", "cranet,videogan",
+                 "--preset", "smoke"]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["cranet"]["model"]["width"] == 0.125 and cfg["videogan"]["epochs"] == 1
+    assert (out / "cra_net" / "model.safetensors").is_file()
+    assert sorted(p.name for p in (out / "video_gan").iterdir()) == ["posed", "spontaneous"]
+
+
+@pytest.mark.slow
+def test_end_to_end_train_evaluate_study(data, tmp_path, capsys):
+    """All phases (CMM-Net + both baselines) with the smoke preset, then `evaluate`, then a study from its videos."""
+    from cmmnet.cli import main
+
+    run, report, study = tmp_path / "run", tmp_path / "report", tmp_path / "study"
+    assert main(["train", "--data", str(data.path), "--out", str(run), "--preset", "smoke"]) == 0
+    assert main(["evaluate", "--runs", str(run), "--data", str(data.path), "--out", str(report)]) == 0
+    md = (report / "report.md").read_text()
+    assert all(f"| {m} |" in md for m in ("Original", "CMM-Net", "CRA-Net", "Video-GAN"))
+    videos = {p.name.split("-")[0]: p for p in (report / "videos").iterdir()}
+    assert set(videos) == {"cmmnet", "cranet", "videogan"}
+    assert main(["study", "make", "--a", str(videos["cmmnet"]), "--b", str(videos["cranet"]), "--out", str(study),
+                 "--pairs", "2"]) == 0
+    key = json.loads((study / "key.json").read_text())
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"study": key["study"], "answers": [{"pair": p["pair"], "choice": "similar"}
+                                                                      for p in key["pairs"]]}))
+    capsys.readouterr()
+    assert main(["study", "tally", "--key", str(study / "key.json"), str(answers)]) == 0
+    assert "100.00%" in capsys.readouterr().out
