@@ -71,6 +71,7 @@ class CMMNetMethod(Method):
         super().__init__("CMM-Net", run, key, self.model.T, self.model.image_size, self.model.label_names)
 
     def generate(self, neutral, landmarks, labels, seed):
+        neutral, landmarks = np.array(neutral), np.array(landmarks, dtype=np.float32)  # writable copies for torch
         if self.model.config.landmark_input != "retargeted":
             return self._generate_one_by_one(neutral, landmarks, labels, seed)
         return self._generate_batched(neutral, landmarks, labels, seed)
@@ -78,7 +79,7 @@ class CMMNetMethod(Method):
     def _generate_one_by_one(self, neutral, landmarks, labels, seed):
         videos, modes = [], []
         for face, pts, label in zip(neutral, landmarks, labels):
-            r = self.model.generate_aligned(np.array(face.transpose(1, 2, 0)), pts, label, seed=seed)
+            r = self.model.generate_aligned(np.array(face.transpose(1, 2, 0)), np.array(pts), label, seed=seed)
             videos.append(r.frames[0].transpose(0, 3, 1, 2))  # (T, 3, S, S)
             modes.append(r.points[1:])  # (K, T, 68, 2)
         return np.stack(videos), np.stack(modes)
