@@ -232,18 +232,14 @@ def baseline_run(tiny, tmp_path_factory):
 
 def test_evaluate_report_and_cache(tiny, baseline_run, tmp_path, capsys):
     from cmmnet.cli import main
-    from cmmnet.models.inception import InceptionConfig, InceptionV3
-    from cmmnet.models.io import save_state
 
-    torch.manual_seed(0)
-    save_state(InceptionV3(InceptionConfig()).state_dict(), tmp_path / "inc.safetensors")
     report = tmp_path / "report"
     argv = ["evaluate", "--runs", str(baseline_run), "--data", str(tiny.path), "--out", str(report),
-            "--inception", str(tmp_path / "inc.safetensors"), "--set", "is_frames=1", "--set", "batch_size=1"]
+            "--set", "batch_size=1"]
     assert main(argv) == 0
     md = (report / "report.md").read_text()
     assert "## Table 1" in md and "## Table 3" in md and "| CRA-Net |" in md and "| Video-GAN |" in md
-    assert "n/a" not in md
+    assert "n/a: no --inception file" in md
     for label in ("posed", "spontaneous"):
         assert (report / f"fig8_{label}.png").stat().st_size > 1000
     rows = _json(report / "metrics.jsonl")
@@ -251,8 +247,9 @@ def test_evaluate_report_and_cache(tiny, baseline_run, tmp_path, capsys):
     assert set(by) == {(m, lb) for m in ("Original", "CRA-Net", "Video-GAN") for lb in ("posed", "spontaneous")}
     for m in ("CRA-Net", "Video-GAN"):
         r = by[(m, "posed")]
-        assert 0 < r["ssim"] < 1 and r["is"] >= 1 and r["delta_is"] >= 0 and r["au_distance"] > 0
+        assert 0 < r["ssim"] < 1 and r["au_distance"] > 0 and "is" not in r
         assert r["n"] == 1 and r["identity_distance"] > 0
+    assert by[("Original", "posed")]["identity_distance"] < by[("CRA-Net", "posed")]["identity_distance"]
     videos = sorted(p.relative_to(report / "videos") for p in (report / "videos").rglob("*.mp4"))
     assert len(videos) == 4 and {p.parts[1] for p in videos} == {"posed", "spontaneous"}
     # second run: everything from REPORT/cache (the cache files are not rewritten), same numbers
@@ -261,6 +258,26 @@ def test_evaluate_report_and_cache(tiny, baseline_run, tmp_path, capsys):
     assert main(argv) == 0
     assert {p: p.stat().st_mtime_ns for p in (report / "cache").iterdir()} == cache
     assert _json(report / "metrics.jsonl") == rows
+
+
+def test_evaluate_with_inception(tiny, baseline_run, tmp_path):
+    """IS and ΔIS with a user-given Inception file (random weights here: the plumbing, not the numbers)."""
+    from cmmnet.cli import main
+    from cmmnet.models.inception import InceptionConfig, InceptionV3
+    from cmmnet.models.io import save_state
+
+    torch.manual_seed(0)
+    save_state(InceptionV3(InceptionConfig()).state_dict(), tmp_path / "inc.safetensors")
+    report = tmp_path / "report"
+    assert main(["evaluate", "--runs", str(baseline_run), "--data", str(tiny.path), "--out", str(report),
+                 "--inception", str(tmp_path / "inc.safetensors"), "--set", "is_frames=1",
+                 "--set", "max_sequences=1"]) == 0  # one test video, one frame each: 3 Inception passes
+    by = {(r["method"], r["label"]): r for r in _json(report / "metrics.jsonl")}
+    assert set(by) == {(m, "posed") for m in ("Original", "CRA-Net", "Video-GAN")}
+    for m in ("CRA-Net", "Video-GAN"):
+        assert by[(m, "posed")]["is"] == pytest.approx(1.0)  # one image per split: IS is exactly 1
+        assert by[(m, "posed")]["delta_is"] == pytest.approx(0.0, abs=1e-9)
+    assert "n/a" not in (report / "report.md").read_text()
 
 
 def test_evaluate_without_inception_and_bad_inputs(tiny, baseline_run, tmp_path, capsys):
