@@ -138,3 +138,24 @@ def test_torchrun_two_cpu_processes(tiny_data, tmp_path):
     LandmarkGenerator.from_pretrained(out / "landmark_generator")
     recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert any(r["phase"] == "multimode" for r in recs)
+
+
+def test_push_loss_ablation_changes_mode_discrimination(tiny_data, tmp_path):
+    """With the push loss off, phi gets no gradient and cannot tell the modes apart; with it on, it learns to."""
+    base = tmp_path / "base"
+    common = ["--data", str(tiny_data), *SMOKE]
+    assert main(["train", *common, "--out", str(base), "--phases", "vae,lstm"]) == 0
+    acc = {}
+    for w in (0.0, 10.0):
+        run = tmp_path / f"push{w}"
+        (run / "checkpoints").mkdir(parents=True)
+        for p in ("vae", "lstm"):
+            shutil.copy(base / "checkpoints" / f"{p}.safetensors", run / "checkpoints")
+        assert main(["train", *common, "--out", str(run), "--phases", "multimode", "--resume",
+                     "--set", "multimode.epochs=12", f"multimode.push_weight={w}"]) == 0
+        recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        mm = [r for r in recs if r["phase"] == "multimode"]
+        acc[w] = (mm[0]["push"], mm[-1]["push"], np.mean([r["mode_acc"] for r in mm[-3:]]))
+    assert acc[10.0][1] < 0.8 * acc[10.0][0]  # the push loss falls when it is trained
+    assert acc[0.0][1] == pytest.approx(acc[0.0][0], abs=0.05)  # and stays put (phi untrained) when it is off
+    assert acc[10.0][2] == 1.0 and acc[0.0][2] < 1.0

@@ -54,7 +54,6 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "lstm.frames_per_sequence=8",
         "multimode.epochs=6",
         "multimode.frames_per_sequence=8",
-        "translation.frames_per_sequence=4",
         "cranet.model.width=0.25",
         "cranet.discriminator.width=0.25",
         "cranet.epochs=8",

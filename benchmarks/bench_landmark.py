@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""Training speed of the landmark generator phases (issue 5): sequences/s per phase, fp32 and bf16 autocast.
+
+    python benchmarks/bench_landmark.py [--data /work/data/frl-smile] [--preset cpu] [--threads 2] [--steps 4]
+                                        [--set key=value ...] [--device cpu]
+
+For each phase (vae, lstm, multimode) and precision, runs the phase's real training step (the loss modules of
+cmmnet.training.landmark, Adam, gradient clipping) on batches of the dataset's train split with the preset's batch
+size and frames per sequence, one warm-up step then ``--steps`` timed steps, and reports sequences per second (a
+"sequence" = one train sequence's share of an epoch: its T frames or ``frames_per_sequence`` sampled frames for
+the VAE; one conditional + K mode sequences for the others), wall and process CPU time, and the projected epoch
+and phase times on this dataset. Prints JSON (paste into benchmarks/RESULTS.md ``## Landmark generator training``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+from cmmnet.commands.train_cmd import resolve_config
+from cmmnet.data.format import load_dataset
+from cmmnet.models.landmark_generator import LandmarkGenerator
+from cmmnet.training.common import autocast, choose_device
+from cmmnet.training.landmark import _frames, _SequenceStep, _VAEStep
+
+
+def _cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def bench_phase(phase: str, cfg, imgs: torch.Tensor, labels: torch.Tensor, precision: str, steps: int,
+                device: torch.device) -> dict[str, float]:
+    torch.manual_seed(0)
+    gen = LandmarkGenerator(cfg.generator).to(device).train()
+    n, t = imgs.shape[:2]
+    rng = np.random.default_rng(0)
+    if phase == "vae":
+        pc = cfg.vae
+        mod = _VAEStep(gen, pc.kl_weight)
+        params = list(gen.vae.parameters())
+        f = pc.frames_per_sequence if 0 < pc.frames_per_sequence < t else t
+        per_step = pc.batch_size / f  # sequences' worth of images per step
+    else:
+        pc = cfg.lstm if phase == "lstm" else cfg.multimode
+        multi = phase == "multimode"
+        kw = dict(recon_weight=pc.recon_weight, pull_weight=pc.pull_weight, push_weight=pc.push_weight) if multi else {}
+        mod = _SequenceStep(gen, cfg.vae.kl_weight, pc.vae_weight, multi, **kw)
+        params = [p for p in mod.parameters()]
+        per_step = pc.batch_size
+    opt = torch.optim.Adam(params, lr=1e-4)
+
+    def step() -> None:
+        if phase == "vae":
+            idx = rng.integers(0, n, pc.batch_size)
+            fr = rng.integers(0, t, pc.batch_size)
+            y = imgs[idx, fr].float()[:, None].to(device)
+            with autocast(device, precision):
+                out = mod(y)
+        else:
+            idx = torch.from_numpy(rng.integers(0, n, pc.batch_size))
+            y = imgs[idx].float()[:, :, None].to(device)
+            fr = _frames(len(idx), t, pc.frames_per_sequence, 0, phase, 0, 0, 0).to(device)
+            with autocast(device, precision):
+                out = mod(y, labels[idx].to(device), fr)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+
+    step()  # warm-up (oneDNN primitives)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    seq_s = per_step * steps / wall
+    epoch_s = n / seq_s
+    return {"seq_per_s": round(seq_s, 2), "step_s": round(wall / steps, 3), "cpu_step_s": round(cpu / steps, 3),
+            "epoch_s": round(epoch_s, 1), "epochs": pc.epochs, "phase_min": round(epoch_s * pc.epochs / 60, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="/work/data/frl-smile")
+    ap.add_argument("--preset", default="cpu")
+    ap.add_argument("--set", dest="overrides", nargs="*", default=[])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--phases", default="vae,lstm,multimode")
+    ap.add_argument("--precisions", default="fp32,bf16")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = choose_device(args.device)
+    data = load_dataset(args.data)
+    cfg = resolve_config(data, args.preset, args.overrides)
+    train = data.subset("train")
+    imgs = torch.from_numpy(np.ascontiguousarray(train.landmark_images))
+    labels = torch.from_numpy(np.asarray(train.labels, dtype=np.int64))
+    res: dict = {"machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
+                             "device": str(device), "torch": torch.__version__,
+                             "load_avg": [round(x, 1) for x in os.getloadavg()]},
+                 "data": str(args.data), "train_sequences": int(imgs.shape[0]), "preset": args.preset,
+                 "overrides": args.overrides, "phases": {}}
+    for phase in args.phases.split(","):
+        for prec in args.precisions.split(","):
+            res["phases"][f"{phase}/{prec}"] = bench_phase(phase, cfg, imgs, labels, prec, args.steps, device)
+            print(phase, prec, res["phases"][f"{phase}/{prec}"], flush=True)
+    for prec in args.precisions.split(","):
+        res[f"total_min/{prec}"] = round(sum(v["phase_min"] for k, v in res["phases"].items()
+                                             if k.endswith("/" + prec)), 1)
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
