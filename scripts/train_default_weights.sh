@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Train the default weights shipped in src/cmmnet/assets/weights/ — the ONE documented command:
+#
+#     bash scripts/train_default_weights.sh
+#
+# 1. FRL-Smile from ../shared/faces/frl-london (skipped when $DATA/dataset.json exists),
+# 2. the landmark generator (phases vae, lstm, multimode; cpu preset)  -> $LM_RUN/landmark_generator/,
+# 3. the translator G (phase translation; cpu preset + the shipped width) -> $TR_RUN/translator/,
+# 4. export: fp16 where it keeps quality, provenance.json          -> src/cmmnet/assets/weights/.
+#
+# Steps 2 and 3 are independent (the translator trains on the dataset's ground-truth landmark images, §3.5) and
+# may run at the same time on two cores (PARALLEL=1). Every step resumes (--resume) when run again.
+# Variables: DATA, FACES, LM_RUN, TR_RUN, PARALLEL (0/1), LM_SET / TR_SET (extra --set for the two trainings).
+# See docs/translation.md ("Default weights") for the settings and the measured times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FACES=${FACES:-../shared/faces/frl-london}
+DATA=${DATA:-/work/data/frl-smile}
+LM_RUN=${LM_RUN:-/work/runs/default-lm}
+TR_RUN=${TR_RUN:-/work/runs/default-tr}
+PARALLEL=${PARALLEL:-0}
+
+# The shipped landmark generator: the cpu preset with 6 VAE epochs on 6 frames per sequence, 2 threads.
+LM_SET=${LM_SET:-"--set run.num_threads=2 --set vae.epochs=6 --set vae.frames_per_sequence=6"}
+
+# The shipped translator: U-Net at width 0.5 (7.3 M parameters, 14.6 MB in fp16; the paper's width 1.0 is
+# 29 M / 58 MB), D at width 0.5, 6 random frames per sequence per epoch (20 epochs), bf16 autocast (AMX), one
+# thread (the machine it was trained on had 2 shared cores).
+TR_SET=${TR_SET:-"--set translation.generator.width=0.5 --set translation.discriminator.width=0.5
+  --set translation.frames_per_sequence=6 --set run.precision=bf16 --set run.num_threads=1"}
+
+resume_flag() { [ -f "$1/config.json" ] && echo "--resume" || true; }
+
+if [ ! -f "$DATA/dataset.json" ]; then
+  cmmnet synth --faces "$FACES" --out "$DATA" --seed 0 --workers 2
+fi
+
+# shellcheck disable=SC2046,SC2086
+train_lm() { cmmnet train --data "$DATA" --out "$LM_RUN" --phases vae,lstm,multimode --preset cpu $LM_SET $(resume_flag "$LM_RUN"); }
+# shellcheck disable=SC2046,SC2086
+train_tr() { nice -n 5 cmmnet train --data "$DATA" --out "$TR_RUN" --phases translation --preset cpu $TR_SET $(resume_flag "$TR_RUN"); }
+
+if [ "$PARALLEL" = "1" ]; then
+  train_tr > "${TR_RUN%/}.log" 2>&1 &
+  tr_pid=$!
+  train_lm
+  wait "$tr_pid"
+else
+  train_lm
+  train_tr
+fi
+
+python scripts/export_default_weights.py "$LM_RUN" "$TR_RUN"
