@@ -75,7 +75,8 @@ class Evaluator:
             self.inception = load_inception(inception_path).to(cfg.device)
             self.inception_hash = hashlib.sha256(Path(inception_path).read_bytes()).hexdigest()[:16]
         self.tracker = FrameLandmarks(cfg.landmarks)
-        self.key_base = {"dataset": dataset_key(data), "config": to_dict(cfg), "inception": self.inception_hash}
+        settings = {k: v for k, v in to_dict(cfg).items() if k not in ("batch_size", "videos_per_label")}
+        self.key_base = {"dataset": dataset_key(data), "config": settings, "inception": self.inception_hash}
         self._boxes: list[np.ndarray] | None = None
         self._refs: dict[int, np.ndarray] = {}
 
