@@ -45,8 +45,10 @@ def _source(path: Path, method: str | None, data, tmp: Path, pairs: int, seed: i
     """A video directory for one side (generated from a run when ``path`` is a run)."""
     from ..errors import CmmnetError
 
-    if not _is_run(path):
-        return path, path.name
+    if not _is_run(path):  # a video folder; `evaluate` names them <method>-<weights hash>
+        prefix, _, rest = path.name.partition("-")
+        nice = {"cmmnet": "CMM-Net", "cranet": "CRA-Net", "videogan": "Video-GAN"}.get(prefix)
+        return path, f"{nice} ({rest})" if nice and rest else path.name
     if data is None:
         raise CmmnetError(f"--{side} {path} is a training run: add --data DATASET to generate its test videos")
     from ..evaluation.methods import find_methods, write_videos
