@@ -252,7 +252,7 @@ def load_inception(path: str | Path) -> InceptionV3:
             f"wrong shape {bad[:3]}); give the FID/IS Inception weights"
         )
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
-    return model.eval()
+    return model.eval().to(memory_format=torch.channels_last)  # oneDNN convolutions are ~25% faster in NHWC on CPU
 
 
 @torch.no_grad()
@@ -264,5 +264,6 @@ def class_probs(classifier: nn.Module, frames, batch_size: int = 32, device: str
     out = []
     for i in range(0, len(frames), batch_size):
         x = torch.from_numpy(np.ascontiguousarray(frames[i:i + batch_size])).float().div(255.0).to(device)
+        x = x.contiguous(memory_format=torch.channels_last)  # (B, 3, S, S), NHWC in memory
         out.append(F.softmax(classifier(x).double(), dim=1).cpu())
     return torch.cat(out).float()
