@@ -100,6 +100,26 @@ def test_generate_shapes_determinism_and_retargeting(net, photo):
     assert np.array_equal(res.landmark_images[1, 5], draw_landmarks(res.points[1, 5], 64).astype(np.float32))
 
 
+def test_fold_batch_norm_keeps_the_output():
+    from cmmnet.generate import fold_batch_norm
+
+    torch.manual_seed(1)
+    g = UNetGenerator(UNetConfig(width=0.25))
+    for m in g.modules():  # non-trivial running statistics and affine parameters
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    g.eval()
+    f = fold_batch_norm(g)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in f.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in g.modules())  # the original is untouched
+    y, z = (torch.rand(3, 1, 64, 64) > 0.9).float(), torch.rand(3, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(f(y, z), g(y, z), atol=1e-4)
+
+
 @pytest.mark.parametrize("mode", ["redrawn", "decoded"])
 def test_landmark_input_modes(weights, net, photo, mode):
     from cmmnet.generate import CMMNet, GenerateConfig
