@@ -56,6 +56,15 @@ def test_train_smoke_end_to_end(tiny_data, tmp_path):
     res = gen.generate(lm, "spontaneous")
     assert res.images.shape == (4, 32, 64, 64) and res.points.shape == (4, 32, 68, 2)
     assert np.isfinite(res.points).all()
+    # the acceptance report runs on the trained generator and reports every measurement the issue asks for
+    from cmmnet.data import load_dataset
+    from cmmnet.evaluation.landmark_report import landmark_report
+
+    rep = landmark_report(gen, load_dataset(tiny_data), max_vae_frames=16)
+    assert rep["K"] == 3 and rep["frames"] == 16 and np.isfinite(rep["vae"]["decoded_landmark_px_mean"])
+    assert {"posed", "spontaneous"} <= set(rep["dynamics"]) and "generated_posed_earlier" in rep["dynamics"]
+    assert 0.0 <= rep["modes"]["classifier_accuracy_embeddings"] <= 1.0 and rep["modes"]["pairwise_landmark_px"] > 0
+    assert len(rep["styles"]["contingency"]) == 3
     # a finished run resumes as a no-op (every phase skips itself) and leaves the weights as they were
     before = _weights(out)
     assert main(["train", "--data", str(tiny_data), "--out", str(out), "--phases", "vae,lstm,multimode", "--resume",

@@ -6,7 +6,9 @@ order of :data:`PHASES`. Presets:
 
 - ``paper``: the paper's schedule (§3.5: VAE 50, LSTM 20, multi-mode 10, translation 20 epochs) and layers.
 - ``cpu``:   the paper's layers on a budget that trains the three landmark phases on FRL-Smile's train split on 2
-  CPU cores in <= 45 min (measured; see docs/landmark-generator.md): fewer epochs and frames sampled per sequence.
+  CPU cores in <= 45 min (measured with benchmarks/bench_landmark.py; see docs/landmark-generator.md): fewer
+  epochs, 4 frames sampled per sequence and step, one intra-op thread (on a shared 2-core machine two threads
+  measured 5x slower than one).
 - ``smoke``: tiny (narrow layers, one epoch, a couple of frames per sequence) for tests and a quick check.
 
 The baselines of §4.1 (``cranet``, ``videogan``; :mod:`cmmnet.training.baselines`, docs/evaluation.md) are phases
@@ -48,12 +50,13 @@ class ExperimentConfig:
 PRESETS: dict[str, tuple[str, ...]] = {
     "paper": (),
     "cpu": (
+        "run.num_threads=1",
         "vae.epochs=12",
-        "vae.frames_per_sequence=8",
-        "lstm.epochs=8",
-        "lstm.frames_per_sequence=8",
-        "multimode.epochs=6",
-        "multimode.frames_per_sequence=8",
+        "vae.frames_per_sequence=4",
+        "lstm.epochs=10",
+        "lstm.frames_per_sequence=4",
+        "multimode.epochs=8",
+        "multimode.frames_per_sequence=4",
         "cranet.model.width=0.25",
         "cranet.discriminator.width=0.25",
         "cranet.epochs=8",
