@@ -20,6 +20,7 @@ from cmmnet.models.point_model import PointModel, PointModelConfig
 TINY = LandmarkGeneratorConfig(
     T=6, modes=3, vae=LandmarkVAEConfig(channels=(4, 8, 8, 16)),
     lstm=ConditionalLSTMConfig(hidden_size=16), multimode=MultiModeConfig(hidden_size=16),
+    points=PointModelConfig(components=8, iterations=4),
 )
 
 
