@@ -342,6 +342,7 @@ def test_evaluate_cmmnet_run(tiny, cmm_run, baseline_run, tmp_path):
     assert {r["label"] for r in cmm} == {"posed", "spontaneous", None}
     modes = next(r for r in cmm if r["label"] is None)
     assert modes["mode_diversity"] >= 0 and "mode_style_purity" not in modes  # tiny has no hidden styles
+    assert modes["mode_sequences"] == 2
     assert all(0 < r["ssim"] < 1 for r in cmm if r["label"])
     md = (report / "report.md").read_text()
     assert md.index("| CMM-Net |") < md.index("| CRA-Net |")
@@ -360,3 +361,5 @@ def test_cmmnet_batched_generation_equals_generate_aligned(tiny, cmm_run):
     # generate_aligned returns the modes retargeted onto the neutral face; their motion is the same
     np.testing.assert_allclose(modes_b - modes_b[:, :, :1], modes_s - modes_s[:, :, :1], atol=1e-3)
     assert np.abs(batched.astype(int) - single.astype(int)).max() <= 1
+    fewer, modes_1 = m._generate_batched(faces0, lm0, labels, seed=0, modes_for=1)  # modes of the first input only
+    assert np.array_equal(fewer, batched) and np.array_equal(modes_1, modes_b[:1])

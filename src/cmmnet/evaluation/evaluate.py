@@ -43,6 +43,7 @@ class EvaluateConfig:
     is_frames: int = 0  # frames per video scored by Inception (evenly spaced); 0 = all T (the paper)
     identity_frame: int = -1  # frame compared with the neutral input by dlib's descriptor (-1 = the last, apex)
     max_sequences: int = 0  # 0 = the whole test split; N = its first N sequences (quick looks)
+    mode_sequences: int = 48  # CMM-Net: test sequences whose K modes are generated for the mode metrics; 0 = all
     videos_per_label: int = 8  # generated test videos written to REPORT/videos/<method>/<label>/ (for `study`)
     device: str = "cpu"
     landmarks: FrameLandmarksConfig = field(default_factory=FrameLandmarksConfig)
@@ -147,7 +148,7 @@ class Evaluator:
             p = self._probs(videos)
             if p is not None:
                 per["probs"].append(p.reshape(len(videos), -1, p.shape[-1]))
-            if modes is not None:
+            if modes is not None and len(modes):
                 per["modes"].append(modes)
         out = {"ssim": np.concatenate(per["ssim"]), "landmarks": np.concatenate(per["landmarks"]),
                "identity": np.concatenate([np.asarray(x, float) for x in per["identity"]])}
@@ -175,10 +176,11 @@ class Evaluator:
         if m["modes"] is not None:
             modes = m["modes"] - m["modes"][:, :, :1]  # motion relative to frame 0, (N, K, T, 68, 2)
             res.update(compute_metric("mode_diversity", modes=modes))
+            res["mode_sequences"] = len(modes)
             styles = np.asarray(self.data.arrays["styles"])[self.rows]
             if (styles >= 0).all() and len(set(styles.tolist())) > 1:
                 real = np.asarray(self.data.arrays["landmarks"][self.rows], np.float64)
-                real = real - real[:, :1]
+                real = real - real[:, :1]  # motion of every real test sequence
                 protos = np.stack([real[styles == s].mean(0) for s in sorted(set(styles.tolist()))])
                 res.update(compute_metric("mode_style_agreement", modes=modes, style_prototypes=protos))
         return res
@@ -203,7 +205,9 @@ class Evaluator:
         written: dict[str, int] = {}
 
         def produce(i, j, real, lm):
-            videos, modes = method.generate(real[:, 0], lm[:, 0], self.labels[i:j], self.cfg.seed)
+            limit = len(self.rows) if self.cfg.mode_sequences <= 0 else self.cfg.mode_sequences
+            videos, modes = method.generate(real[:, 0], lm[:, 0], self.labels[i:j], self.cfg.seed,
+                                            modes_for=max(0, min(j, limit) - i))
             if videos_out is not None:
                 self._write_videos(videos, range(i, j), videos_out / method.slug, written)
             return videos, modes

@@ -49,9 +49,10 @@ class Method:
     def slug(self) -> str:
         return f"{self.name.lower().replace('-', '')}-{self.key[:8]}"
 
-    def generate(self, neutral: np.ndarray, landmarks: np.ndarray, labels: list[str],
-                 seed: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Videos (B, T, 3, S, S) uint8 and, for CMM-Net, the K modes' points (B, K, T, 68, 2) (else None)."""
+    def generate(self, neutral: np.ndarray, landmarks: np.ndarray, labels: list[str], seed: int,
+                 modes_for: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+        """Videos (B, T, 3, S, S) uint8 and, for CMM-Net, the K modes' points (modes_for, K, T, 68, 2) of the
+        first ``modes_for`` inputs (None for methods without modes)."""
         raise NotImplementedError
 
     def check_labels(self, labels: list[str]) -> None:
@@ -70,11 +71,12 @@ class CMMNetMethod(Method):
         key = hashlib.sha256(f"{w['landmark_generator']}{w['translator']}".encode()).hexdigest()[:16]
         super().__init__("CMM-Net", run, key, self.model.T, self.model.image_size, self.model.label_names)
 
-    def generate(self, neutral, landmarks, labels, seed):
+    def generate(self, neutral, landmarks, labels, seed, modes_for=0):
         neutral, landmarks = np.array(neutral), np.array(landmarks, dtype=np.float32)  # writable copies for torch
         if self.model.config.landmark_input != "retargeted":
-            return self._generate_one_by_one(neutral, landmarks, labels, seed)
-        return self._generate_batched(neutral, landmarks, labels, seed)
+            videos, modes = self._generate_one_by_one(neutral, landmarks, labels, seed)
+            return videos, modes[:modes_for]
+        return self._generate_batched(neutral, landmarks, labels, seed, modes_for)
 
     def _generate_one_by_one(self, neutral, landmarks, labels, seed):
         videos, modes = [], []
@@ -84,10 +86,12 @@ class CMMNetMethod(Method):
             modes.append(r.points[1:])  # (K, T, 68, 2)
         return np.stack(videos), np.stack(modes)
 
-    def _generate_batched(self, neutral, landmarks, labels, seed):
+    def _generate_batched(self, neutral, landmarks, labels, seed, modes_for=-1):
         """What ``generate_aligned`` (landmark_input "retargeted") gives for row 0, for a batch at once: the
-        landmark generator runs batched, and only row 0 (the conditional LSTM, the video scored) is translated;
-        the K modes' points feed the diversity metrics. tests/test_evaluation.py checks the equality."""
+        landmark generator runs batched, and only row 0 (the conditional LSTM, the video scored) is translated.
+        The K modes (their points: the diversity metrics) are generated for the first ``modes_for`` inputs only
+        (-1: all), as fitting points to (K+1) T decoded images is the costly part; row 0 does not depend on K.
+        tests/test_evaluation.py checks the equality with ``generate_aligned``."""
         from ..faces import draw_landmarks
 
         m = self.model
@@ -96,15 +100,22 @@ class CMMNetMethod(Method):
         pts0 = np.array(landmarks, dtype=np.float32)  # (B, 68, 2), a writable copy for torch
         y0 = torch.from_numpy(np.stack([lg.draw_neutral(p) for p in pts0]))[:, None].to(m.device)  # (B, 1, S, S)
         lab = torch.tensor([lg.label_index(x) for x in labels], device=m.device)
+        p0 = torch.from_numpy(pts0).to(m.device)
+        n = len(pts0) if modes_for < 0 else min(modes_for, len(pts0))
+        parts = []
         with torch.no_grad(), m._autocast():
-            out = lg.generate_batch(y0, lab, m.trained_modes, seed, neutral_points=torch.from_numpy(pts0).to(m.device))
-        points = out["points"].float().cpu().numpy()  # (B, K+1, T, 68, 2)
-        row0 = pts0[:, None] + (points[:, 0] - points[:, 0, :1])  # (B, T, 68, 2) retargeted
+            for sl, k in ((slice(0, n), m.trained_modes), (slice(n, None), 0)):
+                if len(pts0[sl]):
+                    out = lg.generate_batch(y0[sl], lab[sl], k, seed, neutral_points=p0[sl])
+                    parts.append(out["points"].float().cpu().numpy())  # (b, k+1, T, 68, 2)
+        row0 = np.concatenate([p[:, 0] for p in parts])  # (B, T, 68, 2)
+        modes = parts[0][:, 1:] if n else np.zeros((0, m.trained_modes, *row0.shape[1:]), np.float32)
+        row0 = pts0[:, None] + (row0 - row0[:, :1])  # (B, T, 68, 2) retargeted
         videos = []
         for face, seq in zip(neutral, row0):
             images = np.stack([draw_landmarks(p, s, m.config.draw) for p in seq]).astype(np.float32)  # (T, S, S)
             videos.append(m.translate(images, np.array(face.transpose(1, 2, 0))).transpose(0, 3, 1, 2))  # (T, 3, S, S)
-        return np.stack(videos), points[:, 1:]
+        return np.stack(videos), modes
 
 
 class CRANetMethod(Method):
@@ -117,7 +128,7 @@ class CRANetMethod(Method):
         super().__init__("CRA-Net", run, weights_hash(run / "cra_net"), cfg.T, cfg.image_size, cfg.label_names)
 
     @torch.no_grad()
-    def generate(self, neutral, landmarks, labels, seed):
+    def generate(self, neutral, landmarks, labels, seed, modes_for=0):
         lab = torch.tensor([self.labels.index(x) for x in labels], device=self.device)
         return _to_uint8(self.model.generate(_to_float(neutral, self.device), lab)), None
 
@@ -140,7 +151,7 @@ class VideoGANMethod(Method):
         super().__init__("Video-GAN", run, key, cfg0.T, cfg0.image_size, tuple(self.models))
 
     @torch.no_grad()
-    def generate(self, neutral, landmarks, labels, seed):
+    def generate(self, neutral, landmarks, labels, seed, modes_for=0):
         x = _to_float(neutral, self.device)
         out = np.empty((len(x), self.T, 3, self.image_size, self.image_size), np.uint8)
         gen = torch.Generator(device=self.device).manual_seed(seed)

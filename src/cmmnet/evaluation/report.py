@@ -96,7 +96,8 @@ def write_report(out: Path, real: dict[str, Any], methods: list[dict[str, Any]],
     lines += ["", "## Identity and modes", "",
               "Identity: dlib face-descriptor distance between the neutral input and the last generated frame "
               "(dlib's same-person threshold 0.6). Mode diversity (CMM-Net): RMS distance in pixels between the "
-              "K modes' landmark motions; mode-style agreement where the dataset knows hidden styles.", "",
+              "K modes' landmark motions; mode-style agreement where the dataset knows hidden styles (both on "
+              "the first `mode_sequences` test sequences).", "",
               "| model | " + " | ".join(f"{lb} identity dist. | {lb} same person" for lb in labels)
               + " | mode diversity | mode-style purity | mode-style NMI |",
               "|---" * (4 + 2 * len(labels)) + "|"]
@@ -113,7 +114,8 @@ def write_report(out: Path, real: dict[str, Any], methods: list[dict[str, Any]],
             r = {k: v for k, v in res["labels"][lb].items() if k != "curves"}
             rows.append({"method": res["name"], "run": res.get("run"), "weights": res.get("weights"), "label": lb,
                          "dataset": info["dataset"], **r})
-        mode = {k: res[k] for k in ("mode_diversity", "mode_style_purity", "mode_style_nmi", "contingency")
+        mode = {k: res[k] for k in ("mode_diversity", "mode_style_purity", "mode_style_nmi", "contingency",
+                                    "mode_sequences")
                 if k in res}
         if mode:
             rows.append({"method": res["name"], "run": res.get("run"), "label": None, **mode})
