@@ -94,6 +94,11 @@ def test_generate_shapes_determinism_and_retargeting(net, photo):
     assert np.array_equal(other.frames, res.frames[:2]) and np.array_equal(other.points, res.points[:2])
     # the frames are G's output on exactly the landmark images reported
     assert np.array_equal(net.translate(res.landmark_images[1], res.neutral_face), res.frames[1])
+    # the landmark sequences are exactly LandmarkGenerator.generate's (only its networks run under autocast)
+    ref = net.landmark_generator.generate(res.neutral_landmarks, "posed", modes=1, seed=3)
+    images, points = net.landmark_sequences(res.neutral_landmarks, "posed", 1, 3)
+    assert np.array_equal(ref.images, images) and np.array_equal(ref.points, points)
+    assert np.allclose(res.points[:2], res.neutral_landmarks + (points - points[:, :1]), atol=1e-5)
     # landmark images are the drawn points
     from cmmnet.faces import draw_landmarks
 

@@ -57,6 +57,7 @@ class GenerateConfig:
     front_end: FrontEndConfig = field(default_factory=FrontEndConfig)  # detection + alignment (as the dataset's)
     draw: LandmarkDrawConfig = field(default_factory=LandmarkDrawConfig)  # as FRL-Smile's landmark images
     paste: PasteConfig = field(default_factory=PasteConfig)
+    point_fit_iterations: int = 0  # ICP iterations of the point fit on decoded images; 0 = the landmark generator's
 
 
 @dataclass
@@ -193,6 +194,23 @@ class CMMNet:
             out.append(((w.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu())
         return torch.cat(out).numpy()  # (N, S, S, 3)
 
+    @torch.no_grad()
+    def landmark_sequences(self, neutral_landmarks: np.ndarray, label: str, modes: int,
+                           seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """What :meth:`LandmarkGenerator.generate` computes, with only the networks under bf16 autocast (the
+        point fit stays in fp32): decoded images (K+1, T, S, S) float32 and fitted points (K+1, T, 68, 2)."""
+        lg = self.landmark_generator
+        y0 = torch.from_numpy(lg.draw_neutral(neutral_landmarks))[None, None].to(self.device)  # (1, 1, S, S)
+        pts0 = torch.from_numpy(np.asarray(neutral_landmarks, dtype=np.float32))[None].to(self.device)  # (1, 68, 2)
+        label_t = torch.tensor([lg.label_index(label)], device=self.device)
+        with self._autocast():
+            out = lg.generate_batch(y0, label_t, modes, seed, fit_points=False)
+        images = out["images"][0].float()  # (K+1, T, S, S)
+        n, t, s, _ = images.shape
+        its = self.config.point_fit_iterations or None
+        points = lg.points.fit(images.reshape(n * t, s, s), init=pts0.expand(n * t, -1, -1), iterations=its)
+        return images.cpu().numpy(), points.reshape(n, t, 68, 2).float().cpu().numpy()
+
     def generate_aligned(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, label: str | int,
                          modes: int | None = None, seed: int = 0) -> GenerationResult:
         """K + 1 sequences from an aligned (S, S, 3) uint8 neutral face and its (68, 2) aligned landmarks."""
@@ -204,12 +222,10 @@ class CMMNet:
             raise CmmnetError(f"neutral face must be ({s}, {s}, 3) uint8, got {face.shape} {face.dtype}")
         if pts0.shape != (68, 2):
             raise CmmnetError(f"neutral landmarks must be (68, 2), got {pts0.shape}")
-        with torch.no_grad(), self._autocast():
-            seqs = self.landmark_generator.generate(pts0, name, modes=k, seed=seed)
-        points = np.asarray(seqs.points, dtype=np.float32)  # (K+1, T, 68, 2)
+        decoded, points = self.landmark_sequences(pts0, name, k, seed)  # (K+1, T, S, S), (K+1, T, 68, 2)
         mode = self.config.landmark_input
         if mode == "decoded":
-            images = np.asarray(seqs.images, dtype=np.float32)  # (K+1, T, S, S)
+            images = decoded
         else:
             if mode == "retargeted":
                 points = pts0[None, None] + (points - points[:, :1])  # (K+1, T, 68, 2)
