@@ -289,6 +289,9 @@ def test_evaluate_without_inception_and_bad_inputs(tiny, baseline_run, tmp_path,
     capsys.readouterr()
     assert main(["evaluate", "--runs", str(tmp_path), "--data", str(tiny.path), "--out", str(report)]) == 2
     assert "holds no trained model" in capsys.readouterr().err
+    (tmp_path / "lm_only" / "landmark_generator").mkdir(parents=True)
+    assert main(["evaluate", "--runs", str(tmp_path / "lm_only"), "--data", str(tiny.path), "--out", str(report)]) == 2
+    assert "needs landmark_generator/ and translator/ in one directory" in capsys.readouterr().err
     assert main(["evaluate", "--runs", str(baseline_run), "--data", str(tiny.path), "--out", str(report),
                  "--inception", str(tmp_path / "none.safetensors")]) == 2
     assert "Inception weights not found" in capsys.readouterr().err

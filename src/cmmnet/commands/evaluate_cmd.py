@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="compare CMM-Net, CRA-Net and Video-GAN runs on a dataset's test split",
                        description=__doc__.splitlines()[0])
     p.add_argument("--runs", nargs="+", required=True, type=Path, metavar="RUN",
-                   help="training run directories (each may hold CMM-Net, cra_net/ and/or video_gan/)")
+                   help="training run directories (each may hold CMM-Net, cra_net/ and/or video_gan/); "
+                        "'default' = the shipped CMM-Net weights")
     p.add_argument("--data", required=True, type=Path, metavar="DATASET", help="dataset directory (its test split)")
     p.add_argument("--out", required=True, type=Path, metavar="REPORT", help="report directory")
     p.add_argument("--inception", type=Path, metavar="FILE",

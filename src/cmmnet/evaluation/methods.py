@@ -194,7 +194,12 @@ def write_videos(method: Method, data, out: Path, per_label: int, seed: int = 0,
 
 
 def find_methods(run: str | Path, device: str = "cpu") -> list[Method]:
-    """Every method a run directory holds (see the module doc); CmmnetError when it holds none."""
+    """Every method a run directory holds (see the module doc); CmmnetError when it holds none. ``default`` is
+    the CMM-Net weights shipped in the package (``cmmnet/assets/weights/``)."""
+    if str(run) == "default":
+        from ..generate import default_weights_dir
+
+        run = default_weights_dir()
     run = Path(run)
     if not run.is_dir():
         raise CmmnetError(f"{run}: run directory not found; give a directory written by `cmmnet train`")
@@ -206,6 +211,9 @@ def find_methods(run: str | Path, device: str = "cpu") -> list[Method]:
     if (run / "video_gan").is_dir():
         found.append(VideoGANMethod(run, device))
     if not found:
+        only = [d for d in ("landmark_generator", "translator") if (run / d).is_dir()]
+        hint = (f" (it has only {only[0]}/: CMM-Net needs landmark_generator/ and translator/ in one directory; "
+                "link both into one)") if only else ""
         raise CmmnetError(f"{run}: holds no trained model (landmark_generator/ + translator/, cra_net/ or "
-                          "video_gan/<label>/); train with `cmmnet train --phases ...`")
+                          f"video_gan/<label>/){hint}; train with `cmmnet train --phases ...`")
     return found
