@@ -44,7 +44,7 @@ class EvaluateConfig:
     identity_frame: int = -1  # frame compared with the neutral input by dlib's descriptor (-1 = the last, apex)
     max_sequences: int = 0  # 0 = the whole test split; N = its first N sequences (quick looks)
     mode_sequences: int = 48  # CMM-Net: test sequences whose K modes are generated for the mode metrics; 0 = all
-    videos_per_label: int = 8  # generated test videos written to REPORT/videos/<method>/<label>/ (for `study`)
+    videos_per_label: int = 20  # test videos per label written to REPORT/videos/<method>/<label>/ (>= 37 pairs)
     device: str = "cpu"
     landmarks: FrameLandmarksConfig = field(default_factory=FrameLandmarksConfig)
 
