@@ -21,8 +21,10 @@ LM_RUN=${LM_RUN:-/work/runs/default-lm}
 TR_RUN=${TR_RUN:-/work/runs/default-tr}
 PARALLEL=${PARALLEL:-0}
 
-# The shipped landmark generator: the cpu preset with 6 VAE epochs on 6 frames per sequence, 2 threads.
-LM_SET=${LM_SET:-"--set run.num_threads=2 --set vae.epochs=6 --set vae.frames_per_sequence=6"}
+# The shipped landmark generator: the cpu preset with 6 VAE epochs (6 frames per sequence), 4 LSTM and 3 multi-mode
+# epochs, 2 threads (what /work/runs/default-lm ran, see its run.json).
+LM_SET=${LM_SET:-"--set run.num_threads=2 --set vae.epochs=6 --set vae.frames_per_sequence=6 --set lstm.epochs=4
+  --set multimode.epochs=3"}
 
 # The shipped translator: U-Net at width 0.5 (7.3 M parameters, 14.6 MB in fp16; the paper's width 1.0 is
 # 29 M / 58 MB), D at width 0.5, 6 random frames per sequence per epoch (20 epochs), bf16 autocast (AMX), one

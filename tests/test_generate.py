@@ -278,3 +278,29 @@ def test_cli_two_faces_uses_the_largest(tmp_path, weights, frl_dir):
     assert "2 faces" in r.stderr and "largest" in r.stderr
     meta = json.loads((tmp_path / "o" / "meta.json").read_text())
     assert meta["face"]["n_faces"] == 2 and meta["face"]["box"][2] < 320  # the left (larger) face
+
+
+# ------------------------------------------------------------------------------------------- default weights, demo
+def test_default_weights_ship_and_load():
+    from cmmnet.generate import CMMNet, default_weights_dir
+
+    base = default_weights_dir()
+    files = [p for p in base.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 40 * 1024 * 1024
+    prov = json.loads((base / "provenance.json").read_text())
+    net = CMMNet.from_pretrained(None)
+    assert net.weights["translator"] == prov["translator"]["hash"]
+    assert net.weights["landmark_generator"] == prov["landmark_generator"]["hash"]
+    assert net.label_names == ("posed", "spontaneous") and net.T == T and net.trained_modes >= 1
+    assert net.translator.down[0][0].out_channels == 32  # the shipped G is the width-0.5 U-Net (docs)
+
+
+@pytest.mark.slow
+def test_demo_command(tmp_path):
+    r = cli("demo", "--out", str(tmp_path / "demo"), timeout=600)
+    assert r.returncode == 0, r.stderr
+    for label in ("posed", "spontaneous"):
+        d = tmp_path / "demo" / label
+        assert (d / "conditional.mp4").is_file() and (d / "conditional_pasted.mp4").is_file()
+        assert (d / "sheet.png").is_file() and (d / "meta.json").is_file()
+    assert str(tmp_path / "demo") in r.stdout
