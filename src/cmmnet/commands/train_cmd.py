@@ -18,7 +18,7 @@ from ..config import apply_overrides
 from ..data.format import SmileDataset, load_dataset
 from ..errors import CmmnetError
 from ..training.common import Run, cleanup_distributed, init_distributed, seed_everything, set_deterministic
-from ..training.experiment import PHASES, PRESETS, ExperimentConfig
+from ..training.experiment import CMMNET_PHASES, PHASES, PRESETS, ExperimentConfig
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train CMM-Net (landmark generator phases and translation) into a run dir")
     p.add_argument("--data", type=Path, required=True, help="dataset directory (cmmnet synth / cmmnet prepare)")
     p.add_argument("--out", type=Path, required=True, help="run directory (created)")
-    p.add_argument("--phases", default=",".join(PHASES),
-                   help=f"comma-separated phases, run in the order {','.join(PHASES)} (default: all)")
+    p.add_argument("--phases", default=",".join(CMMNET_PHASES),
+                   help=f"comma-separated phases, run in the order {','.join(PHASES)} "
+                        f"(default: CMM-Net's own, {','.join(CMMNET_PHASES)}; the baselines are cranet, videogan)")
     p.add_argument("--preset", default="paper", choices=sorted(PRESETS), help="schedule/size preset (default paper)")
     p.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                    help="config overrides, e.g. --set vae.lr=1e-4 run.precision=bf16")
@@ -82,5 +83,5 @@ def train(data_dir: Path, out: Path, phases: list[str], preset: str = "paper", o
 
 def run(args: argparse.Namespace) -> int:
     phases = parse_phases(args.phases)
-    train(args.data, args.out, phases, args.preset, args.overrides, args.resume)
+    train(args.data, args.out, phases, args.preset, args.overrides, args.resume, argv=getattr(args, "argv", None))
     return 0

@@ -112,4 +112,5 @@ PHASES: dict[str, PhaseFn] = {
     "videogan": lambda exp, data, run: train_videogan(exp.videogan, data, run),
 }
 LANDMARK_PHASES = ("vae", "lstm", "multimode")
+CMMNET_PHASES = (*LANDMARK_PHASES, "translation")  # `cmmnet train`'s default: CMM-Net without the baselines
 BASELINE_PHASES = ("cranet", "videogan")
