@@ -31,6 +31,7 @@ import torch
 
 from cmmnet.evaluation.metrics import ssim
 from cmmnet.generate import CMMNet, GenerateConfig
+from cmmnet.sysinfo import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "src" / "cmmnet" / "assets" / "example.jpg"
@@ -61,7 +62,7 @@ def main() -> int:
     ap.add_argument("--process-runs", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    out: dict = {"machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "threads": args.threads,
+    out: dict = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
                              "python": platform.python_version(), "torch": torch.__version__,
                              "device": args.device, "load_avg": os.getloadavg()}}
     frames = {}
@@ -92,16 +93,6 @@ def main() -> int:
     out["process_wall_s"] = {"median": statistics.median(runs), "min": min(runs), "runs": len(runs)}
     print(json.dumps(out, indent=1))
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

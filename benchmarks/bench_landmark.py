@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 
 import numpy as np
@@ -27,18 +26,9 @@ import torch
 from cmmnet.commands.train_cmd import resolve_config
 from cmmnet.data.format import load_dataset
 from cmmnet.models.landmark_generator import LandmarkGenerator
+from cmmnet.sysinfo import cpu_model
 from cmmnet.training.common import autocast, choose_device
 from cmmnet.training.landmark import _frames, _SequenceStep, _VAEStep
-
-
-def _cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def bench_phase(phase: str, cfg, imgs: torch.Tensor, labels: torch.Tensor, precision: str, steps: int,
@@ -119,7 +109,7 @@ def main() -> None:
     train = data.subset("train")
     imgs = torch.from_numpy(np.ascontiguousarray(train.landmark_images))
     labels = torch.from_numpy(np.asarray(train.labels, dtype=np.int64))
-    res: dict = {"machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+    res: dict = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
                              "device": str(device), "torch": torch.__version__,
                              "load_avg": [round(x, 1) for x in os.getloadavg()]},
                  "data": str(args.data), "train_sequences": int(imgs.shape[0]), "preset": args.preset,

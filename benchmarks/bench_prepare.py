@@ -26,7 +26,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -37,20 +36,10 @@ from PIL import Image  # noqa: E402
 from cmmnet.data.prepare import Item, PrepareConfig, Tracker, process_item  # noqa: E402
 from cmmnet.data.synth import render_photo_sequence  # noqa: E402
 from cmmnet.faces import FaceDetector  # noqa: E402
+from cmmnet.sysinfo import cpu_model  # noqa: E402
 from cmmnet.video import iter_frames, write_video  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def make_video(path: Path, faces: Path, person: str, n: int) -> np.ndarray:
