@@ -92,6 +92,14 @@ def _frame_draw(T: int, k: int, seed: int, epoch: int, step: int) -> np.ndarray:
     return np.concatenate([[0], np.sort(rng.choice(np.arange(1, T), size=max(1, k - 1), replace=False))])
 
 
+
+def _end_epoch(run: Run, phase: str, sums: dict[str, float], n_batches: int, steps: int, epoch: int,
+               epochs: int) -> None:
+    """Log an epoch's mean metrics (JSONL/TensorBoard at the epoch's last step, and one log line)."""
+    summary = {f"epoch_{k}": v / max(1, n_batches) for k, v in sums.items()}
+    run.log(phase, summary, step=(epoch + 1) * steps, force=True, epoch=epoch + 1)
+    log.info("%s epoch %d/%d: %s", phase, epoch + 1, epochs, ", ".join(f"{k}={v:.4f}" for k, v in summary.items()))
+
 def _skip_if_complete(ckpt, run: Run, epochs: int) -> bool:
     info = ckpt.info() if run.resume else None
     return bool(info and info.get("complete") and int(info["epoch"]) >= epochs)
@@ -165,10 +173,7 @@ def train_cranet(cfg: CRANetPhaseConfig, data: SmileDataset, run: Run) -> None:
             for k, v in m.items():
                 sums[k] = sums.get(k, 0.0) + v
             run.log(phase, m, epoch=epoch)
-        summary = {f"epoch_{k}": v / max(1, len(batches)) for k, v in sums.items()}
-        run.log(phase, summary, step=(epoch + 1) * steps, force=True, epoch=epoch + 1)
-        log.info("%s epoch %d/%d: %s", phase, epoch + 1, cfg.epochs,
-                 ", ".join(f"{k}={v:.4f}" for k, v in summary.items()))
+        _end_epoch(run, phase, sums, len(batches), steps, epoch, cfg.epochs)
         ckpt.save(epoch + 1, {"G": model, "D": d}, {"G": opt_g, "D": opt_d}, complete=epoch + 1 == cfg.epochs)
     if run.dist.is_main:
         save_pretrained(model.eval().cpu(), mcfg, out_dir, name="CRANet")
@@ -241,10 +246,7 @@ def _train_one_videogan(cfg: VideoGANPhaseConfig, data: SmileDataset, run: Run, 
             for k, v in m.items():
                 sums[k] = sums.get(k, 0.0) + v
             run.log(phase, m, epoch=epoch)
-        summary = {f"epoch_{k}": v / max(1, len(batches)) for k, v in sums.items()}
-        run.log(phase, summary, step=(epoch + 1) * steps, force=True, epoch=epoch + 1)
-        log.info("%s epoch %d/%d: %s", phase, epoch + 1, cfg.epochs,
-                 ", ".join(f"{k}={v:.4f}" for k, v in summary.items()))
+        _end_epoch(run, phase, sums, len(batches), steps, epoch, cfg.epochs)
         ckpt.save(epoch + 1, {"G": g, "D": d}, {"G": opt_g, "D": opt_d}, complete=epoch + 1 == cfg.epochs)
     if run.dist.is_main:
         save_pretrained(g.eval().cpu(), mcfg, out_dir, name="VideoGANGenerator")
