@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _procs import kill_at_marker
 from cmmnet.data import SequenceDataset, load_dataset, write_dataset
 from cmmnet.errors import DatasetError
 
@@ -120,20 +118,7 @@ _KILLED_WRITER = textwrap.dedent(
 def _write_and_kill(tmp_path: Path, out: Path) -> None:
     marker = tmp_path / "halfway"
     code = _KILLED_WRITER.format(tests=str(Path(__file__).parent), marker=str(marker), out=str(out))
-    proc = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, PYTHONHASHSEED="0"))
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.poll() is None, "writer exited before reaching the half-way point"
-            assert time.monotonic() < deadline, "writer never reached the half-way point"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    assert kill_at_marker(code, marker, 60, env=dict(os.environ, PYTHONHASHSEED="0")) == -signal.SIGKILL
 
 
 def test_killed_write_leaves_nothing_loadable(tmp_path):

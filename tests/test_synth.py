@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from _procs import kill_at_marker
 from cmmnet.data import load_dataset, write_dataset
 from cmmnet.data.proxies import au_curves, curve_stats, mouth_opening
 from cmmnet.data.synth import STYLE_NAMES, SynthConfig, render_photo_sequence, synthesize
@@ -165,19 +164,7 @@ _KILLED = textwrap.dedent(
 def test_killed_synth_leaves_nothing_loadable(frl_dir, tmp_path):
     out, marker = tmp_path / "ds", tmp_path / "halfway"
     code = _KILLED.format(marker=str(marker), faces=str(frl_dir), out=str(out))
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, "synth exited before writing"
-            assert time.monotonic() < deadline, "synth never reached the write"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_at_marker(code, marker, 120)
     assert not out.exists()
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".ds.")]
     assert leftovers

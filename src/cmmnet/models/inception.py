@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
+from .io import load_checked
 
 Variant = Literal["fid", "torchvision"]
 
@@ -242,16 +243,7 @@ def load_inception(path: str | Path) -> InceptionV3:
     n = int(state["fc.weight"].shape[0])
     cfg = InceptionConfig(num_classes=n, variant="fid" if n == 1008 else "torchvision")
     model = InceptionV3(cfg)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    bad = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or bad:
-        raise CheckpointError(
-            f"{path}: does not match Inception-v3 (missing {missing[:3]}, unexpected {unexpected[:3]}, "
-            f"wrong shape {bad[:3]}); give the FID/IS Inception weights"
-        )
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    load_checked(model, state, f"{path}: weights", "Inception-v3", "; give the FID/IS Inception weights")
     return model.eval().to(memory_format=torch.channels_last)  # oneDNN convolutions are ~25% faster in NHWC on CPU
 
 

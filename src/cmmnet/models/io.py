@@ -80,19 +80,24 @@ def load_pretrained(model_cls: type[torch.nn.Module], config_cls: type[C], direc
     directory = Path(directory)
     cfg = read_config(directory, config_cls, expected_class or model_cls.__name__)
     model = model_cls(cfg)
-    state = load_state(directory / WEIGHTS_NAME)
+    load_checked(model, load_state(directory / WEIGHTS_NAME), f"{directory}: weights",
+                 f"the {model_cls.__name__} architecture")
+    return model, cfg
+
+
+def load_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str, what: str,
+                 hint: str = "") -> None:
+    """Load ``state`` into ``model`` strictly (cast to the model's dtypes); a mismatch raises CheckpointError."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     bad_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or bad_shape:
         raise CheckpointError(
-            f"{directory}: weights do not match the {model_cls.__name__} architecture "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {bad_shape[:3]})"
+            f"{where} do not match {what} "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {bad_shape[:3]}){hint}"
         )
-    state = {k: v.to(own[k].dtype) for k, v in state.items()}
-    model.load_state_dict(state)
-    return model, cfg
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
 def weights_hash(directory: str | Path) -> str:
