@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from _procs import kill_at_marker
-from cmmnet.data import SequenceDataset, load_dataset, write_dataset
+from cmmnet.data import load_dataset, write_dataset
+from cmmnet.data.torch_dataset import SequenceDataset
 from cmmnet.errors import DatasetError
 
 N, T, S = 6, 4, 8

@@ -148,6 +148,28 @@ def test_bf16_close_to_fp32(weights, net, photo):
     assert diff.mean() < 4.0
 
 
+def test_precision_auto_resolves(weights):
+    from cmmnet.generate import CMMNet, GenerateConfig
+
+    net = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="auto"))
+    assert net.precision == ("bf16" if torch.cpu._is_amx_tile_supported() else "fp32")
+    with pytest.raises(CmmnetError, match="unknown precision"):
+        CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="fp8"))  # type: ignore[arg-type]
+
+
+def test_cli_imports_only_the_command_it_runs():
+    """`cmmnet show --help` must not pay for torch (imported by generate/train only)."""
+    code = ("import sys\nfrom cmmnet.cli import main\ntry:\n    main(['show', '--help'])\n"
+            "except SystemExit:\n    pass\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("False")
+    from cmmnet.cli import build_parser
+
+    every = build_parser()._subparsers._group_actions[0].choices  # all commands when none is named
+    assert {"landmarks", "align", "demo", "generate", "prepare", "synth", "show", "evaluate", "study",
+            "train"} <= set(every)
+
+
 def test_request_checks(net):
     with pytest.raises(CmmnetError, match="unknown label"):
         net.check_request("grin", None)

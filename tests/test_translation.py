@@ -163,6 +163,27 @@ def test_frame_items_cover_and_are_seeded():
     assert not np.array_equal(a, frame_items(3, 5, 2, 0, 2))  # a fresh draw every epoch
 
 
+def test_augmentation_is_consistent_within_a_triple_and_seeded():
+    from cmmnet.training.translation import AugmentConfig, augment_triples
+
+    g = torch.Generator().manual_seed(0)
+    z0 = torch.rand(64, 3, 8, 8) * 2 - 1
+    z = z0.clone()  # the real frame equals the neutral face: it must stay equal to it after augmentation
+    y = (torch.rand(64, 1, 8, 8) > 0.7).float()
+    cfg = AugmentConfig()
+    a0, ay, az = augment_triples(z0, y, z, cfg, g)
+    assert torch.equal(a0, az)  # one draw per triple, applied to both faces
+    assert a0.min() >= -1 and a0.max() <= 1
+    flipped = [torch.equal(ay[i], y[i].flip(-1)) and not torch.equal(y[i], y[i].flip(-1)) for i in range(64)]
+    kept = [torch.equal(ay[i], y[i]) for i in range(64)]
+    assert all(f or k for f, k in zip(flipped, kept)) and 10 < sum(flipped) < 54  # y is only flipped, about half
+    assert set(torch.unique(ay).tolist()) <= {0.0, 1.0}
+    again = augment_triples(z0, y, z, cfg, torch.Generator().manual_seed(0))
+    assert all(torch.equal(u, v) for u, v in zip((a0, ay, az), again))  # a pure function of the generator
+    none = AugmentConfig(flip=0.0, brightness=0.0, contrast=0.0, saturation=0.0)
+    assert all(torch.allclose(u, v, atol=1e-6) for u, v in zip(augment_triples(z0, y, z, none, g), (z0, y, z)))
+
+
 def test_train_translation_learns_saves_and_resumes(tiny_data, tmp_path):
     import json
 

@@ -13,21 +13,29 @@ import sys
 
 from .errors import CmmnetError
 
-# Explicit list, no reflection: (module path, help shown in `cmmnet --help`).
+# Explicit list, no reflection: (module, the subcommands it registers). Only the module of the command being run is
+# imported (the others pull in torch, scipy, ...: `cmmnet generate` should not pay for `cmmnet train`'s imports).
 _COMMANDS = (
-    "cmmnet.commands.faces_cmd",
-    "cmmnet.commands.demo_cmd",
-    "cmmnet.commands.generate_cmd",
-    "cmmnet.commands.prepare_cmd",
-    "cmmnet.commands.synth_cmd",
-    "cmmnet.commands.show_cmd",
-    "cmmnet.commands.evaluate_cmd",
-    "cmmnet.commands.study_cmd",
-    "cmmnet.commands.train_cmd",
+    ("cmmnet.commands.faces_cmd", ("landmarks", "align")),
+    ("cmmnet.commands.demo_cmd", ("demo",)),
+    ("cmmnet.commands.generate_cmd", ("generate",)),
+    ("cmmnet.commands.prepare_cmd", ("prepare",)),
+    ("cmmnet.commands.synth_cmd", ("synth",)),
+    ("cmmnet.commands.show_cmd", ("show",)),
+    ("cmmnet.commands.evaluate_cmd", ("evaluate",)),
+    ("cmmnet.commands.study_cmd", ("study",)),
+    ("cmmnet.commands.train_cmd", ("train",)),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _requested(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (its first non-option word), if it is one of ours."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if any(word in names for _, names in _COMMANDS) else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or only ``command``'s (imports only that command's module)."""
     import importlib
 
     from . import __version__
@@ -36,15 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cmmnet {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMANDS:
-        importlib.import_module(name).register(sub)
+    for module, names in _COMMANDS:
+        if command is None or command in names:
+            importlib.import_module(module).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = ["cmmnet", *(sys.argv[1:] if argv is None else argv)]  # the command line, recorded in run dirs
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_requested(words))
+    args = parser.parse_args(words)
+    args.argv = ["cmmnet", *words]  # the command line, recorded in run dirs
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

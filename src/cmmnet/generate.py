@@ -32,14 +32,14 @@ import torch
 
 from .errors import CheckpointError, CmmnetError
 from .faces import AlignConfig, AlignedFace, FaceDetector, LandmarkDrawConfig, align_face, draw_landmarks
-from .faces.paste import PasteConfig, paste_frames
+from .faces.paste import PasteConfig
 from .faces.pipeline import FrontEndConfig, process_image
+from .limits import MAX_MODES
 from .models.io import weights_hash
 from .models.unet import UNetConfig, UNetGenerator
 
 log = logging.getLogger(__name__)
 
-MAX_MODES = 16  # the CLI accepts 1 <= K <= 16 (and at most the weights' trained K)
 LANDMARK_DIR = "landmark_generator"
 TRANSLATOR_DIR = "translator"
 
@@ -52,12 +52,12 @@ def default_weights_dir() -> Path:
 @dataclass(frozen=True)
 class GenerateConfig:
     landmark_input: Literal["retargeted", "redrawn", "decoded"] = "retargeted"
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast (CPU with AMX, or GPU)
+    precision: Literal["auto", "fp32", "bf16"] = "fp32"  # bf16 autocast; auto = bf16 on a GPU or an AMX CPU
     device: str = "auto"  # auto (CUDA when available), cpu, cuda, cuda:N
     front_end: FrontEndConfig = field(default_factory=FrontEndConfig)  # detection + alignment (as the dataset's)
     draw: LandmarkDrawConfig = field(default_factory=LandmarkDrawConfig)  # as FRL-Smile's landmark images
     paste: PasteConfig = field(default_factory=PasteConfig)
-    point_fit_iterations: int = 0  # ICP iterations of the point fit on decoded images; 0 = the landmark generator's
+    point_fit_iterations: int = 6  # ICP iterations of the point fit (from the neutral shape); 0 = the model's
 
 
 @dataclass
@@ -91,6 +91,18 @@ def _choose_device(spec: str) -> torch.device:
     return torch.device(spec)
 
 
+def _choose_precision(spec: str, device: torch.device) -> Literal["fp32", "bf16"]:
+    """``auto``: bf16 autocast where it is fast (a CUDA GPU with bf16, or a CPU with AMX tiles; bf16 frames match
+    fp32 to SSIM 0.999, benchmarks/RESULTS.md), else fp32."""
+    if spec in ("fp32", "bf16"):
+        return spec  # type: ignore[return-value]
+    if spec != "auto":
+        raise CmmnetError(f"unknown precision {spec!r}; use auto, fp32 or bf16")
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if torch.cpu._is_amx_tile_supported() else "fp32"
+
+
 def fold_batch_norm(g: UNetGenerator) -> UNetGenerator:
     """An inference copy of G with every Conv -> BatchNorm pair fused into one convolution (eval-mode statistics,
     so the output is unchanged up to float rounding)."""
@@ -116,6 +128,7 @@ class CMMNet:
                  config: GenerateConfig | None = None, weights: dict[str, str] | None = None):
         self.config = config or GenerateConfig()
         self.device = _choose_device(self.config.device)
+        self.precision = _choose_precision(self.config.precision, self.device)
         self.landmark_generator = landmark_generator.eval().to(self.device)
         # batch norm folded into the convolutions (eval statistics: same output, fewer passes) and channels-last
         # (oneDNN's convolutions, transposed ones above all, run faster on CPU in NHWC)
@@ -177,7 +190,7 @@ class CMMNet:
 
     # ------------------------------------------------------------------------------------------------ running
     def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     @torch.no_grad()
     def translate(self, landmark_images: np.ndarray, neutral_face: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -267,6 +280,8 @@ class CMMNet:
         """Map each sequence back into the original ``photo`` (inverse alignment + feathered blending,
         :mod:`cmmnet.faces.paste`): (K+1, T, H', W', 3) uint8, H', W' the photo's size (capped at
         ``PasteConfig.max_side``)."""
+        from .faces.paste import paste_frames
+
         if result.transform is None:
             raise CmmnetError("paste needs a result of generate() on a photo (aligned input has no transform)")
         return np.stack([paste_frames(photo, seq, result.transform, result.points[i], result.reference,

@@ -18,6 +18,7 @@ import platform
 import shlex
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import CmmnetError
+from ..limits import MAX_MODES
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,9 @@ def write_generation(net, image: Path, label: str, modes: int | None, seed: int,
         timings["generate_s"] = time.perf_counter() - t0
         names = sequence_names(res.modes)
         t0 = time.perf_counter()
-        for name, seq in zip(names, res.frames):
-            write_video(tmp / f"{name}.mp4", upscale(seq, cfg.video_size, cfg.upscale), fps=cfg.fps, crf=cfg.crf)
+        with ThreadPoolExecutor(len(names)) as pool:  # libx264 runs outside the GIL: the videos encode in parallel
+            list(pool.map(lambda name, seq: write_video(tmp / f"{name}.mp4", upscale(seq, cfg.video_size, cfg.upscale),
+                                                        fps=cfg.fps, crf=cfg.crf), names, res.frames))
         np.save(tmp / "landmarks.npy", res.points.astype(np.float32))
         np.save(tmp / "landmark_images.npy", (np.clip(res.landmark_images, 0, 1) * 255).round().astype(np.uint8))
         Image.fromarray(contact_sheet(res.landmark_images, res.frames, names, cfg)).save(tmp / "sheet.png")
@@ -136,6 +139,7 @@ def write_generation(net, image: Path, label: str, modes: int | None, seed: int,
             "weights": net.weights,
             "versions": versions(),
             "generate_config": to_dict(net.config),
+            "runtime": {"device": str(net.device), "precision": net.precision},
             "output_config": to_dict(cfg),
             "files": {"videos": [f"{n}.mp4" for n in names],
                       "pasted_videos": [f"{n}_pasted.mp4" for n in names] if paste == "paste" else [],
@@ -148,8 +152,6 @@ def write_generation(net, image: Path, label: str, modes: int | None, seed: int,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..generate import MAX_MODES
-
     p = sub.add_parser("generate", help="generate K + 1 smile videos of the person in a neutral photo")
     p.add_argument("--image", type=Path, required=True, help="photo with a (roughly frontal, neutral) face")
     p.add_argument("--label", required=True, help="smile type: posed or spontaneous (the weights' label names)")
@@ -161,14 +163,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "default: the weights shipped with cmmnet")
     p.add_argument("--paste", action="store_true",
                    help="also write full-resolution videos of the face pasted back into the photo")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16 autocast (AMX CPUs, GPUs)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="bf16 autocast; auto (default) = bf16 on a GPU or a CPU with AMX, else fp32")
     p.add_argument("--device", default="auto", help="auto (GPU when available), cpu, cuda, cuda:N")
     p.add_argument("--out", type=Path, required=True, help="output directory (written atomically)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generate import MAX_MODES, CMMNet, GenerateConfig
+    from ..generate import CMMNet, GenerateConfig
 
     if args.modes is not None and not 1 <= args.modes <= MAX_MODES:
         raise CmmnetError(f"--modes {args.modes}: must be between 1 and {MAX_MODES}")

@@ -21,8 +21,6 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy.ndimage import gaussian_filter
-from scipy.spatial import ConvexHull
 
 from .align import invert_transform, transform_points, warp_image
 
@@ -58,6 +56,9 @@ def face_mask(points: np.ndarray, shape: tuple[int, int], cfg: PasteConfig) -> t
 
     Returns ``(mask, box)``: ``mask`` (h, w) float32 in [0, 1] covering ``box = (x0, y0, x1, y1)`` of the image.
     """
+    from scipy.ndimage import gaussian_filter  # imported on use: `cmmnet generate` without --paste never loads scipy
+    from scipy.spatial import ConvexHull
+
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     hull = pts[ConvexHull(pts).vertices]
     centre = hull.mean(0)

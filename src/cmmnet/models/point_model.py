@@ -115,6 +115,8 @@ class PointModel(nn.Module):
         m = min(self.cfg.max_pixels, s * s)
         val, idx = flat.topk(m, dim=1)  # (B, M)
         w = torch.where(val >= self.cfg.threshold, val, torch.zeros_like(val))
+        keep = max(1, int((w > 0).sum(1).max()))  # topk is sorted: the on pixels come first; drop all-off columns
+        val, idx, w = val[:, :keep], idx[:, :keep], w[:, :keep]
         xy = torch.stack([idx % s, idx // s], dim=-1).float() + self.cfg.pixel_offset  # (B, M, 2) x=col, y=row
         return xy, w
 
@@ -151,6 +153,7 @@ class PointModel(nn.Module):
         z = torch.zeros(b, n, device=images.device) if init is None else self.project(init.to(images.device))
         has = (w > 0).any(1)  # (B,)
         xy_far = torch.where(w[..., None] > 0, xy, torch.full_like(xy, 1e4))  # (B, M, 2)
+        xy_sq = xy_far.pow(2).sum(-1)[:, None, :]  # (B, 1, M)
         wsum = w.sum(1).clamp_min(1e-6)  # (B,)
         eye = torch.eye(n, device=images.device)
         its = self.cfg.iterations if iterations is None else iterations
@@ -159,9 +162,11 @@ class PointModel(nn.Module):
         for it in range(its):
             lam = max(start * decay**it, self.cfg.prior_weight)
             samp = torch.einsum("pdn,bn->bpd", a, z) + c  # (B, P, 2)
-            dist = torch.cdist(samp, xy_far)  # (B, P, M); padding pixels lie far away
-            near_f = dist.min(2).indices  # (B, P) nearest on pixel of each sample
-            near_r = dist.min(1).indices  # (B, M) nearest sample of each pixel
+            # squared distances as |s|^2 + |x|^2 - 2 s.x (one batched matmul; the argmins need no square root)
+            d2 = torch.baddbmm(xy_sq, samp, xy_far.transpose(1, 2), alpha=-2.0)  # (B, P, M); padding lies far away
+            d2.add_(samp.pow(2).sum(-1, keepdim=True))
+            near_f = d2.min(2).indices  # (B, P) nearest on pixel of each sample (min is faster than argmin on CPU)
+            near_r = d2.min(1).indices  # (B, M) nearest sample of each pixel
             tgt_f = torch.gather(xy, 1, near_f[..., None].expand(-1, -1, 2))  # (B, P, 2)
             wf = self._robust((samp - tgt_f).pow(2).sum(-1)) * has[:, None] / p  # (B, P)
             a_r = a[near_r]  # (B, M, 2, n)
