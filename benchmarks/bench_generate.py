@@ -8,7 +8,10 @@
    min wall time and CPU time (the machine is shared: CPU time shows what waiting for a core hides); the SSIM of
    the bf16 frames against the fp32 frames (cmmnet.evaluation ssim); also ``CMMNet.generate`` on the photo
    (+ dlib detection/alignment, detector already loaded).
-2. The whole process ``cmmnet generate --image example.jpg --label posed --out TMP`` (Python start, imports,
+   ``stages_*``: the landmark generator's networks (VAE encode, LSTMs, VAE decode of 128 images), the point fit,
+   and G on 128 frames, each on its own.
+2. The whole process ``cmmnet generate --image example.jpg --label posed --out TMP`` (default ``--precision auto``:
+   bf16 on an AMX CPU or a GPU; Python start, imports,
    loading weights and dlib models, generation, four H.264 videos, sheet, meta), median of a few runs.
 Prints a JSON summary (paste the numbers into benchmarks/RESULTS.md ``## Generation``).
 """
@@ -53,6 +56,29 @@ def timed(fn, repeats: int) -> dict[str, float]:
             "cpu_median_ms": 1e3 * statistics.median(cpu)}
 
 
+def stages(net: CMMNet, aligned, repeats: int) -> dict[str, float]:
+    """Median wall ms of each stage of ``generate_aligned`` for K = 3 (128 frames), at the net's precision."""
+    lg = net.landmark_generator
+    y0 = torch.from_numpy(lg.draw_neutral(aligned.landmarks))[None, None]  # (1, 1, S, S)
+    label = torch.tensor([0])
+    with torch.no_grad(), net.autocast():
+        images = lg.generate_batch(y0, label, 3, 0, fit_points=False)["images"][0].float()  # (4, T, S, S)
+    flat = images.reshape(-1, *images.shape[2:])  # (128, S, S)
+    init = torch.from_numpy(aligned.landmarks).float()[None].expand(len(flat), -1, -1)  # (128, 68, 2)
+    drawn = np.zeros(tuple(flat.shape), np.float32)
+
+    def networks():
+        with torch.no_grad(), net.autocast():
+            lg.generate_batch(y0, label, 3, 0, fit_points=False)
+
+    return {
+        "landmark_networks_ms": timed(networks, repeats)["wall_median_ms"],
+        "point_fit_ms": timed(lambda: lg.points.fit(flat, init=init, iterations=net.config.point_fit_iterations),
+                              repeats)["wall_median_ms"],
+        "translator_ms": timed(lambda: net.translate(drawn, aligned.image), repeats)["wall_median_ms"],
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, default=None)
@@ -77,6 +103,7 @@ def main() -> int:
         out[f"generate_photo_{prec}"] = timed(lambda net=net: net.generate(EXAMPLE, "posed", modes=3, seed=0),
                                               max(3, args.repeats // 2))
         out["frames_shape"] = list(res.frames.shape)
+        out[f"stages_{prec}"] = stages(net, aligned, args.repeats)
     chw = [np.moveaxis(frames[p], -1, -3) for p in ("bf16", "fp32")]  # (K+1, T, 3, S, S)
     out["ssim_bf16_vs_fp32"] = ssim(chw[0], chw[1])["ssim"]
     out["max_abs_diff_bf16_vs_fp32"] = int(np.abs(frames["bf16"].astype(int) - frames["fp32"].astype(int)).max())

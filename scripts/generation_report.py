@@ -15,7 +15,9 @@ pipeline (:meth:`cmmnet.CMMNet.generate`, the default K) for each label, and:
 - ``apex_ssim`` (cmmnet.evaluation ``ssim``): the apex frame of the conditional sequence (largest AU12 proxy,
   lip-corner distance) against the person's real smiling photo ``NNN_08.jpg`` aligned at 64x64 (target >= 0.80);
   ``apex_ssim_best_mode``: the best of the K + 1 sequences' apexes; ``neutral_vs_smile_ssim``: the real neutral
-  vs the real smiling photo (what "no motion at all" would score), for context.
+  vs the real smiling photo (what "no motion at all" would score), for context; ``oracle_landmarks_ssim``: G fed
+  the real smiling photo's own (aligned) landmarks instead of generated ones — the ceiling that better landmarks
+  alone could reach with this translator.
 - ``mode_diversity`` (cmmnet.evaluation): mean pairwise RMS landmark distance (px at 64x64) between the K modes,
   and the mean neutral-to-apex displacement for scale.
 """
@@ -33,7 +35,7 @@ import numpy as np
 from cmmnet.data import load_dataset
 from cmmnet.data.proxies import au12_proxy
 from cmmnet.evaluation.metrics import FaceDescriptor, identity_distance, mode_diversity, ssim
-from cmmnet.faces import AlignConfig, align_face, read_image
+from cmmnet.faces import AlignConfig, align_face, draw_landmarks, read_image
 from cmmnet.faces.pipeline import process_image
 from cmmnet.generate import CMMNet
 from cmmnet.io import atomic_write_text
@@ -72,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         if not neutral_path.is_file() or not smile_path.is_file():
             print(f"skip {pid}: photos not found", file=sys.stderr)
             continue
-        smile = process_image(smile_path).aligned.image  # (64, 64, 3) the real smiling photo, aligned
+        smile_aligned = process_image(smile_path).aligned
+        smile = smile_aligned.image  # (64, 64, 3) the real smiling photo, aligned
         photo = read_image(neutral_path)
         for label in labels:
             res = net.generate(neutral_path, label, seed=args.seed)
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             apex = au12_proxy(res.points).argmax(axis=1)  # (K+1,) apex frame per sequence
             apex_frames = frames[np.arange(len(frames)), apex]  # (K+1, 3, 64, 64)
             per_seq = [ssim(apex_frames[i][None, None], chw(smile)[None, None])["ssim"] for i in range(len(frames))]
+            oracle_y = draw_landmarks(smile_aligned.landmarks, smile.shape[0], net.config.draw)[None]  # (1, S, S)
+            oracle = net.translate(oracle_y.astype(np.float32), res.neutral_face)[0]  # (S, S, 3)
             disp = np.sqrt(((res.points[0, apex[0]] - res.points[0, 0]) ** 2).sum(-1)).mean()
             rows.append({
                 "person": pid, "label": label,
@@ -94,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 "identity_distance_64": id_64["identity_distance"],
                 "apex_ssim": per_seq[0], "apex_ssim_best_mode": max(per_seq),
                 "neutral_vs_smile_ssim": ssim(chw(res.neutral_face)[None, None], chw(smile)[None, None])["ssim"],
+                "oracle_landmarks_ssim": ssim(chw(oracle)[None, None], chw(smile)[None, None])["ssim"],
                 "mode_diversity_px": mode_diversity(res.points[None, 1:])["mode_diversity"],
                 "neutral_to_apex_px": float(disp),
             })

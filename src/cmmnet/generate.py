@@ -189,7 +189,7 @@ class CMMNet:
         return name, k
 
     # ------------------------------------------------------------------------------------------------ running
-    def _autocast(self):
+    def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     @torch.no_grad()
@@ -202,7 +202,7 @@ class CMMNet:
         for i in range(0, len(y), batch_size):
             yb = y[i:i + batch_size].to(self.device).contiguous(memory_format=torch.channels_last)  # (B, 1, S, S)
             zb = z0.expand(len(yb), -1, -1, -1).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
-            with self._autocast():
+            with self.autocast():
                 w = self.translator(yb, zb)  # (B, 3, S, S) in [-1, 1]
             out.append(((w.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu())
         return torch.cat(out).numpy()  # (N, S, S, 3)
@@ -216,7 +216,7 @@ class CMMNet:
         y0 = torch.from_numpy(lg.draw_neutral(neutral_landmarks))[None, None].to(self.device)  # (1, 1, S, S)
         pts0 = torch.from_numpy(np.asarray(neutral_landmarks, dtype=np.float32))[None].to(self.device)  # (1, 68, 2)
         label_t = torch.tensor([lg.label_index(label)], device=self.device)
-        with self._autocast():
+        with self.autocast():
             out = lg.generate_batch(y0, label_t, modes, seed, fit_points=False)
         images = out["images"][0].float()  # (K+1, T, S, S)
         n, t, s, _ = images.shape

@@ -103,7 +103,7 @@ class CMMNetMethod(Method):
         p0 = torch.from_numpy(pts0).to(m.device)
         n = len(pts0) if modes_for < 0 else min(modes_for, len(pts0))
         parts = []
-        with torch.no_grad(), m._autocast():
+        with torch.no_grad(), m.autocast():
             for sl, k in ((slice(0, n), m.trained_modes), (slice(n, None), 0)):
                 if len(pts0[sl]):
                     out = lg.generate_batch(y0[sl], lab[sl], k, seed, neutral_points=p0[sl])
