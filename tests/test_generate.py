@@ -123,6 +123,20 @@ def test_fold_batch_norm_keeps_the_output():
     y, z = (torch.rand(3, 1, 64, 64) > 0.9).float(), torch.rand(3, 3, 64, 64) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(f(y, z), g(y, z), atol=1e-4)
+    from cmmnet.models.landmark_vae import LandmarkVAE, LandmarkVAEConfig
+
+    vae = LandmarkVAE(LandmarkVAEConfig(channels=(8, 16, 16, 32), latent_dim=12))
+    for m in vae.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    vae.eval()
+    fv = fold_batch_norm(vae)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fv.modules())
+    h, y1 = torch.randn(5, 12), (torch.rand(5, 1, 64, 64) > 0.9).float()
+    with torch.no_grad():
+        assert torch.allclose(fv.decode(h), vae.decode(h), atol=1e-5)
+        assert torch.allclose(fv.encode(y1)[0], vae.encode(y1)[0], atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", ["redrawn", "decoded"])
