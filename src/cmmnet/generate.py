@@ -34,7 +34,7 @@ from .errors import CheckpointError, CmmnetError
 from .faces import AlignConfig, AlignedFace, FaceDetector, LandmarkDrawConfig, align_face, draw_landmarks
 from .faces.paste import PasteConfig
 from .faces.pipeline import FrontEndConfig, process_image
-from .limits import MAX_MODES
+from .limits import MAX_MODES, check_modes_range
 from .models.io import weights_hash
 from .models.unet import UNetConfig, UNetGenerator
 
@@ -175,17 +175,9 @@ class CMMNet:
     # ------------------------------------------------------------------------------------------------ checks
     def check_request(self, label: str | int, modes: int | None) -> tuple[str, int]:
         """Validate a label and a mode count against these weights; returns ``(label name, K)``."""
-        if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
-            if not 0 <= int(label) < len(self.label_names):
-                raise CmmnetError(f"unknown label index {label}; these weights know {list(self.label_names)}")
-            name = self.label_names[int(label)]
-        else:
-            name = str(label)
-            if name not in self.label_names:
-                raise CmmnetError(f"unknown label {name!r}; use one of {', '.join(self.label_names)}")
+        name = self.label_names[self.landmark_generator.label_index(label)]
         k = self.trained_modes if modes is None else int(modes)
-        if not 1 <= k <= MAX_MODES:
-            raise CmmnetError(f"--modes {k}: must be between 1 and {MAX_MODES}")
+        check_modes_range(k)
         if k > self.trained_modes:
             raise CmmnetError(f"--modes {k}: these weights were trained with K = {self.trained_modes} modes; "
                               f"use --modes {self.trained_modes} or less")
@@ -213,19 +205,17 @@ class CMMNet:
     @torch.no_grad()
     def landmark_sequences(self, neutral_landmarks: np.ndarray, label: str, modes: int,
                            seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """What :meth:`LandmarkGenerator.generate` computes, with only the networks under bf16 autocast (the
+        """What :meth:`LandmarkGenerator.generate` computes, with the networks under bf16 autocast when asked (the
         point fit stays in fp32): decoded images (K+1, T, S, S) float32 and fitted points (K+1, T, 68, 2)."""
         lg = self.landmark_generator
         y0 = torch.from_numpy(lg.draw_neutral(neutral_landmarks))[None, None].to(self.device)  # (1, 1, S, S)
         pts0 = torch.from_numpy(np.asarray(neutral_landmarks, dtype=np.float32))[None].to(self.device)  # (1, 68, 2)
         label_t = torch.tensor([lg.label_index(label)], device=self.device)
         with self.autocast():
-            out = lg.generate_batch(y0, label_t, modes, seed, fit_points=False)
-        images = out["images"][0].float()  # (K+1, T, S, S)
-        n, t, s, _ = images.shape
-        its = self.config.point_fit_iterations or None
-        points = lg.points.fit(images.reshape(n * t, s, s), init=pts0.expand(n * t, -1, -1), iterations=its)
-        return images.cpu().numpy(), points.reshape(n, t, 68, 2).float().cpu().numpy()
+            out = lg.generate_batch(y0, label_t, modes, seed, neutral_points=pts0,
+                                    fit_iterations=self.config.point_fit_iterations or None)
+        images = out["images"][0].float().cpu().numpy()  # (K+1, T, S, S)
+        return images, out["points"][0].float().cpu().numpy()  # (K+1, T, 68, 2)
 
     def generate_aligned(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, label: str | int,
                          modes: int | None = None, seed: int = 0) -> GenerationResult:

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import CmmnetError
-from ..limits import MAX_MODES
+from ..limits import MAX_MODES, check_modes_range
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +173,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..generate import CMMNet, GenerateConfig
 
-    if args.modes is not None and not 1 <= args.modes <= MAX_MODES:
-        raise CmmnetError(f"--modes {args.modes}: must be between 1 and {MAX_MODES}")
+    if args.modes is not None:
+        check_modes_range(args.modes)  # before loading anything
     if not args.image.is_file():
         raise CmmnetError(f"--image {args.image}: file not found")
     check_out_dir(args.out)

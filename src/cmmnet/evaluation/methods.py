@@ -106,7 +106,8 @@ class CMMNetMethod(Method):
         with torch.no_grad(), m.autocast():
             for sl, k in ((slice(0, n), m.trained_modes), (slice(n, None), 0)):
                 if len(pts0[sl]):
-                    out = lg.generate_batch(y0[sl], lab[sl], k, seed, neutral_points=p0[sl])
+                    out = lg.generate_batch(y0[sl], lab[sl], k, seed, neutral_points=p0[sl],
+                                            fit_iterations=m.config.point_fit_iterations or None)
                     parts.append(out["points"].float().cpu().numpy())  # (b, k+1, T, 68, 2)
         row0 = np.concatenate([p[:, 0] for p in parts])  # (B, T, 68, 2)
         modes = parts[0][:, 1:] if n else np.zeros((0, m.trained_modes, *row0.shape[1:]), np.float32)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import CmmnetError
-from .unet import scaled
+from .blocks import down_stack, scaled, up_stack
 
 
 @dataclass(frozen=True)
@@ -56,24 +56,11 @@ class CRANet(nn.Module):
             raise CmmnetError("CRANet: needs T >= 2 and at least one label")
         self.cfg = cfg
         ch = scaled(cfg.channels, cfg.width)
-        enc: list[nn.Module] = []
-        c_in = 3
-        for i, c in enumerate(ch):
-            enc.append(nn.Conv2d(c_in, c, 4, 2, 1, bias=i == 0))
-            if i > 0:
-                enc.append(nn.BatchNorm2d(c))
-            enc.append(nn.LeakyReLU(cfg.leaky_slope))
-            c_in = c
-        self.encoder = nn.Sequential(*enc)
-        self.mu_head = nn.Conv2d(c_in, cfg.latent_dim, 4, 1, 0)
-        self.logvar_head = nn.Conv2d(c_in, cfg.latent_dim, 4, 1, 0)
-        rev = ch[::-1]
-        dec: list[nn.Module] = [nn.ConvTranspose2d(cfg.latent_dim, rev[0], 4, 1, 0, bias=False),
-                                nn.BatchNorm2d(rev[0]), nn.LeakyReLU(cfg.leaky_slope)]
-        for c_prev, c in zip(rev[:-1], rev[1:]):
-            dec += [nn.ConvTranspose2d(c_prev, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c),
-                    nn.LeakyReLU(cfg.leaky_slope)]
-        dec += [nn.ConvTranspose2d(rev[-1], 3, 4, 2, 1), nn.Tanh()]
+        self.encoder = nn.Sequential(*down_stack(3, ch, cfg.leaky_slope))
+        self.mu_head = nn.Conv2d(ch[-1], cfg.latent_dim, 4, 1, 0)
+        self.logvar_head = nn.Conv2d(ch[-1], cfg.latent_dim, 4, 1, 0)
+        dec = up_stack(cfg.latent_dim, ch[::-1], cfg.leaky_slope)
+        dec += [nn.ConvTranspose2d(ch[0], 3, 4, 2, 1), nn.Tanh()]
         self.decoder = nn.Sequential(*dec)
         self.label_embed = nn.Embedding(len(cfg.label_names), cfg.label_dim)
         self.init_h = nn.Linear(cfg.latent_dim, cfg.lstm_hidden)

@@ -92,13 +92,14 @@ class LandmarkGenerator(nn.Module):
 
     @torch.no_grad()
     def generate_batch(self, neutral_images: torch.Tensor, labels: torch.Tensor, modes: int | None = None,
-                       seed: int = 0, neutral_points: torch.Tensor | None = None, fit_points: bool = True
-                       ) -> dict[str, torch.Tensor]:
+                       seed: int = 0, neutral_points: torch.Tensor | None = None, fit_points: bool = True,
+                       fit_iterations: int | None = None) -> dict[str, torch.Tensor]:
         """Batched generation for evaluation (eval mode, no grad).
 
         ``neutral_images`` (B, 1, S, S) in [0, 1], ``labels`` (B,) int. Returns ``images`` (B, K+1, T, S, S),
         ``embeddings`` (B, K+1, T, D) and, with ``fit_points``, ``points`` (B, K+1, T, 68, 2) (started from
-        ``neutral_points`` (B, 68, 2) when given, else from the mean shape).
+        ``neutral_points`` (B, 68, 2) when given, else from the mean shape; ``fit_iterations`` ICP iterations, default
+        the point model's). The point fit always runs in fp32, also under an enclosing autocast.
         """
         was = self.training
         self.eval()
@@ -115,7 +116,8 @@ class LandmarkGenerator(nn.Module):
                 if neutral_points is not None:
                     init = neutral_points[:, None, None].expand(b, k1, t, *neutral_points.shape[1:])
                     init = init.reshape(-1, *neutral_points.shape[1:])
-                pts = self.points.fit(images.reshape(-1, s, s), init=init)  # (B*(K+1)*T, 68, 2)
+                with torch.autocast(images.device.type, enabled=False):
+                    pts = self.points.fit(images.reshape(-1, s, s), init=init, iterations=fit_iterations)  # (N, 68, 2)
                 out["points"] = pts.reshape(b, k1, t, *pts.shape[1:])
             return out
         finally:
@@ -133,10 +135,10 @@ class LandmarkGenerator(nn.Module):
         names = list(self.cfg.label_names)
         if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
             if not 0 <= int(label) < len(names):
-                raise CmmnetError(f"label index {label} out of range; this model knows {names}")
+                raise CmmnetError(f"unknown label index {label}; use 0..{len(names) - 1} ({', '.join(names)})")
             return int(label)
         if label not in names:
-            raise CmmnetError(f"unknown label {label!r}; this model knows {names}")
+            raise CmmnetError(f"unknown label {label!r}; use one of {', '.join(names)}")
         return names.index(label)
 
     def draw_neutral(self, neutral_landmarks: np.ndarray) -> np.ndarray:

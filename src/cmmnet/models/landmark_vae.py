@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import CmmnetError
+from .blocks import down_stack, up_stack
 
 
 @dataclass(frozen=True)
@@ -42,24 +43,11 @@ class LandmarkVAE(nn.Module):
         _check(cfg, image_size)
         self.cfg = cfg
         ch = list(cfg.channels)
-        enc: list[nn.Module] = []
-        c_in = 1
-        for i, c in enumerate(ch):
-            enc.append(nn.Conv2d(c_in, c, 4, 2, 1, bias=i == 0))
-            if i > 0:
-                enc.append(nn.BatchNorm2d(c))
-            enc.append(nn.LeakyReLU(cfg.leaky_slope, inplace=True))
-            c_in = c
-        self.encoder = nn.Sequential(*enc)
-        self.mu_head = nn.Conv2d(c_in, cfg.latent_dim, 4, 1, 0)
-        self.logvar_head = nn.Conv2d(c_in, cfg.latent_dim, 4, 1, 0)
-        dec: list[nn.Module] = [nn.ConvTranspose2d(cfg.latent_dim, ch[-1], 4, 1, 0, bias=False),
-                                nn.BatchNorm2d(ch[-1]), nn.LeakyReLU(cfg.leaky_slope, inplace=True)]
-        rev = ch[::-1]
-        for c_prev, c in zip(rev[:-1], rev[1:]):
-            dec += [nn.ConvTranspose2d(c_prev, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c),
-                    nn.LeakyReLU(cfg.leaky_slope, inplace=True)]
-        dec.append(nn.ConvTranspose2d(rev[-1], 1, 4, 2, 1))  # logits; sigmoid in decode()
+        self.encoder = nn.Sequential(*down_stack(1, ch, cfg.leaky_slope))
+        self.mu_head = nn.Conv2d(ch[-1], cfg.latent_dim, 4, 1, 0)
+        self.logvar_head = nn.Conv2d(ch[-1], cfg.latent_dim, 4, 1, 0)
+        dec = up_stack(cfg.latent_dim, ch[::-1], cfg.leaky_slope)
+        dec.append(nn.ConvTranspose2d(ch[0], 1, 4, 2, 1))  # logits; sigmoid in decode()
         self.decoder = nn.Sequential(*dec)
 
     def encode(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import CmmnetError
-from .unet import scaled
+from .blocks import scaled
 
 
 @dataclass(frozen=True)

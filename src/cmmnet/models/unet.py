@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import CmmnetError
+from .blocks import scaled
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,6 @@ class UNetConfig:
     width: float = 1.0  # multiplier on every hidden channel count; the paper is 1.0
     leaky_slope: float = 0.2  # paper silent; pix2pix's value
     dropout: float = 0.0  # on the first three decoder layers (pix2pix); paper silent, off = deterministic
-
-
-def scaled(channels: tuple[int, ...], width: float) -> list[int]:
-    """Channel counts times ``width``, rounded, at least 1."""
-    return [max(1, int(round(c * width))) for c in channels]
 
 
 class UNetGenerator(nn.Module):

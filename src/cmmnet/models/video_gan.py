@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import CmmnetError
-from .unet import scaled
+from .blocks import down_stack, scaled
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,8 @@ class VideoGANGenerator(nn.Module):
         t0, s0 = _check(cfg)
         self.cfg = cfg
         slope = cfg.leaky_slope
-        enc: list[nn.Module] = []
-        c_in = 3
-        for i, c in enumerate(scaled(cfg.encoder_channels, cfg.width)):
-            enc += [nn.Conv2d(c_in, c, 4, 2, 1, bias=i == 0)] + ([nn.BatchNorm2d(c)] if i else [])
-            enc.append(nn.LeakyReLU(slope))
-            c_in = c
-        self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(c_in * s0 * s0, cfg.code_dim))
+        e = scaled(cfg.encoder_channels, cfg.width)
+        self.encoder = nn.Sequential(*down_stack(3, e, slope), nn.Flatten(), nn.Linear(e[-1] * s0 * s0, cfg.code_dim))
         g = scaled(cfg.generator_channels, cfg.width)
         z = cfg.code_dim + cfg.noise_dim
         fg: list[nn.Module] = [nn.ConvTranspose3d(z, g[0], (t0, s0, s0), 1, 0, bias=False), nn.BatchNorm3d(g[0]),
