@@ -141,3 +141,16 @@ def test_killed_overwrite_keeps_old_dataset(tmp_path):
     _write_and_kill(tmp_path, out)
     ds = load_dataset(out)
     np.testing.assert_array_equal(ds.faces, old["faces"])
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc (writable by os.access, not really)")
+def test_atomic_writes_in_an_unwritable_place_fail_cleanly():
+    from cmmnet.errors import CmmnetError
+    from cmmnet.io import atomic_dir, atomic_path
+
+    with pytest.raises(CmmnetError, match="cannot write there|not writable"):
+        with atomic_dir(Path("/proc/cmmnet-out")):
+            pass
+    with pytest.raises(CmmnetError, match="cannot write there|not writable"):
+        with atomic_path(Path("/proc/cmmnet-out.json")):
+            pass

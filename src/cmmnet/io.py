@@ -22,6 +22,16 @@ def _check_parent(path: Path) -> None:
         raise CmmnetError(f"{parent}: output directory is not writable; choose another --out")
 
 
+@contextlib.contextmanager
+def _creating(parent: Path) -> Iterator[None]:
+    """Creating the temporary file or directory in ``parent`` fails as a CmmnetError (e.g. a read-only or virtual
+    file system that ``os.access`` calls writable)."""
+    try:
+        yield
+    except OSError as e:
+        raise CmmnetError(f"{parent}: cannot write there ({e.strerror}); choose another --out") from e
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -36,7 +46,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     _check_parent(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    with _creating(path.parent):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the result a plain file's permissions
@@ -65,7 +76,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     _check_parent(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    with _creating(path.parent):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the result a plain directory's permissions
     try:
         yield tmp
