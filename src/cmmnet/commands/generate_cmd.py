@@ -93,13 +93,20 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "dlib": dlib.__version__, "av": av.__version__}
 
 
+def _write_videos(paths: list[Path], videos: list[np.ndarray], cfg: OutputConfig) -> None:
+    """H.264 files, encoded in parallel (libx264 runs outside the GIL)."""
+    from ..video import write_video
+
+    with ThreadPoolExecutor(len(paths)) as pool:
+        list(pool.map(lambda path, v: write_video(path, v, fps=cfg.fps, crf=cfg.crf), paths, videos))
+
+
 def write_generation(net, image: Path, label: str, modes: int | None, seed: int, out: Path,
                      paste: Literal["none", "paste"] = "none", cfg: OutputConfig | None = None) -> dict:
     """Generate with ``net`` (a :class:`cmmnet.generate.CMMNet`) on ``image`` and write every output file into
     ``out`` atomically; returns the meta dict written to ``meta.json``."""
     from ..faces import read_image
     from ..io import atomic_dir
-    from ..video import write_video
 
     cfg = cfg or OutputConfig()
     check_out_dir(out)
@@ -110,9 +117,8 @@ def write_generation(net, image: Path, label: str, modes: int | None, seed: int,
         timings["generate_s"] = time.perf_counter() - t0
         names = sequence_names(res.modes)
         t0 = time.perf_counter()
-        with ThreadPoolExecutor(len(names)) as pool:  # libx264 runs outside the GIL: the videos encode in parallel
-            list(pool.map(lambda name, seq: write_video(tmp / f"{name}.mp4", upscale(seq, cfg.video_size, cfg.upscale),
-                                                        fps=cfg.fps, crf=cfg.crf), names, res.frames))
+        _write_videos([tmp / f"{n}.mp4" for n in names],
+                      [upscale(seq, cfg.video_size, cfg.upscale) for seq in res.frames], cfg)
         np.save(tmp / "landmarks.npy", res.points.astype(np.float32))
         np.save(tmp / "landmark_images.npy", (np.clip(res.landmark_images, 0, 1) * 255).round().astype(np.uint8))
         Image.fromarray(contact_sheet(res.landmark_images, res.frames, names, cfg)).save(tmp / "sheet.png")
@@ -122,8 +128,7 @@ def write_generation(net, image: Path, label: str, modes: int | None, seed: int,
         if paste == "paste":
             t0 = time.perf_counter()
             pasted = net.paste(res, read_image(image))  # (K+1, T, H, W, 3)
-            for name, seq in zip(names, pasted):
-                write_video(tmp / f"{name}_pasted.mp4", seq, fps=cfg.fps, crf=cfg.crf)
+            _write_videos([tmp / f"{n}_pasted.mp4" for n in names], list(pasted), cfg)
             pasted_size = [int(pasted.shape[3]), int(pasted.shape[2])]
             timings["paste_s"] = time.perf_counter() - t0
         from ..config import to_dict
