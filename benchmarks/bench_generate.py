@@ -75,7 +75,8 @@ def stages(net: CMMNet, aligned, repeats: int) -> dict[str, float]:
         "landmark_networks_ms": timed(networks, repeats)["wall_median_ms"],
         "point_fit_ms": timed(lambda: lg.points.fit(flat, init=init, iterations=net.config.point_fit_iterations),
                               repeats)["wall_median_ms"],
-        "translator_ms": timed(lambda: net.translate(drawn, aligned.image), repeats)["wall_median_ms"],
+        "translator_ms": timed(lambda: net.translate(drawn, aligned.image, init.numpy(), aligned.landmarks),
+                               repeats)["wall_median_ms"],
     }
 
 

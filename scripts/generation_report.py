@@ -17,7 +17,9 @@ pipeline (:meth:`cmmnet.CMMNet.generate`, the default K) for each label, and:
   ``apex_ssim_best_mode``: the best of the K + 1 sequences' apexes; ``neutral_vs_smile_ssim``: the real neutral
   vs the real smiling photo (what "no motion at all" would score), for context; ``oracle_landmarks_ssim``: G fed
   the real smiling photo's own (aligned) landmarks instead of generated ones — the ceiling that better landmarks
-  alone could reach with this translator.
+  alone could reach with this translator; ``apex_to_smile_px`` / ``neutral_to_smile_px``: RMS distance (px at
+  64x64, all 68 points) of the conditional apex's / the neutral photo's landmarks to the real smile's — how close
+  the generated smile comes to the one the photo shows.
 - ``mode_diversity`` (cmmnet.evaluation): mean pairwise RMS landmark distance (px at 64x64) between the K modes,
   and the mean neutral-to-apex displacement for scale.
 """
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             apex_frames = frames[np.arange(len(frames)), apex]  # (K+1, 3, 64, 64)
             per_seq = [ssim(apex_frames[i][None, None], chw(smile)[None, None])["ssim"] for i in range(len(frames))]
             oracle_y = draw_landmarks(smile_aligned.landmarks, smile.shape[0], net.config.draw)[None]  # (1, S, S)
-            oracle = net.translate(oracle_y.astype(np.float32), res.neutral_face)[0]  # (S, S, 3)
+            oracle = net.translate(oracle_y.astype(np.float32), res.neutral_face, smile_aligned.landmarks[None],
+                                   res.neutral_landmarks)[0]  # (S, S, 3)
             disp = np.sqrt(((res.points[0, apex[0]] - res.points[0, 0]) ** 2).sum(-1)).mean()
             rows.append({
                 "person": pid, "label": label,
@@ -102,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                 "oracle_landmarks_ssim": ssim(chw(oracle)[None, None], chw(smile)[None, None])["ssim"],
                 "mode_diversity_px": mode_diversity(res.points[None, 1:])["mode_diversity"],
                 "neutral_to_apex_px": float(disp),
+                "apex_to_smile_px": _rms(res.points[0, apex[0]], smile_aligned.landmarks),
+                "neutral_to_smile_px": _rms(res.neutral_landmarks, smile_aligned.landmarks),
             })
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}),
                   flush=True)
@@ -118,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def _rms(a: np.ndarray, b: np.ndarray) -> float:
+    """RMS distance (px) between two (68, 2) landmark sets."""
+    return float(np.sqrt(((a - b) ** 2).sum(-1).mean()))
 
 
 def _file_landmarks(res) -> np.ndarray:

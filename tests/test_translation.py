@@ -188,7 +188,7 @@ def test_augmentation_is_consistent_within_a_triple_and_seeded():
 def test_train_translation_learns_saves_and_resumes(tiny_data, tmp_path):
     import json
 
-    from cmmnet.training.translation import load_triples
+    from cmmnet.training.translation import load_items
 
     cfg = _tiny_cfg()
     _train(tiny_data, cfg, tmp_path / "a")
@@ -197,7 +197,7 @@ def test_train_translation_learns_saves_and_resumes(tiny_data, tmp_path):
     g.eval()
     train = tiny_data.subset("train")
     items = np.stack([np.repeat(np.arange(len(train)), tiny_data.T), np.tile(np.arange(tiny_data.T), len(train))], 1)
-    z0, y, z = load_triples(tiny_data, train.index, items, torch.device("cpu"))
+    (z0, y, z), _ = load_items(tiny_data, train.index, items, torch.device("cpu"))
     torch.manual_seed(0)
     fresh = UNetGenerator(cfg.generator).eval()
     with torch.no_grad():

@@ -188,15 +188,26 @@ class CMMNet:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     @torch.no_grad()
-    def translate(self, landmark_images: np.ndarray, neutral_face: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """G of §3.4 on (N, S, S) landmark images in [0, 1] and one (S, S, 3) uint8 neutral face -> (N, S, S, 3)."""
+    def translate(self, landmark_images: np.ndarray, neutral_face: np.ndarray, points: np.ndarray | None = None,
+                  neutral_points: np.ndarray | None = None, batch_size: int = 256) -> np.ndarray:
+        """G of §3.4 on (N, S, S) landmark images in [0, 1] and one (S, S, 3) uint8 neutral face -> (N, S, S, 3).
+
+        A translator with ``face_input = "warped"`` also needs the frames' landmarks ``points`` (N, 68, 2) and the
+        neutral face's ``neutral_points`` (68, 2) (aligned pixels)."""
         y = torch.from_numpy(np.asarray(landmark_images, dtype=np.float32)).unsqueeze(1)  # (N, 1, S, S)
         z0 = torch.from_numpy(np.ascontiguousarray(neutral_face.transpose(2, 0, 1))).float() / 127.5 - 1.0  # (3,S,S)
         z0 = z0.to(self.device)
+        pts = None if points is None else torch.from_numpy(np.asarray(points, dtype=np.float32)).to(self.device)
+        p0 = None if neutral_points is None else torch.from_numpy(np.asarray(neutral_points, dtype=np.float32))
+        p0 = None if p0 is None else p0.to(self.device)[None]  # (1, 68, 2)
         out = []
         for i in range(0, len(y), batch_size):
             yb = y[i:i + batch_size].to(self.device).contiguous(memory_format=torch.channels_last)  # (B, 1, S, S)
-            zb = z0.expand(len(yb), -1, -1, -1).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
+            zb = z0.expand(len(yb), -1, -1, -1)  # (B, 3, S, S)
+            if self.translator.cfg.face_input == "warped":
+                zb = self.translator.face_input_for(zb, None if p0 is None else p0.expand(len(yb), -1, -1),
+                                                    None if pts is None else pts[i:i + batch_size])
+            zb = zb.contiguous(memory_format=torch.channels_last)
             with self.autocast():
                 w = self.translator(yb, zb)  # (B, 3, S, S) in [-1, 1]
             out.append(((w.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu())
@@ -238,8 +249,10 @@ class CMMNet:
             images = np.stack([[draw_landmarks(p, s, self.config.draw) for p in seq] for seq in points])
             images = images.astype(np.float32)  # (K+1, T, S, S)
         n_seq, T = images.shape[:2]
-        frames = self.translate(images.reshape(n_seq * T, s, s), face).reshape(n_seq, T, s, s, 3)
-        reference = self.translate(draw_landmarks(pts0, s, self.config.draw)[None].astype(np.float32), face)[0]
+        frames = self.translate(images.reshape(n_seq * T, s, s), face, points.reshape(n_seq * T, 68, 2), pts0)
+        frames = frames.reshape(n_seq, T, s, s, 3)
+        reference = self.translate(draw_landmarks(pts0, s, self.config.draw)[None].astype(np.float32), face,
+                                   pts0[None], pts0)[0]
         return GenerationResult(name, int(seed), frames, images, points, face, pts0, reference)
 
     def _detector_instance(self) -> FaceDetector:

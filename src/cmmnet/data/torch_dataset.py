@@ -14,7 +14,7 @@ _CONVERT = {
     # name -> (dtype conversion): images to float in [0, 1] (landmark images) or [-1, 1] (faces)
     "faces": lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32) / 127.5 - 1.0),  # (T, 3, S, S)
     "landmark_images": lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32)).unsqueeze(1),  # (T, 1, S, S)
-    "landmarks": lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32)),  # (T, 68, 2)
+    "landmarks": lambda a: torch.from_numpy(np.array(a, dtype=np.float32)),  # (T, 68, 2), a writable copy
 }
 
 

@@ -113,9 +113,10 @@ class CMMNetMethod(Method):
         modes = parts[0][:, 1:] if n else np.zeros((0, m.trained_modes, *row0.shape[1:]), np.float32)
         row0 = pts0[:, None] + (row0 - row0[:, :1])  # (B, T, 68, 2) retargeted
         videos = []
-        for face, seq in zip(neutral, row0):
+        for face, seq, p_neutral in zip(neutral, row0, pts0):
             images = np.stack([draw_landmarks(p, s, m.config.draw) for p in seq]).astype(np.float32)  # (T, S, S)
-            videos.append(m.translate(images, np.array(face.transpose(1, 2, 0))).transpose(0, 3, 1, 2))  # (T, 3, S, S)
+            frames = m.translate(images, np.array(face.transpose(1, 2, 0)), seq, p_neutral)  # (T, S, S, 3)
+            videos.append(frames.transpose(0, 3, 1, 2))  # (T, 3, S, S)
         return np.stack(videos), modes
 
 

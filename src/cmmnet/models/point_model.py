@@ -152,8 +152,11 @@ class PointModel(nn.Module):
         aa = torch.einsum("pdn,pdm->pnm", a, a).reshape(p, n * n)  # (P, n*n)
         z = torch.zeros(b, n, device=images.device) if init is None else self.project(init.to(images.device))
         has = (w > 0).any(1)  # (B,)
-        xy_far = torch.where(w[..., None] > 0, xy, torch.full_like(xy, 1e4))  # (B, M, 2)
-        xy_sq = xy_far.pow(2).sum(-1)[:, None, :]  # (B, 1, M)
+        xy_far = torch.where(w[..., None] > 0, xy, torch.full_like(xy, 1e4))  # (B, M, 2); padding lies far away
+        # squared distances |s|^2 + |x|^2 - 2 s.x as one batched matmul of augmented coordinates:
+        # [-2 s, |s|^2, 1] . [x, 1, |x|^2] (no broadcast copies; the argmins need no square root)
+        pix = torch.cat([xy_far, torch.ones_like(xy_far[..., :1]), xy_far.pow(2).sum(-1, keepdim=True)], -1)
+        pix_t = pix.transpose(1, 2).contiguous()  # (B, 4, M)
         wsum = w.sum(1).clamp_min(1e-6)  # (B,)
         eye = torch.eye(n, device=images.device)
         its = self.cfg.iterations if iterations is None else iterations
@@ -162,20 +165,21 @@ class PointModel(nn.Module):
         for it in range(its):
             lam = max(start * decay**it, self.cfg.prior_weight)
             samp = torch.einsum("pdn,bn->bpd", a, z) + c  # (B, P, 2)
-            # squared distances as |s|^2 + |x|^2 - 2 s.x (one batched matmul; the argmins need no square root)
-            d2 = torch.baddbmm(xy_sq, samp, xy_far.transpose(1, 2), alpha=-2.0)  # (B, P, M); padding lies far away
-            d2.add_(samp.pow(2).sum(-1, keepdim=True))
+            samp_aug = torch.cat([-2.0 * samp, samp.pow(2).sum(-1, keepdim=True), torch.ones_like(samp[..., :1])], -1)
+            d2 = torch.bmm(samp_aug, pix_t)  # (B, P, M) squared sample-to-pixel distances
             near_f = d2.min(2).indices  # (B, P) nearest on pixel of each sample (min is faster than argmin on CPU)
             near_r = d2.min(1).indices  # (B, M) nearest sample of each pixel
             tgt_f = torch.gather(xy, 1, near_f[..., None].expand(-1, -1, 2))  # (B, P, 2)
             wf = self._robust((samp - tgt_f).pow(2).sum(-1)) * has[:, None] / p  # (B, P)
-            a_r = a[near_r]  # (B, M, 2, n)
-            c_r = c[near_r]  # (B, M, 2)
+            # the image -> model term, gathered per model sample: the pixels matched to sample p add
+            # wr a_p^T a_p to the normal matrix and a_p^T wr (x - c_p) to the right side, so it has the forward
+            # term's form with per-sample weights wr_p = sum wr and targets sum wr x (no (B, M, 2, n) gather)
             s_r = torch.gather(samp, 1, near_r[..., None].expand(-1, -1, 2))  # (B, M, 2)
             wr = self._robust((s_r - xy).pow(2).sum(-1)) * w / wsum[:, None] * self.cfg.reverse_weight  # (B, M)
-            a_rw = (a_r * wr[..., None, None]).reshape(b, -1, n)  # (B, 2M, n)
-            lhs = (wf @ aa).reshape(b, n, n) + a_rw.transpose(1, 2) @ a_r.reshape(b, -1, n)  # (B, n, n)
-            rhs = (torch.einsum("bp,pdn,bpd->bn", wf, a, tgt_f - c)
-                   + (a_rw.transpose(1, 2) @ (xy - c_r).reshape(b, -1, 1))[..., 0])  # (B, n)
+            w_p = torch.zeros(b, p, device=xy.device).scatter_add_(1, near_r, wr)  # (B, P)
+            x_p = torch.zeros(b, p, 2, device=xy.device).scatter_add_(
+                1, near_r[..., None].expand(-1, -1, 2), xy * wr[..., None])  # (B, P, 2) sum of wr x
+            lhs = ((wf + w_p) @ aa).reshape(b, n, n)  # (B, n, n)
+            rhs = torch.einsum("pdn,bpd->bn", a, wf[..., None] * (tgt_f - c) + x_p - w_p[..., None] * c)  # (B, n)
             z = torch.linalg.solve(lhs + lam * eye, rhs[..., None])[..., 0]  # (B, n)
         return self.reconstruct(z)

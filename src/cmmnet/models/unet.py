@@ -14,13 +14,15 @@ small; see docs/translation.md). The input side must be a multiple of 64 (6 halv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import nn
 
 from ..errors import CmmnetError
 from .blocks import scaled
+from .warp import WarpConfig, tps_warp
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class UNetConfig:
     width: float = 1.0  # multiplier on every hidden channel count; the paper is 1.0
     leaky_slope: float = 0.2  # paper silent; pix2pix's value
     dropout: float = 0.0  # on the first three decoder layers (pix2pix); paper silent, off = deterministic
+    # What the face channels carry: the neutral face z_0 as the paper has it, or z_0 TPS-warped from its own
+    # landmarks onto the frame's (models/warp.py; not in the paper). Callers build it with `face_input_for`.
+    face_input: Literal["neutral", "warped"] = "neutral"
+    warp: WarpConfig = field(default_factory=WarpConfig)
 
 
 class UNetGenerator(nn.Module):
@@ -80,3 +86,14 @@ class UNetGenerator(nn.Module):
         for i in range(1, len(self.up)):
             x = self.up[i](torch.cat([x, skips[-1 - i]], dim=1))  # (B, c, 2^(i+1), 2^(i+1)); last (B, 3, S, S)
         return x
+
+    def face_input_for(self, neutral_face: torch.Tensor, neutral_points: torch.Tensor | None,
+                       frame_points: torch.Tensor | None) -> torch.Tensor:
+        """What to feed as ``neutral_face`` for frames with landmarks ``frame_points`` (B, 68, 2): the neutral face
+        (B, 3, S, S) itself, or, with ``face_input = "warped"``, that face TPS-warped from ``neutral_points``
+        (B, 68, 2) onto them."""
+        if self.cfg.face_input == "neutral":
+            return neutral_face
+        if neutral_points is None or frame_points is None:
+            raise CmmnetError("this translator warps the neutral face: it needs the neutral and the frame landmarks")
+        return tps_warp(neutral_face, neutral_points, frame_points, self.cfg.warp)  # (B, 3, S, S)

@@ -77,32 +77,44 @@ def frame_items(n_seq: int, T: int, frames_per_sequence: int, seed: int, epoch: 
     return np.stack([seq, t.ravel()], axis=1)
 
 
-def load_triples(data: SmileDataset, rows: np.ndarray, items: np.ndarray,
-                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(z_0, y_t, z_t)`` for ``items`` (B, 2) = (position in ``rows``, frame): faces in [-1, 1], y in [0, 1]."""
+def load_items(data: SmileDataset, rows: np.ndarray, items: np.ndarray, device: torch.device
+               ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """``(z_0, y_t, z_t)`` for ``items`` (B, 2) = (position in ``rows``, frame) — faces in [-1, 1], y in [0, 1] —
+    and the landmarks ``(p_0, p_t)`` (B, 68, 2) of those two frames."""
     seq = rows[items[:, 0]]
     order = np.argsort(seq, kind="stable")  # memory-mapped reads in file order
     back = np.argsort(order)
     s, t = seq[order], items[order, 1]
-    faces = data.arrays["faces"]
+    faces, points = data.arrays["faces"], data.arrays["landmarks"]
     z0 = np.asarray(faces[s, 0])[back]  # (B, 3, S, S) uint8
     zt = np.asarray(faces[s, t])[back]  # (B, 3, S, S) uint8
     yt = np.asarray(data.arrays["landmark_images"][s, t])[back]  # (B, S, S) uint8
+    p0 = np.asarray(points[s, 0])[back]  # (B, 68, 2) float32
+    pt = np.asarray(points[s, t])[back]  # (B, 68, 2)
 
     def face(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a.astype(np.float32) / 127.5 - 1.0).to(device)
 
-    return face(z0), torch.from_numpy(yt.astype(np.float32)).unsqueeze(1).to(device), face(zt)
+    def pts(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(a, dtype=np.float32)).to(device)
+
+    triple = face(z0), torch.from_numpy(yt.astype(np.float32)).unsqueeze(1).to(device), face(zt)
+    return triple, (pts(p0), pts(pt))
 
 
 @torch.no_grad()
 def augment_triples(z0: torch.Tensor, y: torch.Tensor, z: torch.Tensor, cfg: AugmentConfig,
-                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One random flip + colour change per triple, the same for ``z_0``, ``y_t`` (flip only) and ``z_t``."""
+                    generator: torch.Generator, points: tuple[torch.Tensor, ...] = ()
+                    ) -> tuple[torch.Tensor, ...]:
+    """One random flip + colour change per triple, the same for ``z_0``, ``y_t`` (flip only) and ``z_t``; landmark
+    sets in ``points`` (each (B, 68, 2)) are flipped with them and returned after the triple."""
     b = z0.shape[0]
     u = torch.rand(b, 4, generator=generator).to(z0.device)  # (B, 4) uniform draws
     flip = (u[:, 0] < cfg.flip)[:, None, None, None]  # (B, 1, 1, 1)
     z0, y, z = (torch.where(flip, a.flip(-1), a) for a in (z0, y, z))
+    width = z0.shape[-1]
+    points = tuple(torch.where(flip[:, :, :, 0], torch.stack([width - 1 - p[..., 0], p[..., 1]], -1), p)
+                   for p in points)  # x -> S - 1 - x (pixel centres at integers); same point order on both sides
     offset = ((2 * u[:, 1] - 1) * cfg.brightness)[:, None, None, None]  # (B, 1, 1, 1)
     contrast = (1 + (2 * u[:, 2] - 1) * cfg.contrast)[:, None, None, None]
     saturation = (1 + (2 * u[:, 3] - 1) * cfg.saturation)[:, None, None, None]
@@ -113,7 +125,7 @@ def augment_triples(z0: torch.Tensor, y: torch.Tensor, z: torch.Tensor, cfg: Aug
         a = grey + (a - grey) * saturation
         return ((a - mean) * contrast + mean + offset).clamp(-1, 1)
 
-    return colour(z0), y, colour(z)
+    return (colour(z0), y, colour(z), *points)
 
 
 @torch.no_grad()
@@ -124,9 +136,9 @@ def validation_l1(g: torch.nn.Module, data: SmileDataset, rows: np.ndarray, item
     g.eval()
     total, n = 0.0, 0
     for i in range(0, len(items), batch_size):
-        z0, y, z = load_triples(data, rows, items[i:i + batch_size], run.dist.device)
+        (z0, y, z), (p0, pt) = load_items(data, rows, items[i:i + batch_size], run.dist.device)
         with autocast(run.dist.device, run.precision):
-            w = g(y, z0)  # (B, 3, S, S)
+            w = g(y, g.face_input_for(z0, p0, pt))  # (B, 3, S, S)
         total += float((w.float() - z).abs().mean()) * len(z)
         n += len(z)
     g.train(was)
@@ -180,12 +192,13 @@ def train_translation(cfg: TranslationPhaseConfig, data: SmileDataset, run: Run)
         batches = epoch_batches(len(items), cfg.batch_size, run.seed, PHASE, epoch, run.dist)
         aug = torch.Generator().manual_seed(stable_seed(run.seed, PHASE, "augment", epoch, run.dist.rank))
         for idx in batches:
-            z0, y, z = load_triples(train, rows, items[idx], device)  # (B,3,S,S), (B,1,S,S), (B,3,S,S)
+            (z0, y, z), (p0, pt) = load_items(train, rows, items[idx], device)  # (B,3,S,S), (B,1,S,S), ...
             if cfg.augment.active:  # off: the triples go to G untouched (bit-identical to no augmentation code)
-                z0, y, z = augment_triples(z0, y, z, cfg.augment, aug)
-            # D step: maximise eq. 5 (minimise its negative), G fixed
+                z0, y, z, p0, pt = augment_triples(z0, y, z, cfg.augment, aug, (p0, pt))
+            face_in = g.face_input_for(z0, p0, pt)  # (B, 3, S, S) z_0, or z_0 warped onto frame t's landmarks
+            # D step: maximise eq. 5 (minimise its negative), G fixed; D judges (z_0, frame) pairs as in §3.4
             with autocast(device, run.precision):
-                w = net_g(y, z0)  # (B, 3, S, S) generated frame w_t
+                w = net_g(y, face_in)  # (B, 3, S, S) generated frame w_t
                 real_logits = net_d(z0, z)  # (B, 1, h, w): one label per pixel of the coarsest map
                 fake_logits = net_d(z0, w.detach())
                 loss_d = discriminator_loss(real_logits.float(), fake_logits.float())
