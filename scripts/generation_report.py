@@ -19,7 +19,9 @@ pipeline (:meth:`cmmnet.CMMNet.generate`, the default K) for each label, and:
   the real smiling photo's own (aligned) landmarks instead of generated ones — the ceiling that better landmarks
   alone could reach with this translator; ``apex_to_smile_px`` / ``neutral_to_smile_px``: RMS distance (px at
   64x64, all 68 points) of the conditional apex's / the neutral photo's landmarks to the real smile's — how close
-  the generated smile comes to the one the photo shows.
+  the generated smile comes to the one the photo shows; ``mean_smile_ssim``: G fed the neutral landmarks plus the
+  mean neutral-to-smile displacement of the *train* people's photos (the best predictor of the typical smile) —
+  what a landmark generator that knew the average smile but not this person's would score.
 - ``mode_diversity`` (cmmnet.evaluation): mean pairwise RMS landmark distance (px at 64x64) between the K modes,
   and the mean neutral-to-apex displacement for scale.
 """
@@ -68,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.people:
         people = people[:args.people]
     net = CMMNet.from_pretrained(args.weights)
+    train_people = sorted({names[s] for s in np.asarray(data.subset("train").subjects)})
+    mean_disp = _mean_smile_displacement(args.faces, train_people)  # (68, 2)
+    if mean_disp is None:
+        print("no train people's photos found (for the mean smile)", file=sys.stderr)
+        return 2
     desc = FaceDescriptor()
     labels = args.labels.split(",")
     rows = []
@@ -95,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             oracle_y = draw_landmarks(smile_aligned.landmarks, smile.shape[0], net.config.draw)[None]  # (1, S, S)
             oracle = net.translate(oracle_y.astype(np.float32), res.neutral_face, smile_aligned.landmarks[None],
                                    res.neutral_landmarks)[0]  # (S, S, 3)
+            typical = (res.neutral_landmarks + mean_disp).astype(np.float32)  # (68, 2) the average smile
+            typical_y = draw_landmarks(typical, smile.shape[0], net.config.draw)[None].astype(np.float32)
+            mean_smile = net.translate(typical_y, res.neutral_face, typical[None], res.neutral_landmarks)[0]
             disp = np.sqrt(((res.points[0, apex[0]] - res.points[0, 0]) ** 2).sum(-1)).mean()
             rows.append({
                 "person": pid, "label": label,
@@ -103,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 "apex_ssim": per_seq[0], "apex_ssim_best_mode": max(per_seq),
                 "neutral_vs_smile_ssim": ssim(chw(res.neutral_face)[None, None], chw(smile)[None, None])["ssim"],
                 "oracle_landmarks_ssim": ssim(chw(oracle)[None, None], chw(smile)[None, None])["ssim"],
+                "mean_smile_ssim": ssim(chw(mean_smile)[None, None], chw(smile)[None, None])["ssim"],
                 "mode_diversity_px": mode_diversity(res.points[None, 1:])["mode_diversity"],
                 "neutral_to_apex_px": float(disp),
                 "apex_to_smile_px": _rms(res.points[0, apex[0]], smile_aligned.landmarks),
@@ -123,6 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def _mean_smile_displacement(faces: Path, people: list[str]) -> np.ndarray | None:
+    """Mean (68, 2) aligned landmark displacement from ``NNN_03.jpg`` (neutral) to ``NNN_08.jpg`` (smile)."""
+    from cmmnet.faces import FaceDetector
+
+    det = FaceDetector()
+    disp = [process_image(faces / f"{p}_08.jpg", detector=det).aligned.landmarks
+            - process_image(faces / f"{p}_03.jpg", detector=det).aligned.landmarks
+            for p in people if (faces / f"{p}_03.jpg").is_file() and (faces / f"{p}_08.jpg").is_file()]
+    return np.mean(disp, axis=0) if disp else None
 
 
 def _rms(a: np.ndarray, b: np.ndarray) -> float:

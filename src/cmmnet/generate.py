@@ -14,6 +14,9 @@ Which landmark images G sees is :attr:`GenerateConfig.landmark_input` (the paper
 - ``redrawn``: the points fitted from the decoded images, redrawn as they are.
 - ``decoded``: the VAE decoder's soft images themselves (the paper's wiring).
 
+A translator trained with ``UNetConfig.face_input = "warped"`` (not the shipped one) gets, instead of ``z_0``,
+the neutral face TPS-warped onto each frame's points, ``GenerationResult.points`` (:mod:`cmmnet.models.warp`).
+
 Inference only: no optimisers, no training code. Models run in ``eval`` mode on ``GenerateConfig.device``, with
 bf16 autocast when ``precision = "bf16"``.
 """
