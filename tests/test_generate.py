@@ -152,6 +152,26 @@ def test_landmark_input_modes(weights, net, photo, mode):
         assert len(np.unique(res.landmark_images)) > 2
 
 
+def test_generate_with_a_warped_translator(tmp_path, frl_dir):
+    from cmmnet.faces.pipeline import process_image
+    from cmmnet.generate import CMMNet, GenerateConfig
+
+    aligned = process_image(frl_dir / "001_03.jpg").aligned
+    run = make_weights(tmp_path / "run", np.stack([aligned.landmarks + d for d in np.linspace(-1, 1, 6)]))
+    g = UNetGenerator(UNetConfig(width=0.125, face_input="warped"))
+    save_pretrained(g, g.cfg, run / "translator", name="UNetGenerator")
+    net = CMMNet.from_pretrained(run, GenerateConfig(device="cpu"))
+    res = net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=1, seed=0)
+    assert res.frames.shape == (2, 32, 64, 64, 3)
+    # frame t is G on the landmark image and the neutral face warped onto frame t's points
+    t = 20
+    one = net.translate(res.landmark_images[1, t:t + 1], res.neutral_face, res.points[1, t:t + 1],
+                        res.neutral_landmarks)
+    assert np.array_equal(one[0], res.frames[1, t])
+    with pytest.raises(CmmnetError, match="landmarks"):
+        net.translate(res.landmark_images[1, :2], res.neutral_face)
+
+
 def test_bf16_close_to_fp32(weights, net, photo):
     from cmmnet.generate import CMMNet, GenerateConfig
 

@@ -224,3 +224,13 @@ def test_train_translation_rejects_wrong_image_size(tiny_data, tmp_path):
     cfg = TranslationPhaseConfig(generator=UNetConfig(image_size=128, width=0.125), epochs=1)
     with pytest.raises(CmmnetError, match="image_size"):
         _train(tiny_data, cfg, tmp_path / "c")
+
+
+def test_train_translation_with_the_warped_input(tiny_data, tmp_path):
+    cfg = TranslationPhaseConfig(generator=UNetConfig(width=0.125, face_input="warped"),
+                                 discriminator=PatchDiscriminatorConfig(width=0.125), epochs=1, batch_size=4,
+                                 frames_per_sequence=2, val_items=4)
+    _train(tiny_data, cfg, tmp_path / "run")
+    _, gcfg = load_pretrained(UNetGenerator, UNetConfig, tmp_path / "run" / "translator")
+    assert gcfg.face_input == "warped"
+    assert "val_l1" in (tmp_path / "run" / "metrics.jsonl").read_text()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -92,43 +91,3 @@ def test_flip_augmentation_flips_the_landmarks():
         want = torch.stack([63 - p[i, :, 0], p[i, :, 1]], -1) if flipped[i] else p[i]
         assert torch.equal(ap[i], want)
     assert 0 < sum(flipped) < 8
-
-
-def test_generate_with_a_warped_translator(tmp_path, frl_dir):
-    from cmmnet.faces.pipeline import process_image
-    from cmmnet.generate import CMMNet, GenerateConfig
-    from tests.test_generate import make_weights
-
-    aligned = process_image(frl_dir / "001_03.jpg").aligned
-    run = make_weights(tmp_path / "run", np.stack([aligned.landmarks + d for d in np.linspace(-1, 1, 6)]))
-    g = UNetGenerator(UNetConfig(width=0.125, face_input="warped"))
-    save_pretrained(g, g.cfg, run / "translator", name="UNetGenerator")
-    net = CMMNet.from_pretrained(run, GenerateConfig(device="cpu"))
-    res = net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=1, seed=0)
-    assert res.frames.shape == (2, 32, 64, 64, 3)
-    # frame t is G on the landmark image and the neutral face warped onto frame t's points
-    t = 20
-    one = net.translate(res.landmark_images[1, t:t + 1], res.neutral_face, res.points[1, t:t + 1],
-                        res.neutral_landmarks)
-    assert np.array_equal(one[0], res.frames[1, t])
-    with pytest.raises(CmmnetError, match="landmarks"):
-        net.translate(res.landmark_images[1, :2], res.neutral_face)
-
-
-def test_train_translation_with_the_warped_input(frl_dir, tmp_path):
-    from cmmnet.data import load_dataset
-    from cmmnet.models.patch_discriminator import PatchDiscriminatorConfig
-    from cmmnet.training.common import Run
-    from cmmnet.training.translation import TranslationPhaseConfig, train_translation
-    from tests.test_translation import _tiny_dataset
-
-    data = load_dataset(_tiny_dataset(frl_dir, tmp_path / "ds", people=2, T=4))
-    cfg = TranslationPhaseConfig(generator=UNetConfig(width=0.125, face_input="warped"),
-                                 discriminator=PatchDiscriminatorConfig(width=0.125), epochs=1, batch_size=4,
-                                 val_items=4)
-    with Run(tmp_path / "run", cfg, seed=0, log_every=1, tensorboard=False) as run:
-        train_translation(cfg, data, run)
-    g, gcfg = load_pretrained(UNetGenerator, UNetConfig, tmp_path / "run" / "translator")
-    assert gcfg.face_input == "warped"
-    metrics = (tmp_path / "run" / "metrics.jsonl").read_text()
-    assert "val_l1" in metrics
