@@ -280,9 +280,13 @@ class CMMNet:
         """K + 1 smile sequences of the person in ``image`` (path or (H, W, 3) uint8 RGB); the largest face is
         used (a warning is logged when there are several)."""
         self.check_request(label, modes)  # fail before the face front end
-        aligned, n_faces, box = self.align(image)
+        return self.generate_detected(*self.align(image), label, modes, seed)
+
+    def generate_detected(self, aligned: AlignedFace, n_faces: int, box: np.ndarray, label: str | int,
+                          modes: int | None = None, seed: int = 0) -> GenerationResult:
+        """:meth:`generate` from what :meth:`align` returned for a photo (the face front end run elsewhere)."""
         res = self.generate_aligned(aligned.image, aligned.landmarks, label, modes, seed)
-        res.transform, res.n_faces, res.box = aligned.transform, n_faces, np.asarray(box)
+        res.transform, res.n_faces, res.box = aligned.transform, int(n_faces), np.asarray(box)
         return res
 
     def paste(self, result: GenerationResult, photo: np.ndarray) -> np.ndarray:

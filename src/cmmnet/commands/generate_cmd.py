@@ -18,6 +18,7 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,10 +102,72 @@ def _write_videos(paths: list[Path], videos: list[np.ndarray], cfg: OutputConfig
         list(pool.map(lambda path, v: write_video(path, v, fps=cfg.fps, crf=cfg.crf), paths, videos))
 
 
+def _front_end_child(image: Path, config, conn) -> None:
+    """In the forked process: the face front end on ``image``; sends ``("ok", (aligned, n_faces, box))``, or
+    ``("error", CmmnetError)`` for a problem with the input, or ``("crash", traceback text)``."""
+    import traceback
+
+    from ..faces.pipeline import process_image
+
+    try:
+        res = process_image(image, config)
+        conn.send(("ok", (res.aligned, res.face.n_faces, res.face.box)))
+    except CmmnetError as e:
+        conn.send(("error", e))
+    except Exception:  # a bug: hand the traceback to the parent, which raises it
+        conn.send(("crash", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def start_face_front_end(image: Path, config=None) -> Callable[[], tuple]:
+    """Start reading, detecting, landmarking and aligning the face of ``image`` (:func:`process_image`) in a forked
+    process, so that dlib's model loading (0.7 s) overlaps importing torch and loading the weights here (threads
+    would not: neither lets go of the GIL). Returns a function that waits for ``(aligned, n_faces, box)`` (as
+    :meth:`CMMNet.align`) and raises what the front end raised; it carries the front-end ``config`` it ran with.
+    Off Linux (no safe fork) the function does the work itself when called."""
+    import multiprocessing as mp
+
+    from ..faces.pipeline import FrontEndConfig, process_image
+
+    cfg = config or FrontEndConfig()
+
+    def inline() -> tuple:
+        res = process_image(image, cfg)
+        return res.aligned, res.face.n_faces, res.face.box
+
+    if sys.platform != "linux":
+        inline.config = cfg  # type: ignore[attr-defined]
+        return inline
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_front_end_child, args=(image, cfg, send), daemon=True)  # dies with this process
+    proc.start()
+    send.close()
+
+    def result() -> tuple:
+        try:
+            kind, payload = receive.recv()
+        except EOFError:  # the child died without an answer (killed, out of memory): do the work here instead
+            proc.join()
+            return inline()
+        proc.join()
+        if kind == "error":
+            raise payload
+        if kind == "crash":
+            raise RuntimeError(f"face front end failed in its worker process:\n{payload}")
+        return payload
+
+    result.config = cfg  # type: ignore[attr-defined]
+    return result
+
+
 def write_generation(net, image: Path, label: str, modes: int | None, seed: int, out: Path,
-                     paste: Literal["none", "paste"] = "none", cfg: OutputConfig | None = None) -> dict:
+                     paste: Literal["none", "paste"] = "none", cfg: OutputConfig | None = None,
+                     face: Callable[[], tuple] | None = None) -> dict:
     """Generate with ``net`` (a :class:`cmmnet.generate.CMMNet`) on ``image`` and write every output file into
-    ``out`` atomically; returns the meta dict written to ``meta.json``."""
+    ``out`` atomically; returns the meta dict written to ``meta.json``. ``face``: the face front end already
+    started on ``image`` (:func:`start_face_front_end`), used when it ran with ``net``'s front-end config."""
     from ..faces import read_image
     from ..io import atomic_dir
 
@@ -113,7 +176,10 @@ def write_generation(net, image: Path, label: str, modes: int | None, seed: int,
     timings: dict[str, float] = {}
     with atomic_dir(out) as tmp:  # created first: an unwritable --out fails before any work
         t0 = time.perf_counter()
-        res = net.generate(image, label, modes=modes, seed=seed)
+        if face is not None and getattr(face, "config", None) == net.config.front_end:
+            res = net.generate_detected(*face(), label, modes, seed)
+        else:
+            res = net.generate(image, label, modes=modes, seed=seed)
         timings["generate_s"] = time.perf_counter() - t0
         names = sequence_names(res.modes)
         t0 = time.perf_counter()
@@ -176,17 +242,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generate import CMMNet, GenerateConfig
-
     if args.modes is not None:
         check_modes_range(args.modes)  # before loading anything
     if not args.image.is_file():
         raise CmmnetError(f"--image {args.image}: file not found")
     check_out_dir(args.out)
+    face = start_face_front_end(args.image)  # dlib loads its models there while torch loads here
+    from ..generate import CMMNet, GenerateConfig
+
     net = CMMNet.from_pretrained(args.weights, GenerateConfig(precision=args.precision, device=args.device))
     net.check_request(args.label, args.modes)
     meta = write_generation(net, args.image, args.label, args.modes, args.seed, args.out,
-                            paste="paste" if args.paste else "none")
+                            paste="paste" if args.paste else "none", face=face)
     files = meta["files"]["videos"] + meta["files"]["pasted_videos"]
     print(f"wrote {args.out}/: {', '.join(files)}, landmarks.npy, sheet.png, meta.json")
     return 0
