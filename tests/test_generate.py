@@ -321,21 +321,21 @@ def test_cli_bad_inputs(tmp_path, weights, photo):
 
 
 def test_face_front_end_in_a_forked_process(tmp_path, frl_dir):
-    from cmmnet.commands.generate_cmd import start_face_front_end
+    from cmmnet.commands.generate_cmd import FaceFrontEnd
     from cmmnet.errors import NoFaceError
     from cmmnet.faces.pipeline import FrontEndConfig, process_image
 
     photo = frl_dir / "003_03.jpg"
-    wait = start_face_front_end(photo)
-    aligned, n_faces, box = wait()
+    front = FaceFrontEnd(photo)
+    aligned, n_faces, box = front.result()
     ref = process_image(photo)
     assert np.array_equal(aligned.image, ref.aligned.image) and np.array_equal(aligned.landmarks, ref.aligned.landmarks)
     assert np.array_equal(aligned.transform, ref.aligned.transform) and n_faces == 1
-    assert np.array_equal(box, ref.face.box) and wait.config == FrontEndConfig()
+    assert np.array_equal(box, ref.face.box) and front.config == FrontEndConfig()
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(blank)
     with pytest.raises(NoFaceError):  # the worker's user-facing error is raised here, as the inline call would
-        start_face_front_end(blank)()
+        FaceFrontEnd(blank).result()
 
 
 def test_cli_two_faces_uses_the_largest(tmp_path, weights, frl_dir):

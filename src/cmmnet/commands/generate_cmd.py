@@ -18,7 +18,6 @@ import platform
 import shlex
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,54 +119,59 @@ def _front_end_child(image: Path, config, conn) -> None:
         conn.close()
 
 
-def start_face_front_end(image: Path, config=None) -> Callable[[], tuple]:
-    """Start reading, detecting, landmarking and aligning the face of ``image`` (:func:`process_image`) in a forked
-    process, so that dlib's model loading (0.7 s) overlaps importing torch and loading the weights here (threads
-    would not: neither lets go of the GIL). Returns a function that waits for ``(aligned, n_faces, box)`` (as
-    :meth:`CMMNet.align`) and raises what the front end raised; it carries the front-end ``config`` it ran with.
-    Off Linux (no safe fork) the function does the work itself when called."""
-    import multiprocessing as mp
+class FaceFrontEnd:
+    """The face front end (:func:`process_image`: read, detect, landmark, align) of one photo, started in a forked
+    process so that dlib's model loading (0.7 s) overlaps importing torch and loading the weights in this one
+    (threads would not: neither lets go of the GIL). :meth:`result` waits for ``(aligned, n_faces, box)``, as
+    :meth:`CMMNet.align` returns them, and raises what the front end raised. Off Linux (no safe fork) and if the
+    worker dies without an answer, :meth:`result` does the work itself."""
 
-    from ..faces.pipeline import FrontEndConfig, process_image
+    def __init__(self, image: Path, config=None):
+        import multiprocessing as mp
 
-    cfg = config or FrontEndConfig()
+        from ..faces.pipeline import FrontEndConfig
 
-    def inline() -> tuple:
-        res = process_image(image, cfg)
+        self.image = image
+        self.config = config or FrontEndConfig()
+        self._receive = self._proc = None
+        if sys.platform == "linux":
+            ctx = mp.get_context("fork")
+            self._receive, send = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(target=_front_end_child, args=(image, self.config, send), daemon=True)
+            self._proc.start()  # a daemon: it dies with this process, e.g. when the weights turn out damaged
+            send.close()
+
+    def _inline(self) -> tuple:
+        from ..faces.pipeline import process_image
+
+        res = process_image(self.image, self.config)
         return res.aligned, res.face.n_faces, res.face.box
 
-    if sys.platform != "linux":
-        inline.config = cfg  # type: ignore[attr-defined]
-        return inline
-    ctx = mp.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_front_end_child, args=(image, cfg, send), daemon=True)  # dies with this process
-    proc.start()
-    send.close()
-
-    def result() -> tuple:
+    def result(self) -> tuple:
+        if self._proc is None:
+            return self._inline()
         try:
-            kind, payload = receive.recv()
-        except EOFError:  # the child died without an answer (killed, out of memory): do the work here instead
-            proc.join()
-            return inline()
-        proc.join()
+            kind, payload = self._receive.recv()
+        except EOFError:  # the worker died without an answer (killed, out of memory)
+            kind, payload = "gone", None
+        finally:
+            self._proc.join()
+            self._proc = None
+        if kind == "gone":
+            return self._inline()
         if kind == "error":
             raise payload
         if kind == "crash":
             raise RuntimeError(f"face front end failed in its worker process:\n{payload}")
         return payload
 
-    result.config = cfg  # type: ignore[attr-defined]
-    return result
-
 
 def write_generation(net, image: Path, label: str, modes: int | None, seed: int, out: Path,
                      paste: Literal["none", "paste"] = "none", cfg: OutputConfig | None = None,
-                     face: Callable[[], tuple] | None = None) -> dict:
+                     face: FaceFrontEnd | None = None) -> dict:
     """Generate with ``net`` (a :class:`cmmnet.generate.CMMNet`) on ``image`` and write every output file into
     ``out`` atomically; returns the meta dict written to ``meta.json``. ``face``: the face front end already
-    started on ``image`` (:func:`start_face_front_end`), used when it ran with ``net``'s front-end config."""
+    started on ``image``, used when it runs with ``net``'s front-end config."""
     from ..faces import read_image
     from ..io import atomic_dir
 
@@ -176,8 +180,8 @@ def write_generation(net, image: Path, label: str, modes: int | None, seed: int,
     timings: dict[str, float] = {}
     with atomic_dir(out) as tmp:  # created first: an unwritable --out fails before any work
         t0 = time.perf_counter()
-        if face is not None and getattr(face, "config", None) == net.config.front_end:
-            res = net.generate_detected(*face(), label, modes, seed)
+        if face is not None and face.config == net.config.front_end:
+            res = net.generate_detected(*face.result(), label, modes, seed)
         else:
             res = net.generate(image, label, modes=modes, seed=seed)
         timings["generate_s"] = time.perf_counter() - t0
@@ -247,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.image.is_file():
         raise CmmnetError(f"--image {args.image}: file not found")
     check_out_dir(args.out)
-    face = start_face_front_end(args.image)  # dlib loads its models there while torch loads here
+    face = FaceFrontEnd(args.image)  # dlib loads its models there while torch loads here
     from ..generate import CMMNet, GenerateConfig
 
     net = CMMNet.from_pretrained(args.weights, GenerateConfig(precision=args.precision, device=args.device))
