@@ -223,7 +223,7 @@ class CMMNet:
         point fit stays in fp32): decoded images (K+1, T, S, S) float32 and fitted points (K+1, T, 68, 2)."""
         lg = self.landmark_generator
         y0 = torch.from_numpy(lg.draw_neutral(neutral_landmarks))[None, None].to(self.device)  # (1, 1, S, S)
-        pts0 = torch.from_numpy(np.asarray(neutral_landmarks, dtype=np.float32))[None].to(self.device)  # (1, 68, 2)
+        pts0 = torch.from_numpy(np.array(neutral_landmarks, dtype=np.float32))[None].to(self.device)  # (1, 68, 2)
         label_t = torch.tensor([lg.label_index(label)], device=self.device)
         with self.autocast():
             out = lg.generate_batch(y0, label_t, modes, seed, neutral_points=pts0,

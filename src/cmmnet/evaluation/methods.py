@@ -91,7 +91,9 @@ class CMMNetMethod(Method):
         landmark generator runs batched, and only row 0 (the conditional LSTM, the video scored) is translated.
         The K modes (their points: the diversity metrics) are generated for the first ``modes_for`` inputs only
         (-1: all), as fitting points to (K+1) T decoded images is the costly part; row 0 does not depend on K.
-        tests/test_evaluation.py checks the equality with ``generate_aligned``."""
+        tests/test_evaluation.py checks the equality with ``generate_aligned``. (With a translator whose face input
+        is warped, the fitted points of a smaller batch can differ in the last float bits, ~1e-6 px, and bf16 G
+        turns that into a few grey levels on ~1 % of the pixels.)"""
         from ..faces import draw_landmarks
 
         m = self.model
