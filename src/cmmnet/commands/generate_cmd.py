@@ -21,13 +21,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import CmmnetError
 from ..limits import MAX_MODES, check_modes_range
+
+if TYPE_CHECKING:
+    from ..faces.pipeline import FrontEndConfig
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +104,7 @@ def _write_videos(paths: list[Path], videos: list[np.ndarray], cfg: OutputConfig
         list(pool.map(lambda path, v: write_video(path, v, fps=cfg.fps, crf=cfg.crf), paths, videos))
 
 
-def _front_end_child(image: Path, config, conn) -> None:
+def _front_end_child(image: Path, config: FrontEndConfig, conn) -> None:
     """In the forked process: the face front end on ``image``; sends ``("ok", (aligned, n_faces, box))``, or
     ``("error", CmmnetError)`` for a problem with the input, or ``("crash", traceback text)``."""
     import traceback
@@ -126,7 +129,7 @@ class FaceFrontEnd:
     :meth:`CMMNet.align` returns them, and raises what the front end raised. Off Linux (no safe fork) and if the
     worker dies without an answer, :meth:`result` does the work itself."""
 
-    def __init__(self, image: Path, config=None):
+    def __init__(self, image: Path, config: FrontEndConfig | None = None):
         import multiprocessing as mp
 
         from ..faces.pipeline import FrontEndConfig
