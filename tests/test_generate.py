@@ -338,6 +338,16 @@ def test_face_front_end_in_a_forked_process(tmp_path, frl_dir):
         FaceFrontEnd(blank).result()
 
 
+def test_face_front_end_falls_back_when_its_worker_dies(frl_dir, monkeypatch):
+    from cmmnet.commands import generate_cmd
+    from cmmnet.faces.pipeline import process_image
+
+    monkeypatch.setattr(generate_cmd, "_front_end_child", lambda *args: os._exit(3))  # dies without an answer
+    photo = frl_dir / "003_03.jpg"
+    aligned, n_faces, _ = generate_cmd.FaceFrontEnd(photo).result()  # done in this process instead
+    assert np.array_equal(aligned.landmarks, process_image(photo).aligned.landmarks) and n_faces == 1
+
+
 def test_cli_two_faces_uses_the_largest(tmp_path, weights, frl_dir):
     a = Image.open(frl_dir / "001_03.jpg").crop((96, 96, 416, 416))  # face ~180 px
     b = Image.open(frl_dir / "003_03.jpg").crop((96, 96, 416, 416)).resize((240, 240))  # face ~145 px
