@@ -200,16 +200,16 @@ class CMMNet:
         y = torch.from_numpy(np.asarray(landmark_images, dtype=np.float32)).unsqueeze(1)  # (N, 1, S, S)
         z0 = torch.from_numpy(np.ascontiguousarray(neutral_face.transpose(2, 0, 1))).float() / 127.5 - 1.0  # (3,S,S)
         z0 = z0.to(self.device)
-        pts = None if points is None else torch.from_numpy(np.asarray(points, dtype=np.float32)).to(self.device)
-        p0 = None if neutral_points is None else torch.from_numpy(np.asarray(neutral_points, dtype=np.float32))
-        p0 = None if p0 is None else p0.to(self.device)[None]  # (1, 68, 2)
+        def tensor(a: np.ndarray | None) -> torch.Tensor | None:
+            return None if a is None else torch.from_numpy(np.array(a, dtype=np.float32)).to(self.device)
+
+        pts, p0 = tensor(points), tensor(neutral_points)  # (N, 68, 2), (68, 2) or None
         out = []
         for i in range(0, len(y), batch_size):
             yb = y[i:i + batch_size].to(self.device).contiguous(memory_format=torch.channels_last)  # (B, 1, S, S)
-            zb = z0.expand(len(yb), -1, -1, -1)  # (B, 3, S, S)
-            if self.translator.cfg.face_input == "warped":
-                zb = self.translator.face_input_for(zb, None if p0 is None else p0.expand(len(yb), -1, -1),
-                                                    None if pts is None else pts[i:i + batch_size])
+            n = len(yb)
+            zb = self.translator.face_input_for(z0.expand(n, -1, -1, -1), None if p0 is None else p0.expand(n, -1, -1),
+                                                None if pts is None else pts[i:i + n])  # (B, 3, S, S)
             zb = zb.contiguous(memory_format=torch.channels_last)
             with self.autocast():
                 w = self.translator(yb, zb)  # (B, 3, S, S) in [-1, 1]

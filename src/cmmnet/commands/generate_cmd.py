@@ -104,16 +104,21 @@ def _write_videos(paths: list[Path], videos: list[np.ndarray], cfg: OutputConfig
         list(pool.map(lambda path, v: write_video(path, v, fps=cfg.fps, crf=cfg.crf), paths, videos))
 
 
-def _front_end_child(image: Path, config: FrontEndConfig, conn) -> None:
-    """In the forked process: the face front end on ``image``; sends ``("ok", (aligned, n_faces, box))``, or
-    ``("error", CmmnetError)`` for a problem with the input, or ``("crash", traceback text)``."""
-    import traceback
-
+def _front_end(image: Path, config: FrontEndConfig) -> tuple:
+    """:func:`process_image` on ``image``, as :meth:`CMMNet.align` returns it: ``(aligned, n_faces, box)``."""
     from ..faces.pipeline import process_image
 
+    res = process_image(image, config)
+    return res.aligned, res.face.n_faces, res.face.box
+
+
+def _front_end_child(image: Path, config: FrontEndConfig, conn) -> None:
+    """In the forked process: :func:`_front_end`; sends ``("ok", result)``, or ``("error", CmmnetError)`` for a
+    problem with the input, or ``("crash", traceback text)``."""
+    import traceback
+
     try:
-        res = process_image(image, config)
-        conn.send(("ok", (res.aligned, res.face.n_faces, res.face.box)))
+        conn.send(("ok", _front_end(image, config)))
     except CmmnetError as e:
         conn.send(("error", e))
     except Exception:  # a bug: hand the traceback to the parent, which raises it
@@ -144,24 +149,19 @@ class FaceFrontEnd:
             self._proc.start()  # a daemon: it dies with this process, e.g. when the weights turn out damaged
             send.close()
 
-    def _inline(self) -> tuple:
-        from ..faces.pipeline import process_image
-
-        res = process_image(self.image, self.config)
-        return res.aligned, res.face.n_faces, res.face.box
-
     def result(self) -> tuple:
         if self._proc is None:
-            return self._inline()
+            return _front_end(self.image, self.config)
         try:
-            kind, payload = self._receive.recv()
-        except EOFError:  # the worker died without an answer (killed, out of memory)
-            kind, payload = "gone", None
+            answer = self._receive.recv()
+        except EOFError:
+            answer = None
         finally:
             self._proc.join()
             self._proc = None
-        if kind == "gone":
-            return self._inline()
+        if answer is None:  # the worker died without an answer (killed, out of memory): do the work here
+            return _front_end(self.image, self.config)
+        kind, payload = answer
         if kind == "error":
             raise payload
         if kind == "crash":

@@ -39,6 +39,20 @@ def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lm[..., LEFT_EYE, :].mean(-2), lm[..., RIGHT_EYE, :].mean(-2)
 
 
+def border_points(h: int, w: int, per_side: int = 4, margin: float = 0.5) -> np.ndarray:
+    """Points on a rectangle ``margin`` times the frame size outside an (h, w) frame, ``(4 * per_side, 2)``: fixed
+    anchors that keep the background still when a face is warped (FRL-Smile's morph mesh, G's TPS warp). Far
+    enough outside that a dropping jaw never crosses them."""
+    x0, x1 = -margin * w, (w - 1) + margin * w
+    y0, y1 = -margin * h, (h - 1) + margin * h
+    t = np.linspace(0.0, 1.0, per_side + 1)[:-1]
+    top = np.stack([x0 + t * (x1 - x0), np.full_like(t, y0)], 1)
+    right = np.stack([np.full_like(t, x1), y0 + t * (y1 - y0)], 1)
+    bottom = np.stack([x1 - t * (x1 - x0), np.full_like(t, y1)], 1)
+    left = np.stack([np.full_like(t, x0), y1 - t * (y1 - y0)], 1)
+    return np.concatenate([top, right, bottom, left]).astype(np.float64)
+
+
 def estimate_alignment(landmarks: np.ndarray, config: AlignConfig | None = None) -> np.ndarray:
     """The (2, 3) similarity transform that puts the eyes horizontal at a fixed distance and position."""
     cfg = config or AlignConfig()

@@ -7,8 +7,8 @@ what a warp cannot: teeth, folds, shading. Motion-transfer methods (First Order 
 the source the same way. Measured effect: docs/translation.md.
 
 Backward mapping: a TPS (Bookstein 1989) interpolates, over the output frame, the source position of each target
-landmark, anchored by a ring of fixed points outside the frame (:func:`cmmnet.data.synth.morph.border_points`'s
-layout) so that the background stays put; the face is then sampled bilinearly. A small
+landmark, anchored by a ring of fixed points outside the frame (:func:`cmmnet.faces.align.border_points`, as
+FRL-Smile's morph mesh) so that the background stays put; the face is then sampled bilinearly. A small
 ``WarpConfig.regularization`` (the smoothing TPS) keeps the system solvable when target points coincide (closed
 lips, closed eyes). Batched torch, no parameters; coordinates are (x, y) pixels with pixel centres at integers, as
 in :mod:`cmmnet.faces`.
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..faces.align import border_points
+
 
 @dataclass(frozen=True)
 class WarpConfig:
@@ -32,14 +34,9 @@ class WarpConfig:
 
 
 def ring_points(size: int, per_side: int = 4, margin: float = 0.5) -> torch.Tensor:
-    """``4 * per_side`` fixed points on a square ``margin`` times the side outside an (S, S) frame, (Q, 2)."""
-    lo, hi = -margin * size, (size - 1) + margin * size
-    t = torch.arange(per_side, dtype=torch.float64) / per_side
-    span = lo + t * (hi - lo)
-    lo_t, hi_t = torch.full_like(t, lo), torch.full_like(t, hi)
-    back = hi - (span - lo)
-    sides = [torch.stack(a, 1) for a in ((span, lo_t), (hi_t, span), (back, hi_t), (lo_t, back))]
-    return torch.cat(sides).float()
+    """``4 * per_side`` fixed anchors on a square ``margin`` times the side outside an (S, S) frame, (Q, 2):
+    :func:`cmmnet.faces.align.border_points`, the ring FRL-Smile's morph mesh uses too."""
+    return torch.from_numpy(border_points(size, size, per_side, margin)).float()
 
 
 def _kernel(r2: torch.Tensor) -> torch.Tensor:

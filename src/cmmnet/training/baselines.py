@@ -37,7 +37,7 @@ from ..models.cra_net import CRANet, CRANetConfig
 from ..models.io import save_pretrained
 from ..models.patch_discriminator import PatchDiscriminator, PatchDiscriminatorConfig
 from ..models.video_gan import VideoGANConfig, VideoGANDiscriminator, VideoGANGenerator
-from .common import Run, autocast, epoch_batches, stable_seed
+from .common import Run, autocast, epoch_batches, epoch_summary, log_epoch, stable_seed
 
 log = logging.getLogger(__name__)
 
@@ -92,19 +92,6 @@ def _frame_draw(T: int, k: int, seed: int, epoch: int, step: int) -> np.ndarray:
     return np.concatenate([[0], np.sort(rng.choice(np.arange(1, T), size=max(1, k - 1), replace=False))])
 
 
-
-def _end_epoch(run: Run, phase: str, sums: dict[str, float], n_batches: int, steps: int, epoch: int,
-               epochs: int) -> None:
-    """Log an epoch's mean metrics (JSONL/TensorBoard at the epoch's last step, and one log line)."""
-    summary = {f"epoch_{k}": v / max(1, n_batches) for k, v in sums.items()}
-    run.log(phase, summary, step=(epoch + 1) * steps, force=True, epoch=epoch + 1)
-    log.info("%s epoch %d/%d: %s", phase, epoch + 1, epochs, ", ".join(f"{k}={v:.4f}" for k, v in summary.items()))
-
-def _skip_if_complete(ckpt, run: Run, epochs: int) -> bool:
-    info = ckpt.info() if run.resume else None
-    return bool(info and info.get("complete") and int(info["epoch"]) >= epochs)
-
-
 # --------------------------------------------------------------------------------------------------- CRA-Net
 def train_cranet(cfg: CRANetPhaseConfig, data: SmileDataset, run: Run) -> None:
     """Train CRA-Net (§4.1) and its image discriminator on the train split; write ``RUN/cra_net/``."""
@@ -122,8 +109,7 @@ def train_cranet(cfg: CRANetPhaseConfig, data: SmileDataset, run: Run) -> None:
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     ckpt = run.checkpointer(phase)
-    if _skip_if_complete(ckpt, run, cfg.epochs):
-        log.info("phase %s already complete in %s; skipping", phase, ckpt.path)
+    if ckpt.finished(cfg.epochs):
         if not (out_dir / "model.safetensors").is_file() and run.dist.is_main:
             ckpt.load_models({"G": model})
             save_pretrained(model.cpu(), mcfg, out_dir, name="CRANet")
@@ -173,7 +159,7 @@ def train_cranet(cfg: CRANetPhaseConfig, data: SmileDataset, run: Run) -> None:
             for k, v in m.items():
                 sums[k] = sums.get(k, 0.0) + v
             run.log(phase, m, epoch=epoch)
-        _end_epoch(run, phase, sums, len(batches), steps, epoch, cfg.epochs)
+        log_epoch(run, phase, epoch_summary(sums, len(batches)), (epoch + 1) * steps, epoch, cfg.epochs)
         ckpt.save(epoch + 1, {"G": model, "D": d}, {"G": opt_g, "D": opt_d}, complete=epoch + 1 == cfg.epochs)
     if run.dist.is_main:
         save_pretrained(model.eval().cpu(), mcfg, out_dir, name="CRANet")
@@ -206,8 +192,7 @@ def _train_one_videogan(cfg: VideoGANPhaseConfig, data: SmileDataset, run: Run, 
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     ckpt = run.checkpointer(phase)
-    if _skip_if_complete(ckpt, run, cfg.epochs):
-        log.info("phase %s already complete in %s; skipping", phase, ckpt.path)
+    if ckpt.finished(cfg.epochs):
         if not (out_dir / "model.safetensors").is_file() and run.dist.is_main:
             ckpt.load_models({"G": g})
             save_pretrained(g.cpu(), mcfg, out_dir, name="VideoGANGenerator")
@@ -246,7 +231,7 @@ def _train_one_videogan(cfg: VideoGANPhaseConfig, data: SmileDataset, run: Run, 
             for k, v in m.items():
                 sums[k] = sums.get(k, 0.0) + v
             run.log(phase, m, epoch=epoch)
-        _end_epoch(run, phase, sums, len(batches), steps, epoch, cfg.epochs)
+        log_epoch(run, phase, epoch_summary(sums, len(batches)), (epoch + 1) * steps, epoch, cfg.epochs)
         ckpt.save(epoch + 1, {"G": g, "D": d}, {"G": opt_g, "D": opt_d}, complete=epoch + 1 == cfg.epochs)
     if run.dist.is_main:
         save_pretrained(g.eval().cpu(), mcfg, out_dir, name="VideoGANGenerator")

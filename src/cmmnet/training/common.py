@@ -177,6 +177,17 @@ def epoch_batches(n: int, batch_size: int, seed: int, phase: str, epoch: int, di
 
 
 # ----------------------------------------------------------------------------------------------- run directory
+def epoch_summary(sums: dict[str, float], n_batches: int) -> dict[str, float]:
+    """Per-batch sums of one epoch's metrics -> their means, named ``epoch_<metric>``."""
+    return {f"epoch_{k}": v / max(1, n_batches) for k, v in sums.items()}
+
+
+def log_epoch(run: Run, phase: str, summary: dict[str, float], step: int, epoch: int, epochs: int) -> None:
+    """Log an epoch's summary (JSONL/TensorBoard at ``step``, always written) and one log line."""
+    run.log(phase, summary, step=step, force=True, epoch=epoch + 1)
+    log.info("%s epoch %d/%d: %s", phase, epoch + 1, epochs, ", ".join(f"{k}={v:.4f}" for k, v in summary.items()))
+
+
 def git_revision(cwd: Path | None = None) -> str:
     """``git describe``-like revision of the source tree ("unknown" outside a checkout; "+dirty" if modified)."""
     cwd = cwd or Path(__file__).resolve().parent
@@ -218,6 +229,15 @@ class Checkpointer:
     def complete(self) -> bool:
         info = self.info()
         return bool(info and info.get("complete"))
+
+    def finished(self, epochs: int) -> bool:
+        """Resuming, and this phase's checkpoint is complete after at least ``epochs`` epochs (the phase is skipped;
+        logged)."""
+        info = self.info() if self.run.resume else None
+        if not (info and info.get("complete") and int(info["epoch"]) >= epochs):
+            return False
+        log.info("phase %s already complete in %s; skipping", self.phase, self.path)
+        return True
 
     def restore(self, models: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer] | None = None,
                 schedulers: dict[str, Any] | None = None, rng: bool = True) -> int:

@@ -157,10 +157,8 @@ def _build(phase: str, prev: str | None, gen_cfg: LandmarkGeneratorConfig, data:
 
 def _skip_if_complete(phase: str, gen: LandmarkGenerator, epochs: int, run: Run) -> bool:
     ckpt = run.checkpointer(phase)
-    info = ckpt.info() if run.resume else None
-    if not (info and info.get("complete") and int(info["epoch"]) >= epochs):
+    if not ckpt.finished(epochs):
         return False
-    log.info("phase %s already complete in %s; skipping", phase, ckpt.path)
     if not (run.dir / OUT_NAME / "model.safetensors").is_file():
         ckpt.load_models({"generator": gen})
         _export(gen, run)

@@ -22,7 +22,7 @@ from ..losses.translation import GanLoss, discriminator_loss, generator_adversar
 from ..models.io import save_pretrained
 from ..models.patch_discriminator import PatchDiscriminator, PatchDiscriminatorConfig
 from ..models.unet import UNetConfig, UNetGenerator
-from .common import Run, autocast, epoch_batches, stable_seed
+from .common import Run, autocast, epoch_batches, epoch_summary, log_epoch, stable_seed
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +161,7 @@ def train_translation(cfg: TranslationPhaseConfig, data: SmileDataset, run: Run)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     ckpt = run.checkpointer(PHASE)
-    info = ckpt.info() if run.resume else None
-    if info and info.get("complete") and int(info["epoch"]) >= cfg.epochs:
-        log.info("phase %s already complete in %s; skipping", PHASE, ckpt.path)
+    if ckpt.finished(cfg.epochs):
         if not (out_dir / "model.safetensors").is_file() and run.dist.is_main:
             ckpt.load_models({"G": g})
             save_pretrained(g.cpu(), cfg.generator, out_dir, name="UNetGenerator")
@@ -219,12 +217,10 @@ def train_translation(cfg: TranslationPhaseConfig, data: SmileDataset, run: Run)
             for k, v in m.items():
                 sums[k] = sums.get(k, 0.0) + v
             run.log(PHASE, m, epoch=epoch)
-        summary = {f"epoch_{k}": v / max(1, len(batches)) for k, v in sums.items()}
+        summary = epoch_summary(sums, len(batches))
         if len(val_items):
             summary["val_l1"] = validation_l1(g, test, test.index, val_items, run, cfg.batch_size)
-        run.log(PHASE, summary, step=(epoch + 1) * steps_per_epoch, force=True, epoch=epoch + 1)
-        log.info("%s epoch %d/%d: %s", PHASE, epoch + 1, cfg.epochs,
-                 ", ".join(f"{k}={v:.4f}" for k, v in summary.items()))
+        log_epoch(run, PHASE, summary, (epoch + 1) * steps_per_epoch, epoch, cfg.epochs)
         ckpt.save(epoch + 1, {"G": g, "D": d}, {"G": opt_g, "D": opt_d}, complete=epoch + 1 == cfg.epochs)
     if run.dist.is_main:
         save_pretrained(g.eval().cpu(), cfg.generator, out_dir, name="UNetGenerator")

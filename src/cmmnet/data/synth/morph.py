@@ -20,21 +20,6 @@ from scipy.spatial import Delaunay
 _MIN_AREA = 1e-4
 
 
-def border_points(h: int, w: int, per_side: int = 4, margin: float = 0.5) -> np.ndarray:
-    """Points on a rectangle ``margin`` times the frame size outside the frame, ``(4 * per_side, 2)``.
-
-    They are far enough outside that a dropping jaw never crosses them, so no triangle flips.
-    """
-    x0, x1 = -margin * w, (w - 1) + margin * w
-    y0, y1 = -margin * h, (h - 1) + margin * h
-    t = np.linspace(0.0, 1.0, per_side + 1)[:-1]
-    top = np.stack([x0 + t * (x1 - x0), np.full_like(t, y0)], 1)
-    right = np.stack([np.full_like(t, x1), y0 + t * (y1 - y0)], 1)
-    bottom = np.stack([x1 - t * (x1 - x0), np.full_like(t, y1)], 1)
-    left = np.stack([np.full_like(t, x0), y1 - t * (y1 - y0)], 1)
-    return np.concatenate([top, right, bottom, left]).astype(np.float64)
-
-
 def triangulate(reference: np.ndarray) -> np.ndarray:
     """Delaunay triangles ``(M, 3)`` int of a reference point set ``(P, 2)`` (landmarks + border points)."""
     return np.ascontiguousarray(Delaunay(np.asarray(reference, dtype=np.float64)).simplices.astype(np.int64))

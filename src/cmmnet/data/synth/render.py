@@ -19,8 +19,9 @@ from typing import Literal
 
 import numpy as np
 
+from ...faces.align import border_points
 from ..proxies import inter_ocular_distance, mouth_opening
-from .morph import border_points, rasterize, sample_bilinear, triangulate
+from .morph import rasterize, sample_bilinear, triangulate
 from .trajectories import opening_field
 
 UPPER_INNER = [60, 61, 62, 63, 64]
