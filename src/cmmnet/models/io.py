@@ -22,6 +22,7 @@ from ..io import atomic_path, atomic_write_text
 FORMAT = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+INDEX_NAME = "model_index.json"  # a weights directory's table of parts: {"format": 1, "parts": {dir: class}}
 
 C = TypeVar("C")
 
@@ -54,6 +55,31 @@ def save_pretrained(model: torch.nn.Module, config: Any, directory: str | Path, 
     save_state(state, directory / WEIGHTS_NAME)
     meta = {"format": FORMAT, "class": name or type(model).__name__, "config": to_dict(config)}
     atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
+
+
+def read_model_index(root: str | Path) -> dict[str, str]:
+    """The parts listed in ``root/model_index.json`` as ``{subdirectory: class name}`` ({} when there is none)."""
+    path = Path(root) / INDEX_NAME
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: damaged index ({e}); delete it or re-export the weights") from e
+    parts = meta.get("parts") if isinstance(meta, dict) else None
+    if not isinstance(parts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in parts.items()):
+        raise CheckpointError(f"{path}: not a model index (expected {{\"parts\": {{dir: class}}}})")
+    return parts
+
+
+def update_model_index(root: str | Path, part: str) -> None:
+    """List ``root/part`` (a directory written by :func:`save_pretrained`) with its class in ``root/model_index.json``
+    (created when absent; the other parts are kept)."""
+    root = Path(root)
+    meta = json.loads((root / part / CONFIG_NAME).read_text())
+    parts = {**read_model_index(root), part: meta["class"]}
+    index = {"format": FORMAT, "parts": dict(sorted(parts.items()))}
+    atomic_write_text(root / INDEX_NAME, json.dumps(index, indent=2) + "\n")
 
 
 def read_config(directory: str | Path, config_cls: type[C], expected_class: str) -> C:
