@@ -4,12 +4,12 @@
     python scripts/export_default_weights.py LM_RUN TR_RUN [--dest DIR] [--dtype auto|fp16|fp32]
 
 Copies ``LM_RUN/landmark_generator/`` and ``TR_RUN/translator/`` (each ``config.json`` + ``model.safetensors``)
-into ``DEST/landmark_generator/`` and ``DEST/translator/``, converting floating-point tensors to fp16 where that
-keeps quality (``--dtype auto``, the default): each model is checked on the bundled example photo, fp16 against
-fp32 (translator: mean |frame difference| <= 0.5 grey levels; landmark generator: mean point difference
-<= 0.1 px), and kept in fp32 when the check fails. Writes ``DEST/provenance.json`` (source runs, their git
-revisions and commands, hashes, dtypes, check results) and fails when the total size exceeds 40 MB.
-The destination is replaced atomically.
+into ``DEST/landmark_generator/`` and ``DEST/translator/`` (listed in ``DEST/model_index.json``), converting
+floating-point tensors to fp16 where that keeps quality (``--dtype auto``, the default): each model is checked on
+the bundled example photo, fp16 against fp32 (translator: mean |frame difference| <= 0.5 grey levels; landmark
+generator: mean point difference <= 0.1 px), and kept in fp32 when the check fails. Writes ``DEST/provenance.json``
+(source runs, their git revisions and commands, hashes, dtypes, check results) and fails when the total size
+exceeds 40 MB. The destination is replaced atomically.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 
 from cmmnet.generate import LANDMARK_DIR, TRANSLATOR_DIR, CMMNet, GenerateConfig
 from cmmnet.io import atomic_dir
-from cmmnet.models.io import CONFIG_NAME, WEIGHTS_NAME, load_state, save_state, weights_hash
+from cmmnet.models.io import CONFIG_NAME, WEIGHTS_NAME, load_state, save_state, update_model_index, weights_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_BYTES = 40 * 1024 * 1024
@@ -42,7 +42,7 @@ def convert(src: Path, dst: Path, dtype: torch.dtype) -> None:
 
 def compare(base32: Path, base16: Path) -> dict[str, float]:
     """Generate on the example photo with fp32 and fp16-stored weights (both run in fp32) and compare."""
-    cfg = GenerateConfig(device="cpu")
+    cfg = GenerateConfig(device="cpu", precision="fp32")
     a = CMMNet.from_pretrained(base32, cfg).generate(EXAMPLE, 0, seed=0)
     b = CMMNet.from_pretrained(base16, cfg).generate(EXAMPLE, 0, seed=0)
     return {"frame_mean_abs_diff": float(np.abs(a.frames.astype(np.float32) - b.frames.astype(np.float32)).mean()),
@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         with atomic_dir(args.dest) as out:
             for name in srcs:
                 shutil.copytree(tmp / dtypes[name] / name, out / name)
+                update_model_index(out, name)
             total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
             if total > MAX_BYTES:
                 raise SystemExit(f"export: {total / 1e6:.1f} MB > 40 MB; train a smaller translator (width)")

@@ -32,6 +32,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ import numpy as np
 from cmmnet.data import load_dataset
 from cmmnet.data.proxies import au12_proxy
 from cmmnet.evaluation.metrics import FaceDescriptor, identity_distance, mode_diversity, ssim
-from cmmnet.faces import AlignConfig, align_face, draw_landmarks, read_image
+from cmmnet.faces import align_face, draw_landmarks, read_image
 from cmmnet.faces.pipeline import process_image
 from cmmnet.generate import CMMNet
 from cmmnet.io import atomic_write_text
@@ -83,12 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         if not neutral_path.is_file() or not smile_path.is_file():
             print(f"skip {pid}: photos not found", file=sys.stderr)
             continue
-        smile_aligned = process_image(smile_path).aligned
+        smile_aligned = process_image(smile_path, net.front_end).aligned  # aligned as G's faces
         smile = smile_aligned.image  # (64, 64, 3) the real smiling photo, aligned
         photo = read_image(neutral_path)
         for label in labels:
             res = net.generate(neutral_path, label, seed=args.seed)
-            big = align_face(photo, _file_landmarks(res), AlignConfig(size=256))  # the input photo at 256
+            big = align_face(photo, _file_landmarks(res), replace(net.front_end.align, size=256))  # the photo at 256
             frames = chw(res.frames)  # (K+1, T, 3, 64, 64)
             id_photo = identity_distance(np.repeat(chw(big.image)[None], len(frames), 0),
                                          np.repeat(big.landmarks[None], len(frames), 0), frames, res.points,
@@ -99,11 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             apex = au12_proxy(res.points).argmax(axis=1)  # (K+1,) apex frame per sequence
             apex_frames = frames[np.arange(len(frames)), apex]  # (K+1, 3, 64, 64)
             per_seq = [ssim(apex_frames[i][None, None], chw(smile)[None, None])["ssim"] for i in range(len(frames))]
-            oracle_y = draw_landmarks(smile_aligned.landmarks, smile.shape[0], net.config.draw)[None]  # (1, S, S)
+            oracle_y = draw_landmarks(smile_aligned.landmarks, smile.shape[0], net.front_end.draw)[None]  # (1, S, S)
             oracle = net.translate(oracle_y.astype(np.float32), res.neutral_face, smile_aligned.landmarks[None],
                                    res.neutral_landmarks)[0]  # (S, S, 3)
             typical = (res.neutral_landmarks + mean_disp).astype(np.float32)  # (68, 2) the average smile
-            typical_y = draw_landmarks(typical, smile.shape[0], net.config.draw)[None].astype(np.float32)
+            typical_y = draw_landmarks(typical, smile.shape[0], net.front_end.draw)[None].astype(np.float32)
             mean_smile = net.translate(typical_y, res.neutral_face, typical[None], res.neutral_landmarks)[0]
             disp = np.sqrt(((res.points[0, apex[0]] - res.points[0, 0]) ** 2).sum(-1)).mean()
             rows.append({

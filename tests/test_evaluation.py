@@ -358,11 +358,14 @@ def test_cmmnet_batched_generation_equals_generate_aligned(tiny, cmm_run):
     m = CMMNetMethod(cmm_run, "cpu")
     faces0, lm0 = np.asarray(tiny.faces[:3, 0]), np.asarray(tiny.landmarks[:3, 0])
     labels = [tiny.label_names[int(i)] for i in np.asarray(tiny.labels[:3])]
-    batched, modes_b = m._generate_batched(faces0, lm0, labels, seed=0)
-    single, modes_s = m._generate_one_by_one(faces0, lm0, labels, seed=0)
+    batched, modes_b = m.generate(faces0, lm0, labels, seed=0, modes_for=len(faces0))
+    one_by_one = [m.model.generate_aligned(np.array(f.transpose(1, 2, 0)), np.array(p), lab, seed=0)
+                  for f, p, lab in zip(faces0, lm0, labels)]
+    single = np.stack([r.frames[0].transpose(0, 3, 1, 2) for r in one_by_one])  # (B, T, 3, S, S)
+    modes_s = np.stack([r.points[1:] for r in one_by_one])  # (B, K, T, 68, 2)
     assert batched.shape == single.shape == (3, tiny.T, 3, 64, 64) and modes_b.shape == modes_s.shape
     # generate_aligned returns the modes retargeted onto the neutral face; their motion is the same
     np.testing.assert_allclose(modes_b - modes_b[:, :, :1], modes_s - modes_s[:, :, :1], atol=1e-3)
     assert np.abs(batched.astype(int) - single.astype(int)).max() <= 1
-    fewer, modes_1 = m._generate_batched(faces0, lm0, labels, seed=0, modes_for=1)  # modes of the first input only
+    fewer, modes_1 = m.generate(faces0, lm0, labels, seed=0, modes_for=1)  # modes of the first input only
     assert np.array_equal(fewer, batched) and np.array_equal(modes_1, modes_b[:1])

@@ -24,6 +24,7 @@ from cmmnet.faces import (
     FaceDetector,
     LandmarkDrawConfig,
     align_face,
+    between_alignments,
     draw_landmarks,
     estimate_alignment,
     eye_centres,
@@ -147,6 +148,20 @@ def test_align_then_map_back_is_the_identity(params, size):
     assert abs(left[1] - right[1]) < 1e-6  # eyes horizontal
     assert np.isclose(right[0] - left[0], cfg.eye_distance * size)
     assert np.isclose((left[0] + right[0]) / 2, (size - 1) / 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(landmark_sets, st.sampled_from([64, 128, 256]), st.sampled_from([64, 128, 256]), st.floats(0.2, 0.4),
+       st.floats(0.3, 0.5))
+def test_points_map_between_two_alignments_of_one_photo(params, src_size, dst_size, eye_distance, eye_y):
+    """Two alignments of one photo differ by a map that does not depend on the photo: M_dst o M_src^-1."""
+    lm = _random_face(*params)
+    src, dst = AlignConfig(size=src_size), AlignConfig(dst_size, eye_distance, eye_y)
+    mapped = transform_points(transform_points(lm, estimate_alignment(lm, src)), between_alignments(src, dst))
+    direct = transform_points(lm, estimate_alignment(lm, dst))
+    assert np.abs(mapped - direct).max() < 1e-6 * max(1.0, np.abs(direct).max())
+    back = transform_points(direct, between_alignments(dst, src))
+    assert np.abs(back - transform_points(lm, estimate_alignment(lm, src))).max() < 1e-6 * max(1.0, np.abs(back).max())
 
 
 @settings(max_examples=100, deadline=None)

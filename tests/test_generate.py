@@ -65,7 +65,7 @@ def weights(tmp_path_factory, frl_dir) -> Path:
 def net(weights):
     from cmmnet.generate import CMMNet, GenerateConfig
 
-    return CMMNet.from_pretrained(weights, GenerateConfig(device="cpu"))
+    return CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="fp32"))
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,8 @@ def test_generate_shapes_determinism_and_retargeting(net, photo):
     assert np.array_equal(net.translate(res.landmark_images[1], res.neutral_face), res.frames[1])
     # the landmark sequences are exactly LandmarkGenerator.generate's (only its networks run under autocast)
     ref = net.landmark_generator.generate(res.neutral_landmarks, "posed", modes=1, seed=3)
-    images, points = net.landmark_sequences(res.neutral_landmarks, "posed", 1, 3)
+    batch = net.landmark_batch(res.neutral_landmarks[None], ["posed"], 1, 3)
+    images, points = batch.decoded[0], batch.fitted[0]
     assert np.array_equal(ref.images, images) and np.array_equal(ref.points, points)
     assert np.allclose(res.points[:2], res.neutral_landmarks + (points - points[:, :1]), atol=1e-5)
     # landmark images are the drawn points
@@ -321,9 +322,9 @@ def test_cli_bad_inputs(tmp_path, weights, photo):
 
 
 def test_face_front_end_in_a_forked_process(tmp_path, frl_dir):
-    from cmmnet.commands.generate_cmd import FaceFrontEnd
     from cmmnet.errors import NoFaceError
     from cmmnet.faces.pipeline import FrontEndConfig, process_image
+    from cmmnet.generate.front_end import FaceFrontEnd
 
     photo = frl_dir / "003_03.jpg"
     front = FaceFrontEnd(photo)
@@ -339,12 +340,12 @@ def test_face_front_end_in_a_forked_process(tmp_path, frl_dir):
 
 
 def test_face_front_end_falls_back_when_its_worker_dies(frl_dir, monkeypatch):
-    from cmmnet.commands import generate_cmd
     from cmmnet.faces.pipeline import process_image
+    from cmmnet.generate import front_end
 
-    monkeypatch.setattr(generate_cmd, "_front_end_child", lambda *args: os._exit(3))  # dies without an answer
+    monkeypatch.setattr(front_end, "_front_end_child", lambda *args: os._exit(3))  # dies without an answer
     photo = frl_dir / "003_03.jpg"
-    aligned, n_faces, _ = generate_cmd.FaceFrontEnd(photo).result()  # done in this process instead
+    aligned, n_faces, _ = front_end.FaceFrontEnd(photo).result()  # done in this process instead
     assert np.array_equal(aligned.landmarks, process_image(photo).aligned.landmarks) and n_faces == 1
 
 
@@ -388,3 +389,69 @@ def test_demo_command(tmp_path):
         assert (d / "conditional.mp4").is_file() and (d / "conditional_pasted.mp4").is_file()
         assert (d / "sheet.png").is_file() and (d / "meta.json").is_file()
     assert str(tmp_path / "demo") in r.stdout
+
+
+# ------------------------------------------------------------------------------- weights that describe themselves
+def test_meta_lists_the_config_keys_that_took_their_defaults(tmp_path, weights, photo):
+    import shutil
+
+    from cmmnet.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(weights, run)
+    cfg_path = run / "translator" / "config.json"
+    meta = json.loads(cfg_path.read_text())
+    del meta["config"]["draw"]  # weights written before the drawing was recorded
+    cfg_path.write_text(json.dumps(meta))
+    out = tmp_path / "out"
+    assert main(["generate", "--image", str(photo), "--label", "posed", "--modes", "1", "--weights", str(run),
+                 "--device", "cpu", "--out", str(out)]) == 0
+    written = json.loads((out / "meta.json").read_text())
+    assert written["weights"]["defaulted_keys"] == {"landmark_generator": [], "translator": ["draw"]}
+    assert written["front_end"]["align"]["size"] == 64
+
+
+def test_a_64px_landmark_generator_pairs_with_a_128px_translator(tmp_path, frl_dir):
+    """Parts trained at different face sizes combine: the front end aligns as the translator's faces (128 px), the
+    landmark generator (64 px) sees the neutral landmarks mapped into its own alignment of the photo, and its points
+    come back into the translator's."""
+    import shutil
+
+    from cmmnet.cli import main
+    from cmmnet.data.synth import synthesize
+    from cmmnet.faces import between_alignments, transform_points
+    from cmmnet.faces.pipeline import FrontEndConfig, process_image
+    from cmmnet.generate import CMMNet, GenerateConfig
+    from cmmnet.models.io import read_model_index, update_model_index
+
+    smoke = ["--preset", "smoke", "--set", "run.device=cpu", "run.num_threads=1"]
+    data = {s: synthesize(frl_dir, tmp_path / f"data{s}", people=2, per_face=1, seed=0, size=s, workers=1)
+            for s in (64, 128)}
+    assert main(["train", "--data", str(data[64]), "--out", str(tmp_path / "lg"), "--phases", "vae,lstm,multimode",
+                 *smoke]) == 0
+    assert main(["train", "--data", str(data[128]), "--out", str(tmp_path / "tr"), "--phases", "translation", *smoke,
+                 "translation.translator.image_size=128"]) == 0
+    pair = tmp_path / "pair"
+    for part, run in (("landmark_generator", "lg"), ("translator", "tr")):
+        shutil.copytree(tmp_path / run / part, pair / part)
+        update_model_index(pair, part)
+    assert read_model_index(pair) == {"landmark_generator": "LandmarkGenerator", "translator": "UNetGenerator"}
+    net = CMMNet.from_pretrained(pair, GenerateConfig(device="cpu", precision="fp32"))
+    assert net.image_size == 128 and net.landmark_generator.cfg.image_size == 64
+    photo = frl_dir / "001_03.jpg"
+    res = net.generate(photo, "posed", modes=1, seed=0)
+    assert res.frames.shape == (2, net.T, 128, 128, 3) and res.landmark_images.shape == (2, net.T, 128, 128)
+    assert np.allclose(res.points[:, 0], res.neutral_landmarks[None], atol=1e-4)  # retargeted onto the person
+    lg_align, tr_align = net.landmark_generator.cfg.align, net.front_end.align
+    # the photo's 128 px landmarks, mapped, are its 64 px landmarks
+    at64 = process_image(photo, FrontEndConfig(align=lg_align)).aligned.landmarks
+    assert np.abs(transform_points(res.neutral_landmarks, between_alignments(tr_align, lg_align)) - at64).max() < 1e-3
+    # the batch's points are the landmark generator's own (at 64 px), mapped into the 128 px frame
+    batch = net.landmark_batch(res.neutral_landmarks[None], ["posed"], 1, 0)
+    own = net.landmark_generator.generate_many(
+        transform_points(res.neutral_landmarks[None], between_alignments(tr_align, lg_align)).astype(np.float32),
+        ["posed"], 1, 0, fit_iterations=net.config.point_fit_iterations)
+    assert batch.decoded.shape == (1, 2, net.T, 64, 64)
+    assert np.abs(transform_points(own["points"], between_alignments(lg_align, tr_align)) - batch.fitted).max() < 1e-3
+    with pytest.raises(CheckpointError, match="decoded"):  # 64 px decoded images cannot feed a 128 px G
+        CMMNet.from_pretrained(pair, GenerateConfig(device="cpu", landmark_input="decoded"))

@@ -33,12 +33,12 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return out
 
 
-def _coerce(tp: Any, value: Any, where: str) -> Any:
+def _coerce(tp: Any, value: Any, where: str, defaulted: list[str]) -> Any:
     origin = get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise CmmnetError(f"config {where}: expected a mapping, got {value!r}")
-        return from_dict(tp, value, where)
+        return _from_dict(tp, value, where, defaulted)
     if origin is typing.Literal:
         if value not in get_args(tp):
             raise CmmnetError(f"config {where}: {value!r} is not one of {list(get_args(tp))}")
@@ -47,12 +47,12 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         args = [a for a in get_args(tp) if a is not type(None)]
         if value is None:
             return None
-        return _coerce(args[0], value, where)
+        return _coerce(args[0], value, where, defaulted)
     if origin is tuple:
         args = get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v, where) for v in value)
-        return tuple(_coerce(a, v, where) for a, v in zip(args, value))
+            return tuple(_coerce(args[0], v, where, defaulted) for v in value)
+        return tuple(_coerce(a, v, where, defaulted) for a, v in zip(args, value))
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if tp is int and isinstance(value, float) and value.is_integer():
@@ -62,15 +62,28 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     return value
 
 
-def from_dict(cls: type[C], data: dict[str, Any], where: str = "") -> C:
-    """Rebuild a dataclass config from a dict; unknown keys are an error (they mean another architecture)."""
+def _from_dict(cls: type[C], data: dict[str, Any], where: str, defaulted: list[str]) -> C:
     hints = get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = set(data) - set(names)
     if unknown:
         raise CmmnetError(f"config {where or cls.__name__}: unknown keys {sorted(unknown)}")
-    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}".lstrip(".")) for k, v in data.items()}
+    defaulted += [f"{where}.{k}".lstrip(".") for k in names if k not in data]
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}".lstrip("."), defaulted) for k, v in data.items()}
     return cls(**kwargs)
+
+
+def from_dict_defaulted(cls: type[C], data: dict[str, Any], where: str = "") -> tuple[C, tuple[str, ...]]:
+    """:func:`from_dict`, also returning the dotted keys that ``data`` lacks and that took the dataclass default
+    (e.g. ``("align", "vae.leaky_slope")``): a config written before a field existed loads, and says so."""
+    defaulted: list[str] = []
+    return _from_dict(cls, data, where, defaulted), tuple(defaulted)
+
+
+def from_dict(cls: type[C], data: dict[str, Any], where: str = "") -> C:
+    """Rebuild a dataclass config from a dict; unknown keys are an error (they mean another architecture); missing
+    keys take the dataclass default (:func:`from_dict_defaulted` names them)."""
+    return from_dict_defaulted(cls, data, where)[0]
 
 
 def _parse_scalar(text: str) -> Any:
@@ -104,13 +117,3 @@ def save_json(data: Any, path: str | Path) -> None:
     from .io import atomic_write_text
 
     atomic_write_text(Path(path), json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def load_json(path: str | Path) -> Any:
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise CmmnetError(f"{path}: not found") from e
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CmmnetError(f"{path}: not readable JSON ({e})") from e

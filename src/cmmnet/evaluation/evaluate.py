@@ -29,6 +29,7 @@ from ..io import atomic_write_text
 from ..training.common import progress
 from .landmarks import FrameLandmarks, FrameLandmarksConfig
 from .methods import Method, video_name
+from .metrics import DLIB_SAME_PERSON
 from .registry import compute_metric
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ class Evaluator:
             r["curves"] = {k: v.tolist() for k, v in curves.items()}
             ident = m["identity"][sel]
             r["identity_distance"] = float(ident.mean())
-            r["identity_same"] = float((ident < 0.6).mean())
+            r["identity_same"] = float((ident < DLIB_SAME_PERSON).mean())
             if m["probs"] is not None:
                 p = m["probs"][sel].reshape(-1, m["probs"].shape[-1])
                 r.update(compute_metric("inception_score", probs=p, splits=self.cfg.is_splits))
@@ -218,6 +219,7 @@ class Evaluator:
         return res
 
     def _write_videos(self, videos: np.ndarray, positions, out: Path, written: dict[str, int]) -> None:
+        from ..generate.outputs import OutputConfig
         from ..video import write_video
 
         for v, pos in zip(videos, positions):
@@ -225,4 +227,5 @@ class Evaluator:
             if written.get(label, 0) >= self.cfg.videos_per_label:
                 continue
             written[label] = written.get(label, 0) + 1
-            write_video(out / label / video_name(self.data, self.rows[pos]), v.transpose(0, 2, 3, 1), fps=25)
+            write_video(out / label / video_name(self.data, self.rows[pos]), v.transpose(0, 2, 3, 1),
+                        fps=OutputConfig.fps)

@@ -100,32 +100,28 @@ def vae_report(gen: LandmarkGenerator, data: SmileDataset, max_frames: int = 102
     }
 
 
-@torch.no_grad()
 def generate_for_dataset(gen: LandmarkGenerator, data: SmileDataset, batch: int = 4, seed: int = 0
                          ) -> dict[str, np.ndarray]:
-    """Generate for every distinct (neutral landmark image, label) of ``data``; arrays indexed by sequence."""
-    imgs0 = np.asarray(data.landmark_images[:, 0])  # (N, S, S)
+    """Generate (:meth:`LandmarkGenerator.generate_many`) for every distinct (neutral landmarks, label) of
+    ``data``; arrays indexed by sequence."""
     lm0 = np.asarray(data.landmarks[:, 0])  # (N, 68, 2)
     labels = np.asarray(data.labels)
     keys: dict[tuple[bytes, int], int] = {}
     first = []
     inv = np.empty(len(data), dtype=np.int64)
     for i in range(len(data)):
-        k = (imgs0[i].tobytes(), int(labels[i]))
+        k = (lm0[i].tobytes(), int(labels[i]))
         if k not in keys:
             keys[k] = len(first)
             first.append(i)
         inv[i] = keys[k]
     first_a = np.asarray(first)
-    dev = next(gen.parameters()).device
     pts, emb = [], []
     for i in range(0, len(first_a), batch):
         sel = first_a[i:i + batch]
-        out = gen.generate_batch(torch.from_numpy(imgs0[sel]).float()[:, None].to(dev),
-                                 torch.from_numpy(labels[sel]).to(dev), seed=seed,
-                                 neutral_points=torch.from_numpy(lm0[sel]).to(dev))
-        pts.append(out["points"].cpu().numpy())
-        emb.append(out["embeddings"].cpu().numpy())
+        out = gen.generate_many(lm0[sel], labels[sel].tolist(), seed=seed)
+        pts.append(out["points"])
+        emb.append(out["embeddings"])
     return {"points": np.concatenate(pts)[inv], "embeddings": np.concatenate(emb)[inv], "unique": first_a,
             "group": inv}
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, CmmnetError
-from ..models.io import load_pretrained, weights_hash
+from ..models.io import load_pretrained, read_model_index, weights_hash
 
 
 def _to_uint8(v: torch.Tensor) -> np.ndarray:
@@ -66,59 +66,29 @@ class CMMNetMethod(Method):
     def __init__(self, run: Path, device: str):
         from ..generate import CMMNet, GenerateConfig
 
-        self.model = CMMNet.from_pretrained(run, GenerateConfig(device=device))
+        # fp32 whatever the machine: evaluation numbers stay comparable between machines
+        self.model = CMMNet.from_pretrained(run, GenerateConfig(device=device, precision="fp32"))
         w = self.model.weights
         key = hashlib.sha256(f"{w['landmark_generator']}{w['translator']}".encode()).hexdigest()[:16]
         super().__init__("CMM-Net", run, key, self.model.T, self.model.image_size, self.model.label_names)
 
     def generate(self, neutral, landmarks, labels, seed, modes_for=0):
-        neutral, landmarks = np.array(neutral), np.array(landmarks, dtype=np.float32)  # writable copies for torch
-        if self.model.config.landmark_input != "retargeted":
-            videos, modes = self._generate_one_by_one(neutral, landmarks, labels, seed)
-            return videos, modes[:modes_for]
-        return self._generate_batched(neutral, landmarks, labels, seed, modes_for)
-
-    def _generate_one_by_one(self, neutral, landmarks, labels, seed):
-        videos, modes = [], []
-        for face, pts, label in zip(neutral, landmarks, labels):
-            r = self.model.generate_aligned(np.array(face.transpose(1, 2, 0)), np.array(pts), label, seed=seed)
-            videos.append(r.frames[0].transpose(0, 3, 1, 2))  # (T, 3, S, S)
-            modes.append(r.points[1:])  # (K, T, 68, 2)
-        return np.stack(videos), np.stack(modes)
-
-    def _generate_batched(self, neutral, landmarks, labels, seed, modes_for=-1):
-        """What ``generate_aligned`` (landmark_input "retargeted") gives for row 0, for a batch at once: the
-        landmark generator runs batched, and only row 0 (the conditional LSTM, the video scored) is translated.
-        The K modes (their points: the diversity metrics) are generated for the first ``modes_for`` inputs only
-        (-1: all), as fitting points to (K+1) T decoded images is the costly part; row 0 does not depend on K.
+        """:meth:`CMMNet.landmark_batch` on the whole batch, then G on row 0 only (the conditional LSTM, the video
+        scored). The K modes (their fitted points: the diversity metrics) are generated for the first ``modes_for``
+        inputs only, as fitting points to (K+1) T decoded images is the costly part; row 0 does not depend on K.
         tests/test_evaluation.py checks the equality with ``generate_aligned``. (With a translator whose face input
         is warped, the fitted points of a smaller batch can differ in the last float bits, ~1e-6 px, and bf16 G
         turns that into a few grey levels on ~1 % of the pixels.)"""
-        from ..faces import draw_landmarks
-
         m = self.model
-        lg = m.landmark_generator
-        s = m.image_size
         pts0 = np.array(landmarks, dtype=np.float32)  # (B, 68, 2), a writable copy for torch
-        y0 = torch.from_numpy(np.stack([lg.draw_neutral(p) for p in pts0]))[:, None].to(m.device)  # (B, 1, S, S)
-        lab = torch.tensor([lg.label_index(x) for x in labels], device=m.device)
-        p0 = torch.from_numpy(pts0).to(m.device)
-        n = len(pts0) if modes_for < 0 else min(modes_for, len(pts0))
-        parts = []
-        with torch.no_grad(), m.autocast():
-            for sl, k in ((slice(0, n), m.trained_modes), (slice(n, None), 0)):
-                if len(pts0[sl]):
-                    out = lg.generate_batch(y0[sl], lab[sl], k, seed, neutral_points=p0[sl],
-                                            fit_iterations=m.config.point_fit_iterations or None)
-                    parts.append(out["points"].float().cpu().numpy())  # (b, k+1, T, 68, 2)
-        row0 = np.concatenate([p[:, 0] for p in parts])  # (B, T, 68, 2)
-        modes = parts[0][:, 1:] if n else np.zeros((0, m.trained_modes, *row0.shape[1:]), np.float32)
-        row0 = pts0[:, None] + (row0 - row0[:, :1])  # (B, T, 68, 2) retargeted
-        videos = []
-        for face, seq, p_neutral in zip(neutral, row0, pts0):
-            images = np.stack([draw_landmarks(p, s, m.config.draw) for p in seq]).astype(np.float32)  # (T, S, S)
-            frames = m.translate(images, np.array(face.transpose(1, 2, 0)), seq, p_neutral)  # (T, S, S, 3)
-            videos.append(frames.transpose(0, 3, 1, 2))  # (T, 3, S, S)
+        n = min(modes_for, len(pts0))
+        parts = [m.landmark_batch(pts0[sl], labels[sl], k, seed)
+                 for sl, k in ((slice(0, n), m.trained_modes), (slice(n, None), 0)) if len(pts0[sl])]
+        row0 = [m.translator_inputs(p, slice(0, 1)) for p in parts]  # [(b, 1, T, S, S), (b, 1, T, 68, 2)]
+        images, points = (np.concatenate([r[i][:, 0] for r in row0]) for i in (0, 1))  # (B, T, S, S), (B, T, 68, 2)
+        modes = parts[0].fitted[:, 1:] if n else np.zeros((0, m.trained_modes, m.T, 68, 2), np.float32)
+        videos = [m.translate(img, np.array(face.transpose(1, 2, 0)), seq, p0).transpose(0, 3, 1, 2)  # (T, 3, S, S)
+                  for img, face, seq, p0 in zip(images, neutral, points, pts0)]
         return np.stack(videos), modes
 
 
@@ -177,6 +147,7 @@ def video_name(data, row: int) -> str:
 
 def write_videos(method: Method, data, out: Path, per_label: int, seed: int = 0, batch_size: int = 16) -> Path:
     """Generate the first ``per_label`` test videos of each label with ``method`` into ``out/<label>/``."""
+    from ..generate.outputs import OutputConfig
     from ..video import write_video
 
     test = data.subset("test")
@@ -193,7 +164,7 @@ def write_videos(method: Method, data, out: Path, per_label: int, seed: int = 0,
         lm0 = np.asarray(data.arrays["landmarks"][r, 0])
         videos, _ = method.generate(faces0, lm0, names[i:i + batch_size], seed)
         for v, row, label in zip(videos, r, names[i:i + batch_size]):
-            write_video(out / label / video_name(data, row), v.transpose(0, 2, 3, 1), fps=25)
+            write_video(out / label / video_name(data, row), v.transpose(0, 2, 3, 1), fps=OutputConfig.fps)
     return out
 
 
@@ -208,7 +179,9 @@ def find_methods(run: str | Path, device: str = "cpu") -> list[Method]:
     if not run.is_dir():
         raise CmmnetError(f"{run}: run directory not found; give a directory written by `cmmnet train`")
     found: list[Method] = []
-    if (run / "landmark_generator").is_dir() and (run / "translator").is_dir():
+    parts = read_model_index(run)
+    if {"LandmarkGenerator", "UNetGenerator"} <= set(parts.values()) or \
+            ((run / "landmark_generator").is_dir() and (run / "translator").is_dir()):
         found.append(CMMNetMethod(run, device))
     if (run / "cra_net" / "config.json").is_file():
         found.append(CRANetMethod(run, device))

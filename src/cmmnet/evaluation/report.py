@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..io import atomic_path, atomic_write_text
-from .metrics import AU_NAMES
+from .metrics import AU_NAMES, DLIB_SAME_PERSON
 from .registry import compute_metric
 
 NO_IS = "n/a: no --inception file"
@@ -95,9 +95,9 @@ def write_report(out: Path, real: dict[str, Any], methods: list[dict[str, Any]],
         lines.append(f"![AU curves, {lb}](fig8_{lb}.png)")
     lines += ["", "## Identity and modes", "",
               "Identity: dlib face-descriptor distance between the neutral input and the last generated frame "
-              "(dlib's same-person threshold 0.6). Mode diversity (CMM-Net): RMS distance in pixels between the "
-              "K modes' landmark motions; mode-style agreement where the dataset knows hidden styles (both on "
-              "the first `mode_sequences` test sequences).", "",
+              f"(dlib's same-person threshold {DLIB_SAME_PERSON}). Mode diversity (CMM-Net): RMS distance in "
+              "pixels between the K modes' landmark motions; mode-style agreement where the dataset knows hidden "
+              "styles (both on the first `mode_sequences` test sequences).", "",
               "| model | " + " | ".join(f"{lb} identity dist. | {lb} same person" for lb in labels)
               + " | mode diversity | mode-style purity | mode-style NMI |",
               "|---" * (4 + 2 * len(labels)) + "|"]

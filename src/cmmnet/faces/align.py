@@ -69,6 +69,16 @@ def estimate_alignment(landmarks: np.ndarray, config: AlignConfig | None = None)
     return np.hstack([a, (target - a @ centre)[:, None]])
 
 
+def between_alignments(src: AlignConfig, dst: AlignConfig) -> np.ndarray:
+    """The (2, 3) transform from ``src``-aligned pixels to ``dst``-aligned pixels of the same photo,
+    ``M_dst o M_src^-1``: both alignments rotate the eye line alike, so it is a scale about the eye centre
+    (``dst`` / ``src`` eye distance in pixels) and a shift, whatever the photo."""
+    k = (dst.eye_distance * dst.size) / (src.eye_distance * src.size)
+    t_src = np.array([(src.size - 1) / 2, src.eye_y * src.size])
+    t_dst = np.array([(dst.size - 1) / 2, dst.eye_y * dst.size])
+    return np.hstack([np.eye(2) * k, (t_dst - k * t_src)[:, None]])
+
+
 def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Apply a (2, 3) affine transform to (..., 2) points."""
     pts = np.asarray(points, dtype=np.float64)

@@ -42,20 +42,44 @@ def rescale_transform(m: np.ndarray, scale: float) -> np.ndarray:
     return np.hstack([m[:, :2] * s, (m[:, 2] + m[:, :2].sum(axis=1) * pre_t)[:, None]])
 
 
-def process_image(path: str | Path, config: FrontEndConfig | None = None,
-                  detector: FaceDetector | None = None) -> FaceResult:
-    """Read, detect (largest face), landmark, align and draw. Raises InputFileError / NoFaceError.
+@dataclass(frozen=True)
+class DetectedImage:
+    """A photo read and its largest face detected: what the alignment needs (whatever its size)."""
 
-    Images larger than ``config.detector.max_side`` are read downscaled (bounded memory); the returned box,
-    landmarks and transform are nevertheless in the FILE's pixels.
+    image: np.ndarray  # (H, W, 3) uint8, possibly downscaled copy of the file (see `scale`)
+    scale: float  # file pixels per `image` pixel
+    face: Face  # box and landmarks in FILE pixels
+    detected: Face  # box and landmarks in `image` pixels
+
+    def align(self, config: AlignConfig) -> AlignedFace:
+        """The aligned face; its transform maps FILE pixels to aligned pixels."""
+        aligned = align_face(self.image, self.detected.landmarks, config)
+        return AlignedFace(aligned.image, aligned.landmarks, rescale_transform(aligned.transform, self.scale))
+
+
+def detect_image(path: str | Path, config: DetectorConfig | None = None,
+                 detector: FaceDetector | None = None) -> DetectedImage:
+    """Read and detect (largest face, 68 landmarks). Raises InputFileError / NoFaceError.
+
+    Images larger than ``config.max_side`` are read downscaled (bounded memory); the face's box and landmarks are
+    nevertheless in the FILE's pixels.
     """
-    cfg = config or FrontEndConfig()
-    image, scale = read_image_scaled(path, cfg.detector.max_side)  # read first: bad files fail fast
-    det = detector or FaceDetector(cfg.detector)
-    found = det.detect(image, name=str(path))
+    cfg = config or DetectorConfig()
+    image, scale = read_image_scaled(path, cfg.max_side)  # read first: bad files fail fast
+    found = (detector or FaceDetector(cfg)).detect(image, name=str(path))
     landmarks_file = ((found.landmarks.astype(np.float64) + 0.5) * scale - 0.5).astype(np.float32)
     face = Face(found.box * scale, landmarks_file, found.n_faces, found.score)  # box edges scale plainly
-    aligned = align_face(image, found.landmarks, cfg.align)
-    aligned = AlignedFace(aligned.image, aligned.landmarks, rescale_transform(aligned.transform, scale))
-    return FaceResult(image, scale, face, aligned, draw_landmarks(aligned.landmarks, cfg.align.size, cfg.draw),
-                      found)
+    return DetectedImage(image, scale, face, found)
+
+
+def process_image(path: str | Path, config: FrontEndConfig | None = None,
+                  detector: FaceDetector | None = None) -> FaceResult:
+    """Read, detect (largest face), landmark, align and draw (:func:`detect_image`, then the alignment).
+
+    The returned box, landmarks and transform are in the FILE's pixels.
+    """
+    cfg = config or FrontEndConfig()
+    det = detect_image(path, cfg.detector, detector)
+    aligned = det.align(cfg.align)
+    return FaceResult(det.image, det.scale, det.face, aligned,
+                      draw_landmarks(aligned.landmarks, cfg.align.size, cfg.draw), det.detected)

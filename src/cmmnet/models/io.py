@@ -15,7 +15,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..config import from_dict, to_dict
+from ..config import from_dict_defaulted, to_dict
 from ..errors import CheckpointError, CmmnetError
 from ..io import atomic_path, atomic_write_text
 
@@ -83,6 +83,13 @@ def update_model_index(root: str | Path, part: str) -> None:
 
 
 def read_config(directory: str | Path, config_cls: type[C], expected_class: str) -> C:
+    """The config stored in ``directory/config.json`` (keys it lacks take the dataclass defaults)."""
+    return read_config_defaulted(directory, config_cls, expected_class)[0]
+
+
+def read_config_defaulted(directory: str | Path, config_cls: type[C], expected_class: str
+                          ) -> tuple[C, tuple[str, ...]]:
+    """:func:`read_config` and the dotted keys the stored config lacks (they took the dataclass defaults)."""
     directory = Path(directory)
     cfg_path = directory / CONFIG_NAME
     if not cfg_path.is_file():
@@ -95,7 +102,7 @@ def read_config(directory: str | Path, config_cls: type[C], expected_class: str)
         got = meta.get("class") if isinstance(meta, dict) else None
         raise CheckpointError(f"{directory}: holds a {got!r} model, expected {expected_class!r}")
     try:
-        return from_dict(config_cls, meta["config"])
+        return from_dict_defaulted(config_cls, meta["config"])
     except (CmmnetError, KeyError, TypeError) as e:
         raise CheckpointError(f"{cfg_path}: config does not fit {expected_class} ({e})") from e
 
@@ -103,12 +110,19 @@ def read_config(directory: str | Path, config_cls: type[C], expected_class: str)
 def load_pretrained(model_cls: type[torch.nn.Module], config_cls: type[C], directory: str | Path,
                     expected_class: str | None = None) -> tuple[torch.nn.Module, C]:
     """Rebuild ``model_cls(config)`` from the stored config and load the weights strictly."""
+    model, cfg, _ = load_pretrained_defaulted(model_cls, config_cls, directory, expected_class)
+    return model, cfg
+
+
+def load_pretrained_defaulted(model_cls: type[torch.nn.Module], config_cls: type[C], directory: str | Path,
+                              expected_class: str | None = None) -> tuple[torch.nn.Module, C, tuple[str, ...]]:
+    """:func:`load_pretrained` and the config keys that took their defaults (:func:`read_config_defaulted`)."""
     directory = Path(directory)
-    cfg = read_config(directory, config_cls, expected_class or model_cls.__name__)
+    cfg, defaulted = read_config_defaulted(directory, config_cls, expected_class or model_cls.__name__)
     model = model_cls(cfg)
     load_checked(model, load_state(directory / WEIGHTS_NAME), f"{directory}: weights",
                  f"the {model_cls.__name__} architecture")
-    return model, cfg
+    return model, cfg, defaulted
 
 
 def load_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str, what: str,

@@ -11,7 +11,7 @@ first output reproduces it and the sequence has the dataset's T frames).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import CmmnetError
+from ..faces.align import AlignConfig
 from ..faces.draw import LandmarkDrawConfig, draw_landmarks
 from .conditional_lstm import ConditionalLSTM, ConditionalLSTMConfig
 from .landmark_vae import LandmarkVAE, LandmarkVAEConfig
@@ -40,7 +41,14 @@ class LandmarkGeneratorConfig:
     lstm: ConditionalLSTMConfig = field(default_factory=ConditionalLSTMConfig)
     multimode: MultiModeConfig = field(default_factory=MultiModeConfig)
     points: PointModelConfig = field(default_factory=PointModelConfig)
-    draw: LandmarkDrawConfig = field(default_factory=LandmarkDrawConfig)  # how neutral landmarks become y0
+    # The preprocessing of the training data, which inference repeats: the face alignment (its size follows
+    # image_size), how landmarks became images (and so how neutral landmarks become y0), the frame rate.
+    align: AlignConfig = field(default_factory=AlignConfig)
+    draw: LandmarkDrawConfig = field(default_factory=LandmarkDrawConfig)
+    fps: float = 50.0  # frames per second of the training sequences (FRL-Smile's onsets: UvA-NEMO's 50 fps)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "align", replace(self.align, size=self.image_size))  # one size, image_size
 
 
 @dataclass
@@ -85,10 +93,6 @@ class LandmarkGenerator(nn.Module):
         k = self.check_modes(modes)
         hk = self.multimode(h, k) if k > 0 else h.new_zeros(h.shape[0], 0, *h.shape[1:])  # (B, K, T, D)
         return h, hk
-
-    def mode_logits(self, hk: torch.Tensor) -> torch.Tensor:
-        """phi on each mode's time-averaged embedding: hk (B, K, T, D) -> logits (B, K, K_trained)."""
-        return self.phi(hk.mean(dim=2))  # (B, K, K)
 
     @torch.no_grad()
     def generate_batch(self, neutral_images: torch.Tensor, labels: torch.Tensor, modes: int | None = None,
@@ -141,33 +145,51 @@ class LandmarkGenerator(nn.Module):
             raise CmmnetError(f"unknown label {label!r}; use one of {', '.join(names)}")
         return names.index(label)
 
-    def draw_neutral(self, neutral_landmarks: np.ndarray) -> np.ndarray:
-        """(68, 2) aligned px -> (S, S) float32 landmark image y0, drawn as the training data was."""
+    @staticmethod
+    def check_neutral(neutral_landmarks: np.ndarray) -> np.ndarray:
+        """(68, 2) float32 aligned px, or CmmnetError."""
         lm = np.asarray(neutral_landmarks, dtype=np.float32)
         if lm.shape != (68, 2) or not np.isfinite(lm).all():
             raise CmmnetError(f"neutral_landmarks must be a finite (68, 2) array of aligned pixels, got {lm.shape}")
-        return draw_landmarks(lm, self.cfg.image_size, self.cfg.draw).astype(np.float32)
+        return lm
+
+    def draw_neutral(self, neutral_landmarks: np.ndarray) -> np.ndarray:
+        """(68, 2) aligned px -> (S, S) float32 landmark image y0, drawn as the training data was."""
+        return draw_landmarks(self.check_neutral(neutral_landmarks), self.cfg.image_size, self.cfg.draw
+                              ).astype(np.float32)
+
+    @torch.no_grad()
+    def generate_many(self, neutral_landmarks: np.ndarray, labels: list[str | int] | tuple[str | int, ...],
+                      modes: int | None = None, seed: int = 0, fit_iterations: int | None = None
+                      ) -> dict[str, np.ndarray]:
+        """The batched path from neutral landmarks to landmark sequences (what inference, evaluation and the
+        reports use): ``neutral_landmarks`` (B, 68, 2) aligned px of the ``image_size`` face, one label (name or
+        index) each -> ``images`` (B, K+1, T, S, S) decoded, ``points`` (B, K+1, T, 68, 2) fitted to them (from the
+        neutral landmarks, ``fit_iterations`` ICP iterations, default the point model's) and ``embeddings``
+        (B, K+1, T, D), float32. Row 0 is the conditional LSTM's, rows 1..K the modes'. The networks run under an
+        enclosing autocast, the point fit in fp32."""
+        k = self.check_modes(modes)
+        idx = [self.label_index(x) for x in labels]
+        dev = next(self.parameters()).device
+        pts0 = np.asarray(neutral_landmarks, dtype=np.float32)
+        y0 = torch.from_numpy(np.stack([self.draw_neutral(p) for p in pts0]))[:, None].to(dev)  # (B, 1, S, S)
+        out = self.generate_batch(y0, torch.tensor(idx, device=dev), k, seed,
+                                  neutral_points=torch.from_numpy(np.array(pts0)).to(dev),
+                                  fit_iterations=fit_iterations)
+        return {name: v.float().cpu().numpy() for name, v in out.items()}
 
     def generate(self, neutral_landmarks: np.ndarray, label: str | int, modes: int | None = None,
                  seed: int = 0) -> LandmarkSequences:
-        """Landmark sequences for one neutral face: row 0 the conditional LSTM's, rows 1..K the modes'.
+        """Landmark sequences for one neutral face (:meth:`generate_many` of a batch of one).
 
         ``neutral_landmarks`` (68, 2) in aligned pixels of the ``image_size`` face; ``label`` a name or index of
         ``cfg.label_names``; ``modes`` how many of the trained K modes (default all); ``seed`` only matters when
         ``cfg.h0 == "sample"``.
         """
-        idx = self.label_index(label)
-        k = self.check_modes(modes)
-        dev = next(self.parameters()).device
-        y0 = torch.from_numpy(self.draw_neutral(neutral_landmarks))[None, None].to(dev)  # (1, 1, S, S)
-        pts0 = torch.from_numpy(np.asarray(neutral_landmarks, dtype=np.float32))[None].to(dev)  # (1, 68, 2)
-        out = self.generate_batch(y0, torch.tensor([idx], device=dev), k, seed, neutral_points=pts0)
-        return LandmarkSequences(
-            images=out["images"][0].float().cpu().numpy(),
-            points=out["points"][0].float().cpu().numpy(),
-            embeddings=out["embeddings"][0].float().cpu().numpy(),
-            label=self.cfg.label_names[idx],
-        )
+        name = self.cfg.label_names[self.label_index(label)]
+        out = self.generate_many(self.check_neutral(neutral_landmarks)[None], [label], modes, seed)
+        return LandmarkSequences(images=out["images"][0], points=out["points"][0], embeddings=out["embeddings"][0],
+                                 label=name)
 
     # ------------------------------------------------------------------------------------------- persistence
     def save_pretrained(self, directory: str | Path) -> None:

@@ -14,13 +14,15 @@ small; see docs/translation.md). The input side must be a multiple of 64 (6 halv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
 from torch import nn
 
 from ..errors import CmmnetError
+from ..faces.align import AlignConfig
+from ..faces.draw import LandmarkDrawConfig
 from .blocks import scaled
 from .warp import WarpConfig, tps_warp
 
@@ -39,6 +41,13 @@ class UNetConfig:
     # landmarks onto the frame's (models/warp.py; not in the paper). Callers build it with `face_input_for`.
     face_input: Literal["neutral", "warped"] = "neutral"
     warp: WarpConfig = field(default_factory=WarpConfig)
+    # The preprocessing of the training data, which inference repeats: the face alignment (its size follows
+    # image_size) and how the landmark images y_t were drawn.
+    align: AlignConfig = field(default_factory=AlignConfig)
+    draw: LandmarkDrawConfig = field(default_factory=LandmarkDrawConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "align", replace(self.align, size=self.image_size))  # one size, image_size
 
 
 class UNetGenerator(nn.Module):

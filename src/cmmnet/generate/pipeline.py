@@ -1,8 +1,15 @@
 """Inference: one neutral photo and a label in, K + 1 smile videos of that person out (the whole of CMM-Net).
 
-photo -> face front end (:func:`cmmnet.faces.pipeline.process_image`: dlib detection, 68 landmarks, alignment to
-64x64) -> neutral aligned landmarks -> :meth:`LandmarkGenerator.generate` (the conditional LSTM + K mode LSTMs,
-§3.2-3.3) -> one landmark image per frame -> the U-Net G of §3.4 (``w_t = G(y_t, z_0)``) -> frames.
+photo -> face front end (:mod:`cmmnet.generate.front_end`: dlib detection, 68 landmarks, alignment as the
+translator's training faces) -> neutral aligned landmarks -> :meth:`CMMNet.landmark_batch` (the landmark generator's
+conditional LSTM + K mode LSTMs, §3.2-3.3, batched) -> one landmark image per frame -> the U-Net G of §3.4
+(``w_t = G(y_t, z_0)``) -> frames.
+
+The weights describe their own preprocessing: each part's config records the alignment (size, eye placement) and
+the landmark drawing it was trained with (and the landmark generator T, K, the label names and the frame rate), so
+the front end aligns as the translator's faces were, and a landmark generator trained at another face size is
+paired through the alignment geometry (:func:`cmmnet.faces.between_alignments`: its points are mapped between the
+two aligned frames of the same photo).
 
 Which landmark images G sees is :attr:`GenerateConfig.landmark_input` (the paper feeds the VAE decoder's output,
 §3.4; see docs/translation.md for the choice):
@@ -12,56 +19,53 @@ Which landmark images G sees is :attr:`GenerateConfig.landmark_input` (the paper
   was trained on, and frame 0 is the person's own face shape (identity is kept; the landmark generator's small
   error in reproducing the neutral shape cancels out).
 - ``redrawn``: the points fitted from the decoded images, redrawn as they are.
-- ``decoded``: the VAE decoder's soft images themselves (the paper's wiring).
+- ``decoded``: the VAE decoder's soft images themselves (the paper's wiring; both parts at one alignment).
 
 A translator trained with ``UNetConfig.face_input = "warped"`` (not the shipped one) gets, instead of ``z_0``,
 the neutral face TPS-warped onto each frame's points, ``GenerationResult.points`` (:mod:`cmmnet.models.warp`).
 
 Inference only: no optimisers, no training code. Models run in ``eval`` mode on ``GenerateConfig.device``, with
-bf16 autocast when ``precision = "bf16"``.
+bf16 autocast when ``precision`` resolves to ``bf16`` (:mod:`cmmnet.runtime`).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
 
-from .errors import CheckpointError, CmmnetError
-from .faces import AlignConfig, AlignedFace, FaceDetector, LandmarkDrawConfig, align_face, draw_landmarks
-from .faces.paste import PasteConfig
-from .faces.pipeline import FrontEndConfig, process_image
-from .limits import MAX_MODES, check_modes_range
-from .models.io import weights_hash
-from .models.unet import UNetConfig, UNetGenerator
+from ..errors import CheckpointError, CmmnetError
+from ..faces import AlignedFace, FaceDetector, align_face, between_alignments, draw_landmarks
+from ..faces.align import transform_points
+from ..faces.pipeline import FrontEndConfig, detect_image
+from ..limits import check_modes_range
+from ..models.io import load_pretrained_defaulted, read_model_index, weights_hash
+from ..models.landmark_generator import CLASS_NAME as LANDMARK_CLASS
+from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
+from ..models.unet import UNetConfig, UNetGenerator
+from ..runtime import autocast, choose_device, choose_precision
+from .config import GenerateConfig
+
+if TYPE_CHECKING:
+    from .front_end import FaceFrontEnd
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=torch.nn.Module)
 
-LANDMARK_DIR = "landmark_generator"
+LANDMARK_DIR = "landmark_generator"  # the parts' directories in run directories without a model_index.json
 TRANSLATOR_DIR = "translator"
+TRANSLATOR_CLASS = "UNetGenerator"
 
 
 def default_weights_dir() -> Path:
-    """The weights shipped inside the package: ``cmmnet/assets/weights/{landmark_generator,translator}/``."""
+    """The weights shipped inside the package: ``cmmnet/assets/weights/`` (model_index.json names the parts)."""
     return Path(str(resources.files("cmmnet") / "assets" / "weights"))
-
-
-@dataclass(frozen=True)
-class GenerateConfig:
-    landmark_input: Literal["retargeted", "redrawn", "decoded"] = "retargeted"
-    precision: Literal["auto", "fp32", "bf16"] = "fp32"  # bf16 autocast; auto = bf16 on a GPU or an AMX CPU
-    device: str = "auto"  # auto (CUDA when available), cpu, cuda, cuda:N
-    front_end: FrontEndConfig = field(default_factory=FrontEndConfig)  # detection + alignment (as the dataset's)
-    draw: LandmarkDrawConfig = field(default_factory=LandmarkDrawConfig)  # as FRL-Smile's landmark images
-    paste: PasteConfig = field(default_factory=PasteConfig)
-    point_fit_iterations: int = 6  # ICP iterations of the point fit (from the neutral shape); 0 = the model's
 
 
 @dataclass
@@ -85,26 +89,13 @@ class GenerationResult:
         return int(self.frames.shape[0]) - 1
 
 
-def _choose_device(spec: str) -> torch.device:
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise CmmnetError(f"device {spec!r} requested but no CUDA GPU is available; use device=cpu")
-    if spec != "cpu" and not spec.startswith("cuda"):
-        raise CmmnetError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N")
-    return torch.device(spec)
+@dataclass
+class LandmarkBatch:
+    """The landmark generator's sequences for B neutral faces, in the translator's aligned pixels."""
 
-
-def _choose_precision(spec: str, device: torch.device) -> Literal["fp32", "bf16"]:
-    """``auto``: bf16 autocast where it is fast (a CUDA GPU with bf16, or a CPU with AMX tiles; bf16 frames match
-    fp32 to SSIM 0.999, benchmarks/RESULTS.md), else fp32."""
-    if spec in ("fp32", "bf16"):
-        return spec  # type: ignore[return-value]
-    if spec != "auto":
-        raise CmmnetError(f"unknown precision {spec!r}; use auto, fp32 or bf16")
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if torch.cpu._is_amx_tile_supported() else "fp32"
+    decoded: np.ndarray  # (B, K+1, T, s, s) float32: the VAE decoder's images (the landmark generator's size s)
+    fitted: np.ndarray  # (B, K+1, T, 68, 2) float32: the points fitted to them
+    neutral: np.ndarray  # (B, 68, 2) float32: the neutral landmarks
 
 
 def fold_batch_norm(model: M) -> M:
@@ -123,56 +114,61 @@ def fold_batch_norm(model: M) -> M:
     return model
 
 
-def _model_config(model: torch.nn.Module) -> Any:
-    return getattr(model, "cfg", None) or model.config
-
-
 class CMMNet:
     """The trained CMM-Net: a :class:`LandmarkGenerator` and the translator G (a :class:`UNetGenerator`)."""
 
-    def __init__(self, landmark_generator: torch.nn.Module, translator: UNetGenerator,
-                 config: GenerateConfig | None = None, weights: dict[str, str] | None = None):
+    def __init__(self, landmark_generator: LandmarkGenerator, translator: UNetGenerator,
+                 config: GenerateConfig | None = None, weights: dict | None = None):
         self.config = config or GenerateConfig()
-        self.device = _choose_device(self.config.device)
-        self.precision = _choose_precision(self.config.precision, self.device)
+        self.device = choose_device(self.config.device)
+        self.precision = choose_precision(self.config.precision, self.device)
         self.landmark_generator = fold_batch_norm(landmark_generator).to(self.device)
         # batch norm folded into the convolutions (eval statistics: same output, fewer passes) and channels-last
         # (oneDNN's convolutions, transposed ones above all, run faster on CPU in NHWC)
         self.translator = fold_batch_norm(translator.eval()).to(self.device, memory_format=torch.channels_last)
-        lm_cfg = _model_config(landmark_generator)
-        self.image_size = int(lm_cfg.image_size)
-        self.T = int(lm_cfg.T)
-        self.trained_modes = int(lm_cfg.modes)
-        self.label_names = tuple(lm_cfg.label_names)
+        lg, tr = landmark_generator.cfg, translator.cfg
+        self.front_end = FrontEndConfig(self.config.detector, tr.align, tr.draw)  # as G's training faces
+        self.image_size = int(tr.image_size)
+        self.T = int(lg.T)
+        self.trained_modes = int(lg.modes)
+        self.label_names = tuple(lg.label_names)
+        self.fps = float(lg.fps)
         self.weights = dict(weights or {})  # provenance: {"landmark_generator": hash, "translator": hash, "dir": ...}
-        if translator.cfg.image_size != self.image_size or self.config.front_end.align.size != self.image_size:
-            raise CheckpointError(
-                f"landmark generator works at {self.image_size}px, translator at {translator.cfg.image_size}px, "
-                f"alignment at {self.config.front_end.align.size}px; use weights trained together")
+        # the landmark generator's aligned frame <-> the translator's (None: the same alignment)
+        same = lg.align == tr.align
+        self._to_landmark_frame = None if same else between_alignments(tr.align, lg.align)
+        self._from_landmark_frame = None if same else between_alignments(lg.align, tr.align)
+        if not same and self.config.landmark_input == "decoded":
+            raise CheckpointError(f"landmark_input 'decoded' feeds the landmark generator's {lg.image_size}px images "
+                                  f"to a translator aligned otherwise ({tr.align}); use 'retargeted' or 'redrawn'")
         self._detector: FaceDetector | None = None
 
     # ------------------------------------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, config: GenerateConfig | None = None) -> CMMNet:
-        """Load from a directory holding ``landmark_generator/`` and ``translator/`` (e.g. a training run
-        directory); ``None`` = the default weights shipped with the package."""
-        from .models.landmark_generator import LandmarkGenerator
-
+        """Load a weights directory: its ``model_index.json`` names the landmark generator's and the translator's
+        subdirectories (without one, ``landmark_generator/`` and ``translator/``, as older run directories have);
+        ``None`` = the default weights shipped with the package. ``weights["defaulted_keys"]`` lists, per part, the
+        config keys its config.json lacks (they took today's defaults)."""
         base = default_weights_dir() if path is None else Path(path)
         what = "the default weights (reinstall cmmnet)" if path is None else f"{base}"
         if not base.is_dir():
             raise CheckpointError(f"{what}: weights directory not found; pass --weights RUN_DIR with "
                                   f"{LANDMARK_DIR}/ and {TRANSLATOR_DIR}/")
-        for sub in (LANDMARK_DIR, TRANSLATOR_DIR):
+        by_class = {c: d for d, c in read_model_index(base).items()}
+        dirs = {LANDMARK_DIR: by_class.get(LANDMARK_CLASS, LANDMARK_DIR),
+                TRANSLATOR_DIR: by_class.get(TRANSLATOR_CLASS, TRANSLATOR_DIR)}
+        for sub in dirs.values():
             if not (base / sub).is_dir():
                 raise CheckpointError(f"{base}: no {sub}/ inside; expected a run directory from `cmmnet train` "
                                       f"(with {LANDMARK_DIR}/ and {TRANSLATOR_DIR}/)")
-        lm = LandmarkGenerator.from_pretrained(base / LANDMARK_DIR)
-        from .models.io import load_pretrained
-
-        g, _ = load_pretrained(UNetGenerator, UNetConfig, base / TRANSLATOR_DIR, expected_class="UNetGenerator")
-        weights = {"dir": str(base.resolve()), LANDMARK_DIR: weights_hash(base / LANDMARK_DIR),
-                   TRANSLATOR_DIR: weights_hash(base / TRANSLATOR_DIR)}
+        lm, _, lm_defaulted = load_pretrained_defaulted(LandmarkGenerator, LandmarkGeneratorConfig,
+                                                        base / dirs[LANDMARK_DIR], LANDMARK_CLASS)
+        g, _, g_defaulted = load_pretrained_defaulted(UNetGenerator, UNetConfig, base / dirs[TRANSLATOR_DIR],
+                                                      TRANSLATOR_CLASS)
+        weights = {"dir": str(base.resolve()), **{role: weights_hash(base / d) for role, d in dirs.items()},
+                   "parts": dirs,
+                   "defaulted_keys": {LANDMARK_DIR: list(lm_defaulted), TRANSLATOR_DIR: list(g_defaulted)}}
         return cls(lm, g, config, weights)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------------------------------------ checks
@@ -188,7 +184,7 @@ class CMMNet:
 
     # ------------------------------------------------------------------------------------------------ running
     def autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        return autocast(self.device, self.precision)
 
     @torch.no_grad()
     def translate(self, landmark_images: np.ndarray, neutral_face: np.ndarray, points: np.ndarray | None = None,
@@ -200,6 +196,7 @@ class CMMNet:
         y = torch.from_numpy(np.asarray(landmark_images, dtype=np.float32)).unsqueeze(1)  # (N, 1, S, S)
         z0 = torch.from_numpy(np.ascontiguousarray(neutral_face.transpose(2, 0, 1))).float() / 127.5 - 1.0  # (3,S,S)
         z0 = z0.to(self.device)
+
         def tensor(a: np.ndarray | None) -> torch.Tensor | None:
             return None if a is None else torch.from_numpy(np.array(a, dtype=np.float32)).to(self.device)
 
@@ -216,25 +213,41 @@ class CMMNet:
             out.append(((w.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu())
         return torch.cat(out).numpy()  # (N, S, S, 3)
 
-    @torch.no_grad()
-    def landmark_sequences(self, neutral_landmarks: np.ndarray, label: str, modes: int,
-                           seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """What :meth:`LandmarkGenerator.generate` computes, with the networks under bf16 autocast when asked (the
-        point fit stays in fp32): decoded images (K+1, T, S, S) float32 and fitted points (K+1, T, 68, 2)."""
-        lg = self.landmark_generator
-        y0 = torch.from_numpy(lg.draw_neutral(neutral_landmarks))[None, None].to(self.device)  # (1, 1, S, S)
-        pts0 = torch.from_numpy(np.array(neutral_landmarks, dtype=np.float32))[None].to(self.device)  # (1, 68, 2)
-        label_t = torch.tensor([lg.label_index(label)], device=self.device)
+    def landmark_batch(self, neutral_landmarks: np.ndarray, labels: list[str | int], modes: int,
+                       seed: int) -> LandmarkBatch:
+        """The one batched landmark path: neutral landmarks (B, 68, 2) in the translator's aligned pixels and a
+        label each -> :class:`LandmarkBatch` (:meth:`LandmarkGenerator.generate_many`, its networks under bf16
+        autocast when asked, in its own aligned frame; the points mapped back to the translator's)."""
+        neutral = np.asarray(neutral_landmarks, dtype=np.float32)  # (B, 68, 2)
+        lg_neutral = neutral if self._to_landmark_frame is None else \
+            transform_points(neutral, self._to_landmark_frame).astype(np.float32)
         with self.autocast():
-            out = lg.generate_batch(y0, label_t, modes, seed, neutral_points=pts0,
-                                    fit_iterations=self.config.point_fit_iterations or None)
-        images = out["images"][0].float().cpu().numpy()  # (K+1, T, S, S)
-        return images, out["points"][0].float().cpu().numpy()  # (K+1, T, 68, 2)
+            out = self.landmark_generator.generate_many(lg_neutral, labels, modes, seed,
+                                                        fit_iterations=self.config.point_fit_iterations or None)
+        fitted = out["points"]  # (B, K+1, T, 68, 2)
+        if self._from_landmark_frame is not None:
+            fitted = transform_points(fitted, self._from_landmark_frame).astype(np.float32)
+        return LandmarkBatch(out["images"], fitted, neutral)
+
+    def translator_inputs(self, batch: LandmarkBatch, rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """What G is fed for ``rows`` of each sequence set, per :attr:`GenerateConfig.landmark_input`: landmark
+        images (B, R, T, S, S) float32 and their points (B, R, T, 68, 2) (see the module doc)."""
+        fitted = batch.fitted[:, rows]  # (B, R, T, 68, 2)
+        mode = self.config.landmark_input
+        if mode == "decoded":
+            return batch.decoded[:, rows], fitted
+        points = batch.neutral[:, None, None] + (fitted - fitted[:, :, :1]) if mode == "retargeted" else fitted
+        s, draw = self.image_size, self.front_end.draw
+        images = np.stack([[[draw_landmarks(p, s, draw) for p in seq] for seq in row] for row in points])
+        return images.astype(np.float32), points  # (B, R, T, S, S), (B, R, T, 68, 2)
 
     def generate_aligned(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, label: str | int,
                          modes: int | None = None, seed: int = 0) -> GenerationResult:
         """K + 1 sequences from an aligned (S, S, 3) uint8 neutral face and its (68, 2) aligned landmarks."""
-        name, k = self.check_request(label, modes)
+        return self._generate(neutral_face, neutral_landmarks, *self.check_request(label, modes), seed)
+
+    def _generate(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, name: str, k: int,
+                  seed: int) -> GenerationResult:
         face = np.asarray(neutral_face)
         pts0 = np.asarray(neutral_landmarks, dtype=np.float32)
         s = self.image_size
@@ -242,50 +255,43 @@ class CMMNet:
             raise CmmnetError(f"neutral face must be ({s}, {s}, 3) uint8, got {face.shape} {face.dtype}")
         if pts0.shape != (68, 2):
             raise CmmnetError(f"neutral landmarks must be (68, 2), got {pts0.shape}")
-        decoded, points = self.landmark_sequences(pts0, name, k, seed)  # (K+1, T, S, S), (K+1, T, 68, 2)
-        mode = self.config.landmark_input
-        if mode == "decoded":
-            images = decoded
-        else:
-            if mode == "retargeted":
-                points = pts0[None, None] + (points - points[:, :1])  # (K+1, T, 68, 2)
-            images = np.stack([[draw_landmarks(p, s, self.config.draw) for p in seq] for seq in points])
-            images = images.astype(np.float32)  # (K+1, T, S, S)
-        n_seq, T = images.shape[:2]
+        images, points = (a[0] for a in self.translator_inputs(self.landmark_batch(pts0[None], [name], k, seed)))
+        n_seq, T = images.shape[:2]  # images (K+1, T, S, S), points (K+1, T, 68, 2)
         frames = self.translate(images.reshape(n_seq * T, s, s), face, points.reshape(n_seq * T, 68, 2), pts0)
         frames = frames.reshape(n_seq, T, s, s, 3)
-        reference = self.translate(draw_landmarks(pts0, s, self.config.draw)[None].astype(np.float32), face,
+        reference = self.translate(draw_landmarks(pts0, s, self.front_end.draw)[None].astype(np.float32), face,
                                    pts0[None], pts0)[0]
         return GenerationResult(name, int(seed), frames, images, points, face, pts0, reference)
 
     def _detector_instance(self) -> FaceDetector:
         if self._detector is None:
-            self._detector = FaceDetector(self.config.front_end.detector)
+            self._detector = FaceDetector(self.config.detector)
         return self._detector
 
     def align(self, image: str | Path | np.ndarray) -> tuple[AlignedFace, int, np.ndarray]:
-        """Detect the largest face of a photo (path or (H, W, 3) uint8) and align it: ``(aligned, n_faces, box)``;
-        ``aligned.transform`` maps the photo's (file) pixels to aligned pixels."""
+        """Detect the largest face of a photo (path or (H, W, 3) uint8) and align it as the translator's training
+        faces were: ``(aligned, n_faces, box)``; ``aligned.transform`` maps the photo's (file) pixels to aligned
+        pixels."""
         if isinstance(image, (str, Path)):
-            res = process_image(image, self.config.front_end, detector=self._detector_instance())
-            return res.aligned, res.face.n_faces, res.face.box
+            det = detect_image(image, self.config.detector, self._detector_instance())
+            return det.align(self.front_end.align), det.face.n_faces, det.face.box
         arr = np.asarray(image)
         if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
             raise CmmnetError(f"image must be a path or an (H, W, 3) uint8 array, got {arr.shape} {arr.dtype}")
         face = self._detector_instance().detect(arr)
-        return align_face(arr, face.landmarks, self.config.front_end.align), face.n_faces, face.box
+        return align_face(arr, face.landmarks, self.front_end.align), face.n_faces, face.box
 
     def generate(self, image: str | Path | np.ndarray, label: str | int, modes: int | None = None,
-                 seed: int = 0) -> GenerationResult:
+                 seed: int = 0, front_end: FaceFrontEnd | None = None) -> GenerationResult:
         """K + 1 smile sequences of the person in ``image`` (path or (H, W, 3) uint8 RGB); the largest face is
-        used (a warning is logged when there are several)."""
-        self.check_request(label, modes)  # fail before the face front end
-        return self.generate_detected(*self.align(image), label, modes, seed)
-
-    def generate_detected(self, aligned: AlignedFace, n_faces: int, box: np.ndarray, label: str | int,
-                          modes: int | None = None, seed: int = 0) -> GenerationResult:
-        """:meth:`generate` from what :meth:`align` returned for a photo (the face front end run elsewhere)."""
-        res = self.generate_aligned(aligned.image, aligned.landmarks, label, modes, seed)
+        used (a warning is logged when there are several). ``front_end``: the face front end already started on
+        ``image`` (:class:`cmmnet.generate.front_end.FaceFrontEnd`), used when it detects as this net does."""
+        name, k = self.check_request(label, modes)  # fail before the face front end
+        if front_end is not None and front_end.config.detector == self.config.detector:
+            aligned, n_faces, box = front_end.result(self.front_end.align)
+        else:
+            aligned, n_faces, box = self.align(image)
+        res = self._generate(aligned.image, aligned.landmarks, name, k, seed)
         res.transform, res.n_faces, res.box = aligned.transform, int(n_faces), np.asarray(box)
         return res
 
@@ -293,12 +299,9 @@ class CMMNet:
         """Map each sequence back into the original ``photo`` (inverse alignment + feathered blending,
         :mod:`cmmnet.faces.paste`): (K+1, T, H', W', 3) uint8, H', W' the photo's size (capped at
         ``PasteConfig.max_side``)."""
-        from .faces.paste import paste_frames
+        from ..faces.paste import paste_frames
 
         if result.transform is None:
             raise CmmnetError("paste needs a result of generate() on a photo (aligned input has no transform)")
         return np.stack([paste_frames(photo, seq, result.transform, result.points[i], result.reference,
                                       self.config.paste) for i, seq in enumerate(result.frames)])
-
-
-__all__ = ["AlignConfig", "CMMNet", "GenerateConfig", "GenerationResult", "MAX_MODES", "default_weights_dir"]
