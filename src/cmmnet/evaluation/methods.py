@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, CmmnetError
-from ..models.io import load_pretrained, read_model_index, weights_hash
+from ..models.io import load_pretrained, weights_hash
 
 
 def _to_uint8(v: torch.Tensor) -> np.ndarray:
@@ -179,9 +179,9 @@ def find_methods(run: str | Path, device: str = "cpu") -> list[Method]:
     if not run.is_dir():
         raise CmmnetError(f"{run}: run directory not found; give a directory written by `cmmnet train`")
     found: list[Method] = []
-    parts = read_model_index(run)
-    if {"LandmarkGenerator", "UNetGenerator"} <= set(parts.values()) or \
-            ((run / "landmark_generator").is_dir() and (run / "translator").is_dir()):
+    from ..generate.pipeline import part_dirs
+
+    if all((run / d).is_dir() for d in part_dirs(run).values()):
         found.append(CMMNetMethod(run, device))
     if (run / "cra_net" / "config.json").is_file():
         found.append(CRANetMethod(run, device))

@@ -68,6 +68,14 @@ def default_weights_dir() -> Path:
     return Path(str(resources.files("cmmnet") / "assets" / "weights"))
 
 
+def part_dirs(base: Path) -> dict[str, str]:
+    """``{"landmark_generator": subdirectory, "translator": subdirectory}`` of a weights directory: as its
+    ``model_index.json`` names them (by class), else the fixed names older run directories use."""
+    by_class = {c: d for d, c in read_model_index(base).items()}
+    return {LANDMARK_DIR: by_class.get(LANDMARK_CLASS, LANDMARK_DIR),
+            TRANSLATOR_DIR: by_class.get(TRANSLATOR_CLASS, TRANSLATOR_DIR)}
+
+
 @dataclass
 class GenerationResult:
     """K + 1 generated sequences of one person. Row 0 = the conditional LSTM, rows 1..K = the modes."""
@@ -155,9 +163,7 @@ class CMMNet:
         if not base.is_dir():
             raise CheckpointError(f"{what}: weights directory not found; pass --weights RUN_DIR with "
                                   f"{LANDMARK_DIR}/ and {TRANSLATOR_DIR}/")
-        by_class = {c: d for d, c in read_model_index(base).items()}
-        dirs = {LANDMARK_DIR: by_class.get(LANDMARK_CLASS, LANDMARK_DIR),
-                TRANSLATOR_DIR: by_class.get(TRANSLATOR_CLASS, TRANSLATOR_DIR)}
+        dirs = part_dirs(base)
         for sub in dirs.values():
             if not (base / sub).is_dir():
                 raise CheckpointError(f"{base}: no {sub}/ inside; expected a run directory from `cmmnet train` "
