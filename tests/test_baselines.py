@@ -14,7 +14,7 @@ from cmmnet.models.io import load_pretrained
 from cmmnet.models.patch_discriminator import PatchDiscriminatorConfig
 from cmmnet.models.video_gan import VideoGANConfig, VideoGANDiscriminator, VideoGANGenerator
 from cmmnet.training.baselines import CRANetPhaseConfig, VideoGANPhaseConfig, train_cranet, train_videogan
-from cmmnet.training.common import Run
+from cmmnet.training.run import Run
 from test_evaluation import tiny_dataset
 
 TINY_CRA = CRANetConfig(image_size=64, T=16, channels=(8, 16, 32, 64), lstm_hidden=32, label_dim=4)
