@@ -51,6 +51,9 @@ def test_train_smoke_end_to_end(tiny_data, tmp_path):
     assert any((out / "tensorboard").iterdir())
     for phase in ("vae", "lstm", "multimode"):
         assert (out / "checkpoints" / f"{phase}.safetensors").is_file()
+    from cmmnet.models.io import read_model_index
+
+    assert read_model_index(out) == {"landmark_generator": "LandmarkGenerator"}
     gen = LandmarkGenerator.from_pretrained(out / "landmark_generator")
     lm = np.load(tiny_data / "landmarks.npy")[0, 0]
     res = gen.generate(lm, "spontaneous")

@@ -144,11 +144,11 @@ def _tiny_cfg(epochs=5):
                                   batch_size=4, frames_per_sequence=5, lr=1e-3, val_items=8)
 
 
-def _train(data, cfg, out, resume=False):
+def _train(data, cfg, out, resume=False, workers=0):
     from cmmnet.training.run import Run
     from cmmnet.training.translation import train_translation
 
-    with Run(out, cfg, resume=resume, seed=0, log_every=1, tensorboard=False) as run:
+    with Run(out, cfg, resume=resume, seed=0, log_every=1, tensorboard=False, workers=workers) as run:
         train_translation(cfg, data, run)
 
 
@@ -234,3 +234,14 @@ def test_train_translation_with_the_warped_input(tiny_data, tmp_path):
     _, gcfg = load_pretrained(UNetGenerator, UNetConfig, tmp_path / "run" / "translator")
     assert gcfg.face_input == "warped"
     assert "val_l1" in (tmp_path / "run" / "metrics.jsonl").read_text()
+
+
+def test_loader_workers_do_not_change_the_batches(tiny_data, tmp_path):
+    """A DataLoader worker process (which reopens the memory-mapped dataset) gives the weights of in-process loading."""
+    cfg = _tiny_cfg(epochs=1)
+    _train(tiny_data, cfg, tmp_path / "w0")
+    _train(tiny_data, cfg, tmp_path / "w1", workers=1)
+    a, _ = load_pretrained(UNetGenerator, UNetConfig, tmp_path / "w0" / "translator")
+    b, _ = load_pretrained(UNetGenerator, UNetConfig, tmp_path / "w1" / "translator")
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k

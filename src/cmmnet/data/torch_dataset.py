@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .format import SmileDataset
+from .format import SmileDataset, load_dataset
 
 _CONVERT = {
     # name -> (dtype conversion): images to float in [0, 1] (landmark images) or [-1, 1] (faces)
@@ -75,7 +75,22 @@ def load_items(data: SmileDataset, rows: np.ndarray, items: np.ndarray, device: 
     return triple, (pts(p0), pts(pt))
 
 
-class FrameTriples(Dataset):
+class _BatchDataset(Dataset):
+    """Holds a :class:`SmileDataset` as ``self.data``; pickles as the dataset's path and index, so DataLoader worker
+    processes reopen the memory maps instead of receiving copies of the arrays."""
+
+    data: SmileDataset
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "data": (str(self.data.path), self.data.index)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        path, index = state["data"]
+        full = load_dataset(path)
+        self.__dict__.update(state, data=SmileDataset(full.path, full.meta, full.arrays, index))
+
+
+class FrameTriples(_BatchDataset):
     """Batches of the translation block's training triples (§3.4): ``dataset[key]`` with ``key.items`` (B, 2) =
     (position in ``rows``, frame) is :func:`load_items` of those pairs, on the CPU."""
 
@@ -89,7 +104,7 @@ class FrameTriples(Dataset):
         return load_items(self.data, self.rows, key.items)
 
 
-class FaceSequences(Dataset):
+class FaceSequences(_BatchDataset):
     """Batches of whole face sequences: ``dataset[key]`` with ``key.items`` (B,) = positions in ``rows`` is
     ``(x, labels, frames)``: ``x`` (B, F, 3, S, S) in [-1, 1] at the frames ``frames(key)`` (F,) (all T when
     ``frames`` is None), ``labels`` (B,) int64."""

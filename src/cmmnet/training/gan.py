@@ -3,9 +3,10 @@
 Modelled on stylegan3's ``training_loop`` + ``Loss`` objects: the loop owns everything every GAN phase does alike
 (seeded construction, Adam for G and D, checkpoint/resume, DDP wrapping, the DataLoader, autocast, metrics that
 stay on the device until a log step, epoch summaries, the export of G to ``RUN/<part>/`` and its entry in
-``RUN/model_index.json``); what differs per method is a small :class:`AdversarialLoss` (see
-:mod:`cmmnet.losses.adversarial`). Each step runs, in pix2pix order, ``fake = loss.fake(batch)``, then the D update
-on ``loss.discriminator(batch, fake)``, then the G update on ``loss.generator(batch, fake)``.
+``RUN/model_index.json``); what differs per method is a small :class:`AdversarialLoss` (``TranslationLoss`` in
+:mod:`cmmnet.losses.translation`; ``CRANetLoss``, ``VideoGANLoss`` in :mod:`cmmnet.losses.baselines`). Each step
+runs, in pix2pix order, ``fake = loss.fake(batch)``, then the D update on ``loss.discriminator(batch, fake)``,
+then the G update on ``loss.generator(batch, fake)``.
 """
 
 from __future__ import annotations
