@@ -175,8 +175,10 @@ class Run:
 
     def loader(self, dataset: Dataset, batches: Sampler) -> DataLoader:
         """A DataLoader whose ``batches`` sampler yields one whole batch's keys at a time (``dataset[key]`` is the
-        batch), so the order stays the sampler's; ``run.workers`` processes, pinned memory on CUDA."""
-        return DataLoader(dataset, batch_size=None, sampler=batches, num_workers=self.workers,
+        batch), so the order stays the sampler's; ``run.workers`` processes, pinned memory on CUDA. It draws from its
+        own generator, so the models' random draws (VAE sampling) are those of a loop without a DataLoader."""
+        own = torch.Generator().manual_seed(self.seed)  # the loader's worker seeds; the global RNG stays untouched
+        return DataLoader(dataset, batch_size=None, sampler=batches, num_workers=self.workers, generator=own,
                           pin_memory=self.dist.device.type == "cuda", persistent_workers=self.workers > 0)
 
     def epochs(self, phase: str, start: int, total: int) -> Iterator[int]:
