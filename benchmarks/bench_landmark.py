@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Training speed of the landmark generator phases (issue 5): sequences/s per phase, fp32 and bf16 autocast.
+"""Training speed of the landmark generator phases: sequences/s per phase, fp32 and bf16 autocast.
 
     python benchmarks/bench_landmark.py [--data /work/data/frl-smile] [--preset cpu] [--threads N] [--steps 4]
                                         [--set key=value ...] [--device cpu]

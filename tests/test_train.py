@@ -1,4 +1,4 @@
-"""`cmmnet train` (issue 5): the landmark phases end to end on a tiny FRL-Smile, resume after SIGKILL bitwise,
+"""`cmmnet train`: the landmark phases end to end on a tiny FRL-Smile, resume after SIGKILL bitwise,
 DDP with 2 CPU processes, bad checkpoints -> one line and exit 2."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def test_train_smoke_end_to_end(tiny_data, tmp_path):
     res = gen.generate(lm, "spontaneous")
     assert res.images.shape == (4, 32, 64, 64) and res.points.shape == (4, 32, 68, 2)
     assert np.isfinite(res.points).all()
-    # the acceptance report runs on the trained generator and reports every measurement the issue asks for
+    # the acceptance report runs on the trained generator and reports every measurement of docs/landmark-generator.md
     from cmmnet.data import load_dataset
     from cmmnet.evaluation.landmark_report import landmark_report
 
