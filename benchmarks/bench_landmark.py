@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Training speed of the landmark generator phases (issue 5): sequences/s per phase, fp32 and bf16 autocast.
+"""Training speed of the landmark generator phases: sequences/s per phase, fp32 and bf16 autocast.
 
     python benchmarks/bench_landmark.py [--data /work/data/frl-smile] [--preset cpu] [--threads N] [--steps 4]
                                         [--set key=value ...] [--device cpu]
@@ -26,15 +26,16 @@ import torch
 from cmmnet.commands.train_cmd import resolve_config
 from cmmnet.data.format import load_dataset
 from cmmnet.models.landmark_generator import LandmarkGenerator
+from cmmnet.runtime import autocast, choose_device
 from cmmnet.sysinfo import cpu_model
-from cmmnet.training.common import autocast, choose_device
-from cmmnet.training.landmark import _frames, _SequenceStep, _VAEStep
+from cmmnet.training.batches import distinct_frames
+from cmmnet.training.landmark import _SequenceStep, _VAEStep
 
 
 def bench_phase(phase: str, cfg, imgs: torch.Tensor, labels: torch.Tensor, precision: str, steps: int,
                 device: torch.device) -> dict[str, float]:
     torch.manual_seed(0)
-    gen = LandmarkGenerator(cfg.generator).to(device).train()
+    gen = LandmarkGenerator(cfg.landmark_generator).to(device).train()
     n, t = imgs.shape[:2]
     rng = np.random.default_rng(0)
     if phase == "vae":
@@ -62,7 +63,8 @@ def bench_phase(phase: str, cfg, imgs: torch.Tensor, labels: torch.Tensor, preci
         else:
             idx = torch.from_numpy(rng.integers(0, n, pc.batch_size))
             y = imgs[idx].float()[:, :, None].to(device)
-            fr = _frames(len(idx), t, pc.frames_per_sequence, 0, phase, 0, 0, 0).to(device)
+            fr = torch.from_numpy(distinct_frames(len(idx), t, pc.frames_per_sequence, 0, phase, "frames", 0, 0, 0))
+            fr = fr.to(device)
             with autocast(device, precision):
                 out = mod(y, labels[idx].to(device), fr)
         opt.zero_grad(set_to_none=True)

@@ -29,7 +29,7 @@ LM_SET=${LM_SET:-"--set run.num_threads=2 --set vae.epochs=6 --set vae.frames_pe
 # The shipped translator: U-Net at width 0.5 (7.3 M parameters, 14.6 MB in fp16; the paper's width 1.0 is
 # 29 M / 58 MB), D at width 0.5, 6 random frames per sequence per epoch (20 epochs), bf16 autocast (AMX), one
 # thread (the machine it was trained on had 2 shared cores).
-TR_SET=${TR_SET:-"--set translation.generator.width=0.5 --set translation.discriminator.width=0.5
+TR_SET=${TR_SET:-"--set translation.translator.width=0.5 --set translation.discriminator.width=0.5
   --set translation.frames_per_sequence=6 --set run.precision=bf16 --set run.num_threads=1"}
 
 resume_flag() { [ -f "$1/config.json" ] && echo "--resume" || true; }

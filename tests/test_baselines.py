@@ -10,11 +10,11 @@ import torch
 
 from cmmnet.errors import CmmnetError
 from cmmnet.models.cra_net import CRANet, CRANetConfig
-from cmmnet.models.io import load_pretrained
+from cmmnet.models.io import load_pretrained, read_model_index
 from cmmnet.models.patch_discriminator import PatchDiscriminatorConfig
 from cmmnet.models.video_gan import VideoGANConfig, VideoGANDiscriminator, VideoGANGenerator
 from cmmnet.training.baselines import CRANetPhaseConfig, VideoGANPhaseConfig, train_cranet, train_videogan
-from cmmnet.training.common import Run
+from cmmnet.training.run import Run
 from test_evaluation import tiny_dataset
 
 TINY_CRA = CRANetConfig(image_size=64, T=16, channels=(8, 16, 32, 64), lstm_hidden=32, label_dim=4)
@@ -124,6 +124,8 @@ def test_cmmnet_train_baseline_phases_smoke(data, tmp_path):
     assert cfg["cranet"]["model"]["width"] == 0.125 and cfg["videogan"]["epochs"] == 1
     assert (out / "cra_net" / "model.safetensors").is_file()
     assert sorted(p.name for p in (out / "video_gan").iterdir()) == ["posed", "spontaneous"]
+    assert read_model_index(out) == {"cra_net": "CRANet", "video_gan/posed": "VideoGANGenerator",
+                                     "video_gan/spontaneous": "VideoGANGenerator"}
 
 
 @pytest.mark.slow

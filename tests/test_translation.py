@@ -87,13 +87,13 @@ def test_losses():
 
 
 def test_config_round_trip_and_save_load(tmp_path):
-    cfg = TranslationPhaseConfig(generator=UNetConfig(width=0.25))
+    cfg = TranslationPhaseConfig(translator=UNetConfig(width=0.25))
     assert from_dict(TranslationPhaseConfig, to_dict(cfg)) == cfg
-    g = UNetGenerator(cfg.generator).eval()
-    save_pretrained(g, cfg.generator, tmp_path / "g")
+    g = UNetGenerator(cfg.translator).eval()
+    save_pretrained(g, cfg.translator, tmp_path / "g")
     g2, c2 = load_pretrained(UNetGenerator, UNetConfig, tmp_path / "g")
     x = torch.rand(1, 1, 64, 64), torch.rand(1, 3, 64, 64)
-    assert c2 == cfg.generator and torch.equal(g(*x), g2.eval()(*x))
+    assert c2 == cfg.translator and torch.equal(g(*x), g2.eval()(*x))
     save_pretrained(PatchDiscriminator(cfg.discriminator), cfg.discriminator, tmp_path / "d")
     with pytest.raises(CheckpointError):
         load_pretrained(UNetGenerator, UNetConfig, tmp_path / "d")  # another architecture
@@ -139,16 +139,16 @@ def tiny_data(frl_dir, tmp_path_factory):
 
 
 def _tiny_cfg(epochs=5):
-    return TranslationPhaseConfig(generator=UNetConfig(width=0.125),
+    return TranslationPhaseConfig(translator=UNetConfig(width=0.125),
                                   discriminator=PatchDiscriminatorConfig(width=0.125), epochs=epochs,
                                   batch_size=4, frames_per_sequence=5, lr=1e-3, val_items=8)
 
 
-def _train(data, cfg, out, resume=False):
-    from cmmnet.training.common import Run
+def _train(data, cfg, out, resume=False, workers=0):
+    from cmmnet.training.run import Run
     from cmmnet.training.translation import train_translation
 
-    with Run(out, cfg, resume=resume, seed=0, log_every=1, tensorboard=False) as run:
+    with Run(out, cfg, resume=resume, seed=0, log_every=1, tensorboard=False, workers=workers) as run:
         train_translation(cfg, data, run)
 
 
@@ -188,18 +188,18 @@ def test_augmentation_is_consistent_within_a_triple_and_seeded():
 def test_train_translation_learns_saves_and_resumes(tiny_data, tmp_path):
     import json
 
-    from cmmnet.training.translation import load_items
+    from cmmnet.data.torch_dataset import load_items
 
     cfg = _tiny_cfg()
     _train(tiny_data, cfg, tmp_path / "a")
     g, gcfg = load_pretrained(UNetGenerator, UNetConfig, tmp_path / "a" / "translator")
-    assert gcfg == cfg.generator
+    assert gcfg == cfg.translator
     g.eval()
     train = tiny_data.subset("train")
     items = np.stack([np.repeat(np.arange(len(train)), tiny_data.T), np.tile(np.arange(tiny_data.T), len(train))], 1)
     (z0, y, z), _ = load_items(tiny_data, train.index, items, torch.device("cpu"))
     torch.manual_seed(0)
-    fresh = UNetGenerator(cfg.generator).eval()
+    fresh = UNetGenerator(cfg.translator).eval()
     with torch.no_grad():
         assert reconstruction_l1(g(y, z0), z) < 0.7 * reconstruction_l1(fresh(y, z0), z)  # it learned
     recs = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
@@ -221,16 +221,27 @@ def test_train_translation_learns_saves_and_resumes(tiny_data, tmp_path):
 
 
 def test_train_translation_rejects_wrong_image_size(tiny_data, tmp_path):
-    cfg = TranslationPhaseConfig(generator=UNetConfig(image_size=128, width=0.125), epochs=1)
+    cfg = TranslationPhaseConfig(translator=UNetConfig(image_size=128, width=0.125), epochs=1)
     with pytest.raises(CmmnetError, match="image_size"):
         _train(tiny_data, cfg, tmp_path / "c")
 
 
 def test_train_translation_with_the_warped_input(tiny_data, tmp_path):
-    cfg = TranslationPhaseConfig(generator=UNetConfig(width=0.125, face_input="warped"),
+    cfg = TranslationPhaseConfig(translator=UNetConfig(width=0.125, face_input="warped"),
                                  discriminator=PatchDiscriminatorConfig(width=0.125), epochs=1, batch_size=4,
                                  frames_per_sequence=2, val_items=4)
     _train(tiny_data, cfg, tmp_path / "run")
     _, gcfg = load_pretrained(UNetGenerator, UNetConfig, tmp_path / "run" / "translator")
     assert gcfg.face_input == "warped"
     assert "val_l1" in (tmp_path / "run" / "metrics.jsonl").read_text()
+
+
+def test_loader_workers_do_not_change_the_batches(tiny_data, tmp_path):
+    """A DataLoader worker process (which reopens the memory-mapped dataset) gives the weights of in-process loading."""
+    cfg = _tiny_cfg(epochs=1)
+    _train(tiny_data, cfg, tmp_path / "w0")
+    _train(tiny_data, cfg, tmp_path / "w1", workers=1)
+    a, _ = load_pretrained(UNetGenerator, UNetConfig, tmp_path / "w0" / "translator")
+    b, _ = load_pretrained(UNetGenerator, UNetConfig, tmp_path / "w1" / "translator")
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k

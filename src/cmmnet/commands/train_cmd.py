@@ -17,8 +17,10 @@ import torch
 from ..config import apply_overrides
 from ..data.format import SmileDataset, load_dataset
 from ..errors import CmmnetError
-from ..training.common import Run, cleanup_distributed, init_distributed, seed_everything, set_deterministic
+from ..runtime import seed_everything, set_deterministic
+from ..training.distributed import cleanup_distributed, init_distributed
 from ..training.experiment import CMMNET_PHASES, PHASES, PRESETS, ExperimentConfig
+from ..training.run import Run
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,9 @@ def parse_phases(text: str) -> list[str]:
 
 def resolve_config(data: SmileDataset, preset: str, overrides: list[str]) -> ExperimentConfig:
     """Defaults -> dataset facts (labels, image size, T) -> preset -> the user's --set overrides."""
-    facts = [f"generator.label_names={list(data.label_names)!r}".replace("'", '"'),
-             f"generator.image_size={data.image_size}", f"generator.T={data.T}",
-             f"translation.generator.image_size={data.image_size}"]
+    facts = [f"landmark_generator.label_names={list(data.label_names)!r}".replace("'", '"'),
+             f"landmark_generator.image_size={data.image_size}", f"landmark_generator.T={data.T}",
+             f"translation.translator.image_size={data.image_size}"]
     cfg = apply_overrides(ExperimentConfig(), facts)
     cfg = apply_overrides(cfg, list(PRESETS[preset]))
     return apply_overrides(cfg, overrides)
@@ -70,7 +72,8 @@ def train(data_dir: Path, out: Path, phases: list[str], preset: str = "paper", o
     try:
         seed_everything(cfg.run.seed)
         run = Run(out, cfg, resume=resume, dist=dist, seed=cfg.run.seed, log_every=cfg.run.log_every,
-                  argv=argv if argv is not None else sys.argv, precision=cfg.run.precision)
+                  argv=argv if argv is not None else sys.argv, precision=cfg.run.precision,
+                  workers=cfg.run.workers)
         with run:
             for name in phases:
                 log.info("phase %s", name)

@@ -7,7 +7,8 @@ D outputs logits, one per patch of its coarsest map (§3.4), so each log-likelih
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -39,3 +40,32 @@ def generator_adversarial_loss(fake_logits: torch.Tensor, kind: GanLoss = "non_s
     if kind == "non_saturating":
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
     raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+class TranslationLoss:
+    """The translation block's GAN losses (§3.4) as the adversarial loop's loss object: D on real ``[z_0, z_t]``
+    vs generated ``[z_0, w_t]`` pairs (eq. 5, one label per pixel of D's coarsest map); G on
+    ``l1_weight * eq. 4 + adv_weight * adversarial term of eq. 6``. A batch is ``((z_0, y_t, z_t), (p_0, p_t))``."""
+
+    def __init__(self, net_g: torch.nn.Module, net_d: torch.nn.Module, face_input: Callable[..., torch.Tensor],
+                 l1_weight: float, adv_weight: float, gan_loss: GanLoss):
+        self.net_g, self.net_d, self.face_input = net_g, net_d, face_input
+        self.l1_weight, self.adv_weight, self.gan_loss = l1_weight, adv_weight, gan_loss
+
+    def fake(self, batch: Any) -> torch.Tensor:
+        (z0, y, _), (p0, pt) = batch
+        return self.net_g(y, self.face_input(z0, p0, pt))  # (B, 3, S, S) generated frame w_t
+
+    def discriminator(self, batch: Any, w: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        (z0, _, z), _ = batch
+        real_logits = self.net_d(z0, z).float()  # (B, 1, h, w): one label per pixel of the coarsest map
+        fake_logits = self.net_d(z0, w.detach()).float()
+        metrics = {"d_real": torch.sigmoid(real_logits.detach()).mean(),
+                   "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
+        return discriminator_loss(real_logits, fake_logits), metrics
+
+    def generator(self, batch: Any, w: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        (z0, _, z), _ = batch
+        adv = generator_adversarial_loss(self.net_d(z0, w).float(), self.gan_loss)
+        l1 = reconstruction_l1(w.float(), z)
+        return self.l1_weight * l1 + self.adv_weight * adv, {"l1": l1.detach(), "adv": adv.detach()}

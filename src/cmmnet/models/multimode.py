@@ -1,6 +1,7 @@
 """The multi-mode recurrent landmark generator of paper §3.3 (turquoise block of Fig. 3): K LSTMs that each map
-the conditional sequence ``h1..hT`` to their own sequence ``h^k = (h_1k, ..., h_Tk)``, and the mode discriminator
-``phi`` (a fully connected layer + soft-max over K) applied to each mode's time-averaged embedding ``h*k``.
+the conditional sequence ``h1..hT`` to their own sequence ``h^k = (h_1k, ..., h_Tk)``, and the classifier
+:class:`Phi` (the mode discriminator phi: a fully connected layer + soft-max over K) applied to each mode's
+time-averaged embedding ``h*k``.
 
 Silent parts (config fields, see docs/landmark-generator.md): the LSTMs' hidden size, and how their output is read
 (``output="delta_input"``: ``h_tk = h_t + W_k s_tk``, a mode is a deviation from the conditional sequence, which the
@@ -45,8 +46,9 @@ class MultiModeLSTMs(nn.Module):
         return torch.stack(seqs, dim=1)  # (B, K, T, D)
 
 
-class ModeDiscriminator(nn.Module):
-    """phi: time-averaged mode embedding h*k (..., D) -> logits over the K generators (..., K); softmax in the loss."""
+class Phi(nn.Module):
+    """The classifier phi of §3.3 (the mode discriminator): time-averaged mode embedding h*k (..., D) -> logits over
+    the K generators (..., K); the soft-max is in the push loss (eq. 3)."""
 
     def __init__(self, latent_dim: int, modes: int):
         super().__init__()
@@ -54,3 +56,6 @@ class ModeDiscriminator(nn.Module):
 
     def forward(self, h_star: torch.Tensor) -> torch.Tensor:
         return self.fc(h_star)  # (..., K)
+
+
+ModeDiscriminator = Phi  # the former name, still imported by models/landmark_generator.py

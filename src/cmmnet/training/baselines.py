@@ -1,9 +1,10 @@
 """Training phases of the two baselines of paper §4.1: ``cranet`` (CRA-Net) and ``videogan`` (Video-GAN).
 
-Both train on the dataset's train split with the helpers of :mod:`cmmnet.training.common` (checkpoint after every
-epoch, ``--resume``, autocast, ``run.log``), exactly like the CMM-Net phases, so the three methods are compared on
-the same data with the same command (``cmmnet train --phases cranet,videogan``). The image size, T and label names
-of the models are taken from the dataset (they are properties of the data, not hyperparameters).
+Both train with the adversarial loop of :mod:`cmmnet.training.gan` (checkpoint after every epoch, ``--resume``,
+autocast, ``run.log``), exactly like CMM-Net's translation phase (losses in :mod:`cmmnet.losses.baselines`), so
+the three methods are compared on the same data with the same command (``cmmnet train --phases cranet,videogan``).
+The image size, T and label names of the models are taken from the dataset (properties of the data, not
+hyperparameters).
 
 ``cranet``: one step on a batch of sequences ``x`` (B, T, 3, S, S) (or, with ``frames_per_sequence`` F, frame 0
 and F - 1 random frames of each) updates
@@ -27,17 +28,18 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..data.format import SmileDataset
+from ..data.torch_dataset import FaceSequences
 from ..errors import CmmnetError
-from ..losses.translation import GanLoss, discriminator_loss, generator_adversarial_loss
+from ..losses.baselines import CRANetLoss, VideoGANLoss
+from ..losses.translation import GanLoss
 from ..models.cra_net import CRANet, CRANetConfig
-from ..models.io import save_pretrained
 from ..models.patch_discriminator import PatchDiscriminator, PatchDiscriminatorConfig
 from ..models.video_gan import VideoGANConfig, VideoGANDiscriminator, VideoGANGenerator
-from .common import Run, autocast, epoch_batches, epoch_summary, log_epoch, stable_seed
+from .batches import BatchKey, EpochBatches, first_and_frames
+from .gan import AdamConfig, Export, GanPhase, train_gan
+from .run import Run
 
 log = logging.getLogger(__name__)
 
@@ -73,98 +75,39 @@ class VideoGANPhaseConfig:
     gan_loss: GanLoss = "non_saturating"
 
 
-def _faces(data: SmileDataset, rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Sequences ``rows`` (global indices) as (B, T, 3, S, S) float in [-1, 1], read in file order."""
-    order = np.argsort(rows, kind="stable")
-    a = np.asarray(data.arrays["faces"][rows[order]])[np.argsort(order)]  # (B, T, 3, S, S) uint8
-    return torch.from_numpy(a.astype(np.float32) / 127.5 - 1.0).to(device)
-
-
 def _model_config(cfg, data: SmileDataset, **more):
     return dataclasses.replace(cfg, image_size=data.image_size, T=data.T, **more)
 
 
-def _frame_draw(T: int, k: int, seed: int, epoch: int, step: int) -> np.ndarray:
-    """Frame 0 and ``k - 1`` other distinct frames in time order (all T when ``k`` is 0 or >= T); resume-safe."""
-    if k <= 0 or k >= T:
-        return np.arange(T)
-    rng = np.random.default_rng(stable_seed(seed, "cranet", "frames", epoch, step))
-    return np.concatenate([[0], np.sort(rng.choice(np.arange(1, T), size=max(1, k - 1), replace=False))])
+def _adam(cfg: CRANetPhaseConfig | VideoGANPhaseConfig) -> AdamConfig:
+    return AdamConfig(cfg.lr, cfg.beta1, cfg.beta2)
 
 
 # --------------------------------------------------------------------------------------------------- CRA-Net
 def train_cranet(cfg: CRANetPhaseConfig, data: SmileDataset, run: Run) -> None:
     """Train CRA-Net (§4.1) and its image discriminator on the train split; write ``RUN/cra_net/``."""
     phase = "cranet"
-    device = run.dist.device
-    train = data.subset("train")
-    rows = train.index
+    rows = data.subset("train").index
     if len(rows) == 0:
         raise CmmnetError("cranet: the dataset has no train sequences")
     mcfg = _model_config(cfg.model, data, label_names=tuple(data.label_names))
-    out_dir = run.dir / "cra_net"
-    torch.manual_seed(stable_seed(run.seed, phase, "init"))
-    model = CRANet(mcfg).to(device)
-    d = PatchDiscriminator(cfg.discriminator).to(device)
-    opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    ckpt = run.checkpointer(phase)
-    if ckpt.finished(cfg.epochs):
-        if not (out_dir / "model.safetensors").is_file() and run.dist.is_main:
-            ckpt.load_models({"G": model})
-            save_pretrained(model.cpu(), mcfg, out_dir, name="CRANet")
-        return
-    start = ckpt.restore({"G": model, "D": d}, {"G": opt_g, "D": opt_d})
-    net_g, net_d = run.wrap(model), run.wrap(d)
-    labels_all = np.asarray(data.arrays["labels"])
-    steps = len(epoch_batches(len(rows), cfg.batch_size, run.seed, phase, 0, run.dist))
-    run.set_step(phase, start * steps)
-    log.info("phase %s: %d train sequences, %d steps/epoch, CRA-Net %.2fM params, D %.2fM params", phase, len(rows),
-             steps, sum(p.numel() for p in model.parameters()) / 1e6, sum(p.numel() for p in d.parameters()) / 1e6)
-    model.train()
-    d.train()
-    for epoch in run.epochs(phase, start, cfg.epochs):
-        sums: dict[str, float] = {}
-        batches = epoch_batches(len(rows), cfg.batch_size, run.seed, phase, epoch, run.dist)
-        for step, idx in enumerate(batches):
-            x = _faces(data, rows[idx], device)  # (B, T, 3, S, S)
-            lab = torch.from_numpy(labels_all[rows[idx]]).to(device)  # (B,)
-            frames = _frame_draw(data.T, cfg.frames_per_sequence, run.seed, epoch, step)  # (F,), frames[0] = 0
-            x = x[:, frames]  # (B, F, 3, S, S)
-            t = x.shape[1]
-            with autocast(device, run.precision):
-                out = net_g(x, lab, torch.from_numpy(frames).to(device))
-                mu, logvar, hs = out["mu"], out["logvar"], out["embeddings"]  # (B, T, 100) each
-                rec, fake = out["reconstruction"], out["generated"]  # (B, T, 3, S, S) each
-                neutral = x[:, :1].expand(-1, t, -1, -1, -1).flatten(0, 1)  # (B*T, 3, S, S)
-                real_logits = net_d(neutral, x.flatten(0, 1))
-                fake_logits = net_d(neutral, fake.flatten(0, 1).detach())
-                loss_d = discriminator_loss(real_logits.float(), fake_logits.float())
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            with autocast(device, run.precision):
-                adv = generator_adversarial_loss(net_d(neutral, fake.flatten(0, 1)).float(), cfg.gan_loss)
-                l1_rec = (rec.float() - x).abs().mean()
-                l1_seq = (fake.float() - x).abs().mean()
-                kl = -0.5 * torch.mean(1 + logvar.float() - mu.float() ** 2 - logvar.float().exp())
-                lat = F.mse_loss(hs.float(), mu.detach().float())
-                loss_g = (cfg.l1_weight * (l1_rec + l1_seq) + cfg.kl_weight * kl + cfg.latent_weight * lat
-                          + cfg.adv_weight * adv)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            m = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "l1_rec": l1_rec.item(), "l1_seq": l1_seq.item(),
-                 "kl": kl.item(), "latent": lat.item(), "adv": adv.item()}
-            for k, v in m.items():
-                sums[k] = sums.get(k, 0.0) + v
-            run.log(phase, m, epoch=epoch)
-        log_epoch(run, phase, epoch_summary(sums, len(batches)), (epoch + 1) * steps, epoch, cfg.epochs)
-        ckpt.save(epoch + 1, {"G": model, "D": d}, {"G": opt_g, "D": opt_d}, complete=epoch + 1 == cfg.epochs)
-    if run.dist.is_main:
-        save_pretrained(model.eval().cpu(), mcfg, out_dir, name="CRANet")
-        model.to(device)
-    log.info("phase %s done: %s", phase, out_dir)
+
+    def frames(key: BatchKey) -> np.ndarray:  # (F,): frame 0 + a fresh draw per step
+        return first_and_frames(data.T, cfg.frames_per_sequence, run.seed, phase, "frames", key.epoch, key.step)
+
+    train_gan(GanPhase(
+        name=phase, models=lambda: (CRANet(mcfg), PatchDiscriminator(cfg.discriminator)),
+        loss=lambda g, net_g, net_d: CRANetLoss(net_g, net_d, l1_weight=cfg.l1_weight, kl_weight=cfg.kl_weight,
+                                                latent_weight=cfg.latent_weight, adv_weight=cfg.adv_weight,
+                                                gan_loss=cfg.gan_loss),
+        dataset=FaceSequences(data, rows, frames), batches=_sequences(rows, cfg.batch_size, phase, run),
+        epochs=cfg.epochs, adam=_adam(cfg), export=Export("cra_net", mcfg, "CRANet"),
+        describe=f"{len(rows)} train sequences, "), run)
+
+
+def _sequences(rows: np.ndarray, batch_size: int, phase: str, run: Run) -> EpochBatches:
+    positions = np.arange(len(rows))
+    return EpochBatches(lambda epoch: positions, batch_size, run.seed, phase, run.dist)
 
 
 # -------------------------------------------------------------------------------------------------- Video-GAN
@@ -177,63 +120,13 @@ def train_videogan(cfg: VideoGANPhaseConfig, data: SmileDataset, run: Run) -> No
         if len(rows) == 0:
             log.warning("videogan: no train sequences of label %r; no model for it", label)
             continue
-        _train_one_videogan(cfg, data, run, label, rows)
-
-
-def _train_one_videogan(cfg: VideoGANPhaseConfig, data: SmileDataset, run: Run, label: str,
-                        rows: np.ndarray) -> None:
-    phase = f"videogan-{label}"
-    device = run.dist.device
-    mcfg = _model_config(cfg.model, data, label=label)
-    out_dir = run.dir / "video_gan" / label
-    torch.manual_seed(stable_seed(run.seed, phase, "init"))
-    g = VideoGANGenerator(mcfg).to(device)
-    d = VideoGANDiscriminator(mcfg).to(device)
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    ckpt = run.checkpointer(phase)
-    if ckpt.finished(cfg.epochs):
-        if not (out_dir / "model.safetensors").is_file() and run.dist.is_main:
-            ckpt.load_models({"G": g})
-            save_pretrained(g.cpu(), mcfg, out_dir, name="VideoGANGenerator")
-        return
-    start = ckpt.restore({"G": g, "D": d}, {"G": opt_g, "D": opt_d})
-    net_g, net_d = run.wrap(g), run.wrap(d)
-    steps = len(epoch_batches(len(rows), cfg.batch_size, run.seed, phase, 0, run.dist))
-    run.set_step(phase, start * steps)
-    log.info("phase %s: %d train sequences, %d steps/epoch, G %.2fM params, D %.2fM params", phase, len(rows),
-             steps, sum(p.numel() for p in g.parameters()) / 1e6, sum(p.numel() for p in d.parameters()) / 1e6)
-    g.train()
-    d.train()
-    for epoch in run.epochs(phase, start, cfg.epochs):
-        sums: dict[str, float] = {}
-        batches = epoch_batches(len(rows), cfg.batch_size, run.seed, phase, epoch, run.dist)
-        for idx in batches:
-            x = _faces(data, rows[idx], device)  # (B, T, 3, S, S)
-            with autocast(device, run.precision):
-                fake, mask = net_g(x[:, 0], return_mask=True)  # (B, T, 3, S, S), (B, T, 1, S, S)
-                real_logits = net_d(x)  # (B,)
-                fake_logits = net_d(fake.detach())
-                loss_d = discriminator_loss(real_logits.float(), fake_logits.float())
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            with autocast(device, run.precision):
-                adv = generator_adversarial_loss(net_d(fake).float(), cfg.gan_loss)
-                first = (fake[:, 0].float() - x[:, 0]).abs().mean()
-                sparsity = mask.float().mean()
-                loss_g = cfg.adv_weight * adv + cfg.first_weight * first + cfg.mask_weight * sparsity
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            m = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "adv": adv.item(), "l1_first": first.item(),
-                 "mask": sparsity.item()}
-            for k, v in m.items():
-                sums[k] = sums.get(k, 0.0) + v
-            run.log(phase, m, epoch=epoch)
-        log_epoch(run, phase, epoch_summary(sums, len(batches)), (epoch + 1) * steps, epoch, cfg.epochs)
-        ckpt.save(epoch + 1, {"G": g, "D": d}, {"G": opt_g, "D": opt_d}, complete=epoch + 1 == cfg.epochs)
-    if run.dist.is_main:
-        save_pretrained(g.eval().cpu(), mcfg, out_dir, name="VideoGANGenerator")
-        g.to(device)
-    log.info("phase %s done: %s", phase, out_dir)
+        phase = f"videogan-{label}"
+        mcfg = _model_config(cfg.model, data, label=label)
+        train_gan(GanPhase(
+            name=phase, models=lambda mcfg=mcfg: (VideoGANGenerator(mcfg), VideoGANDiscriminator(mcfg)),
+            loss=lambda g, net_g, net_d: VideoGANLoss(net_g, net_d, adv_weight=cfg.adv_weight,
+                                                      first_weight=cfg.first_weight, mask_weight=cfg.mask_weight,
+                                                      gan_loss=cfg.gan_loss),
+            dataset=FaceSequences(data, rows), batches=_sequences(rows, cfg.batch_size, phase, run),
+            epochs=cfg.epochs, adam=_adam(cfg), export=Export(f"video_gan/{label}", mcfg, "VideoGANGenerator"),
+            describe=f"{len(rows)} train sequences, "), run)

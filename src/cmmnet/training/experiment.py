@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from ..data.format import SmileDataset
 from ..models.landmark_generator import LandmarkGeneratorConfig
 from .baselines import CRANetPhaseConfig, VideoGANPhaseConfig, train_cranet, train_videogan
-from .common import Run, RunConfig
 from .landmark import (
     LSTMPhaseConfig,
     MultiModePhaseConfig,
@@ -32,13 +31,14 @@ from .landmark import (
     train_multimode,
     train_vae,
 )
+from .run import Run, RunConfig
 from .translation import TranslationPhaseConfig, train_translation
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     run: RunConfig = field(default_factory=RunConfig)
-    generator: LandmarkGeneratorConfig = field(default_factory=LandmarkGeneratorConfig)
+    landmark_generator: LandmarkGeneratorConfig = field(default_factory=LandmarkGeneratorConfig)
     vae: VAEPhaseConfig = field(default_factory=VAEPhaseConfig)
     lstm: LSTMPhaseConfig = field(default_factory=LSTMPhaseConfig)
     multimode: MultiModePhaseConfig = field(default_factory=MultiModePhaseConfig)
@@ -66,11 +66,11 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "videogan.batch_size=4",
     ),
     "smoke": (
-        "generator.vae.channels=[4,8,8,16]",
-        "generator.lstm.hidden_size=16",
-        "generator.multimode.hidden_size=16",
-        "generator.points.components=8",
-        "generator.points.iterations=5",
+        "landmark_generator.vae.channels=[4,8,8,16]",
+        "landmark_generator.lstm.hidden_size=16",
+        "landmark_generator.multimode.hidden_size=16",
+        "landmark_generator.points.components=8",
+        "landmark_generator.points.iterations=5",
         "vae.epochs=1",
         "vae.batch_size=16",
         "vae.frames_per_sequence=4",
@@ -84,7 +84,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "translation.batch_size=4",
         "translation.frames_per_sequence=2",
         "translation.val_items=4",
-        "translation.generator.width=0.125",
+        "translation.translator.width=0.125",
         "translation.discriminator.width=0.125",
         "cranet.model.width=0.125",
         "cranet.model.lstm_hidden=16",
@@ -104,9 +104,10 @@ PhaseFn = Callable[[ExperimentConfig, SmileDataset, Run], None]
 
 # The phases in training order (§3.5): name -> function(experiment config, dataset, run).
 PHASES: dict[str, PhaseFn] = {
-    "vae": lambda exp, data, run: train_vae(exp.vae, exp.generator, data, run),
-    "lstm": lambda exp, data, run: train_lstm(exp.lstm, exp.generator, exp.vae.kl_weight, data, run),
-    "multimode": lambda exp, data, run: train_multimode(exp.multimode, exp.generator, exp.vae.kl_weight, data, run),
+    "vae": lambda exp, data, run: train_vae(exp.vae, exp.landmark_generator, data, run),
+    "lstm": lambda exp, data, run: train_lstm(exp.lstm, exp.landmark_generator, exp.vae.kl_weight, data, run),
+    "multimode": lambda exp, data, run: train_multimode(exp.multimode, exp.landmark_generator, exp.vae.kl_weight,
+                                                        data, run),
     "translation": lambda exp, data, run: train_translation(exp.translation, data, run),
     "cranet": lambda exp, data, run: train_cranet(exp.cranet, data, run),
     "videogan": lambda exp, data, run: train_videogan(exp.videogan, data, run),

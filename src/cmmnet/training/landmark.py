@@ -20,12 +20,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from ..data.format import SmileDataset
 from ..errors import CmmnetError
 from ..losses import landmark as L
+from ..models.io import update_model_index
 from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
-from .common import Run, autocast, epoch_batches, progress, seed_everything, stable_seed
+from ..runtime import autocast, seed_everything, stable_seed
+from .batches import BatchKey, EpochBatches, distinct_frames, frame_items, to_device
+from .run import Run, progress
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +133,11 @@ def _train_arrays(data: SmileDataset, gen_cfg: LandmarkGeneratorConfig) -> tuple
         raise CmmnetError(f"{data.path}: the train split is empty; the landmark phases need training sequences")
     if data.image_size != gen_cfg.image_size or data.T != gen_cfg.T:
         raise CmmnetError(f"{data.path}: {data.image_size}px x {data.T} frames, but the generator is configured for "
-                          f"{gen_cfg.image_size}px x {gen_cfg.T}; use --set generator.image_size=.../generator.T=...")
+                          f"{gen_cfg.image_size}px x {gen_cfg.T}; use --set landmark_generator.image_size=... "
+                          "landmark_generator.T=...")
     if list(data.label_names) != list(gen_cfg.label_names):
-        raise CmmnetError(f"{data.path}: labels {data.label_names} differ from generator.label_names "
-                          f"{list(gen_cfg.label_names)}; set --set generator.label_names=...")
+        raise CmmnetError(f"{data.path}: labels {data.label_names} differ from landmark_generator.label_names "
+                          f"{list(gen_cfg.label_names)}; set --set landmark_generator.label_names=...")
     imgs = torch.from_numpy(np.ascontiguousarray(train.landmark_images))  # (N, T, S, S) uint8
     labels = torch.from_numpy(np.asarray(train.labels, dtype=np.int64))  # (N,)
     return imgs, labels
@@ -168,15 +173,41 @@ def _skip_if_complete(phase: str, gen: LandmarkGenerator, epochs: int, run: Run)
 def _export(gen: LandmarkGenerator, run: Run) -> None:
     if run.dist.is_main:
         gen.save_pretrained(run.dir / OUT_NAME)
+        update_model_index(run.dir, OUT_NAME)
         log.info("wrote %s", run.dir / OUT_NAME)
 
 
-def _frames(b: int, t: int, f: int, seed: int, phase: str, epoch: int, step: int, rank: int) -> torch.Tensor:
-    """Frame indices (B, F) scored per sequence: all T, or F distinct random frames (pure function of the step)."""
-    if f <= 0 or f >= t:
-        return torch.arange(t).expand(b, t).clone()
-    rng = np.random.default_rng(stable_seed(seed, phase, "frames", epoch, step, rank))
-    return torch.from_numpy(np.argsort(rng.random((b, t)), axis=1)[:, :f].astype(np.int64))
+class _LandmarkFrames(Dataset):
+    """Phase 1 batches: ``key.items`` (B, 2) (sequence, frame) -> landmark images (B, 1, S, S) in {0, 1}."""
+
+    def __init__(self, imgs: torch.Tensor):
+        self.imgs = imgs  # (N, T, S, S) uint8
+
+    def __len__(self) -> int:
+        return len(self.imgs)
+
+    def __getitem__(self, key: BatchKey) -> torch.Tensor:
+        it = torch.from_numpy(key.items)
+        return self.imgs[it[:, 0], it[:, 1]].float()[:, None]  # (B, 1, S, S)
+
+
+class _LandmarkSequences(Dataset):
+    """Phases 2-3 batches: ``key.items`` (B,) sequences -> ``(y (B, T, 1, S, S), labels (B,), frames (B, F))`` with
+    the frames scored drawn per step (all T, or F distinct random frames; a pure function of the step)."""
+
+    def __init__(self, imgs: torch.Tensor, labels: torch.Tensor, frames: int, seed: int, phase: str, rank: int):
+        self.imgs, self.labels, self.frames = imgs, labels, frames
+        self.key = (seed, phase, "frames")
+        self.rank = rank
+
+    def __len__(self) -> int:
+        return len(self.imgs)
+
+    def __getitem__(self, key: BatchKey) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        sel = torch.from_numpy(key.items)
+        t = self.imgs.shape[1]
+        fr = distinct_frames(len(sel), t, self.frames, *self.key, key.epoch, key.step, self.rank)  # (B, F)
+        return self.imgs[sel].float()[:, :, None], self.labels[sel], torch.from_numpy(fr.astype(np.int64))
 
 
 def _clip(params: list[torch.nn.Parameter], value: float) -> None:
@@ -198,28 +229,24 @@ def train_vae(cfg: VAEPhaseConfig, gen_cfg: LandmarkGeneratorConfig, data: Smile
     start = ckpt.restore({"generator": gen}, {"opt": opt})
     net = run.wrap(step_mod)
     n, t = imgs.shape[:2]
-    f = cfg.frames_per_sequence if 0 < cfg.frames_per_sequence < t else t
-    steps = len(epoch_batches(n * f, cfg.batch_size, run.seed, phase, 0, run.dist))
+    batches = EpochBatches(lambda epoch: frame_items(n, t, cfg.frames_per_sequence, run.seed, phase, "frames", epoch,
+                                                     0, 0), cfg.batch_size, run.seed, phase, run.dist)
+    loader = run.loader(_LandmarkFrames(imgs), batches)
+    steps = len(batches)
     run.set_step(phase, start * steps)
-    log.info("phase vae: %d sequences, %d images/epoch, %d steps/epoch", n, n * f, steps)
+    log.info("phase vae: %d sequences, %d images/epoch, %d steps/epoch", n, len(batches.items(0)), steps)
     gen.train()
     for epoch in run.epochs(phase, start, cfg.epochs):
         t0 = time.perf_counter()
-        if f == t:
-            items = np.stack(np.meshgrid(np.arange(n), np.arange(t), indexing="ij"), -1).reshape(-1, 2)
-        else:
-            fr = _frames(n, t, f, run.seed, phase, epoch, 0, 0).numpy()  # (N, F)
-            items = np.stack([np.repeat(np.arange(n), f), fr.ravel()], 1)
-        batches = epoch_batches(len(items), cfg.batch_size, run.seed, phase, epoch, run.dist)
-        for idx in progress(batches, desc=f"vae {epoch + 1}", leave=False, disable=not run.dist.is_main):
-            it = torch.from_numpy(items[idx])
-            y = imgs[it[:, 0], it[:, 1]].float()[:, None].to(run.dist.device)  # (B, 1, S, S)
+        batches.set_epoch(epoch)
+        for y in progress(loader, desc=f"vae {epoch + 1}", leave=False, disable=not run.dist.is_main):
+            y = y.to(run.dist.device, non_blocking=True)  # (B, 1, S, S)
             with autocast(run.dist.device, run.precision):
                 out = net(y)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             opt.step()
-            run.log(phase, {k: v.detach().item() for k, v in out.items()}, epoch=epoch + 1)
+            run.log(phase, {k: v.detach() for k, v in out.items()}, epoch=epoch + 1)
         run.log(f"{phase}_epoch", {"epoch_s": time.perf_counter() - t0, "seq_per_s": n / (time.perf_counter() - t0)},
                 step=epoch + 1, force=True)
         ckpt.save(epoch + 1, {"generator": gen}, {"opt": opt}, complete=epoch + 1 == cfg.epochs)
@@ -250,26 +277,27 @@ def _train_sequences(phase: str, prev: str, cfg: LSTMPhaseConfig | MultiModePhas
     start = ckpt.restore({"generator": gen}, {"opt": opt})
     net = run.wrap(step_mod)
     n, t = imgs.shape[:2]
-    steps = len(epoch_batches(n, cfg.batch_size, run.seed, phase, 0, run.dist))
+    positions = np.arange(n)
+    batches = EpochBatches(lambda epoch: positions, cfg.batch_size, run.seed, phase, run.dist)
+    loader = run.loader(_LandmarkSequences(imgs, labels, cfg.frames_per_sequence, run.seed, phase, run.dist.rank),
+                        batches)
+    steps = len(batches)
     run.set_step(phase, start * steps)
     log.info("phase %s: %d sequences, %d steps/epoch, %s frames scored per sequence", phase, n, steps,
              cfg.frames_per_sequence or t)
     gen.train()
     for epoch in run.epochs(phase, start, cfg.epochs):
         t0 = time.perf_counter()
-        batches = epoch_batches(n, cfg.batch_size, run.seed, phase, epoch, run.dist)
-        for i, idx in enumerate(progress(batches, desc=f"{phase} {epoch + 1}", leave=False,
-                                         disable=not run.dist.is_main)):
-            sel = torch.from_numpy(idx)
-            y = imgs[sel].float()[:, :, None].to(run.dist.device)  # (B, T, 1, S, S)
-            fr = _frames(len(idx), t, cfg.frames_per_sequence, run.seed, phase, epoch, i, run.dist.rank)
+        batches.set_epoch(epoch)
+        for batch in progress(loader, desc=f"{phase} {epoch + 1}", leave=False, disable=not run.dist.is_main):
+            y, lab, fr = to_device(batch, run.dist.device)  # (B, T, 1, S, S), (B,), (B, F)
             with autocast(run.dist.device, run.precision):
-                out = net(y, labels[sel].to(run.dist.device), fr.to(run.dist.device))
+                out = net(y, lab, fr)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             _clip(params, cfg.grad_clip)
             opt.step()
-            run.log(phase, {k: v.detach().item() for k, v in out.items()}, epoch=epoch + 1)
+            run.log(phase, {k: v.detach() for k, v in out.items()}, epoch=epoch + 1)
         run.log(f"{phase}_epoch", {"epoch_s": time.perf_counter() - t0, "seq_per_s": n / (time.perf_counter() - t0)},
                 step=epoch + 1, force=True)
         ckpt.save(epoch + 1, {"generator": gen}, {"opt": opt}, complete=epoch + 1 == cfg.epochs,

@@ -129,10 +129,3 @@ def warp(image: np.ndarray, source_points: np.ndarray, raster: Raster) -> np.nda
     """
     src = raster.interpolate(source_points)  # (h, w, 2) x, y
     return sample_bilinear(np.asarray(image), src[..., 0], src[..., 1])
-
-
-def signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Twice the signed area of every triangle, ``(M,)`` (for checking that a target mesh does not fold)."""
-    p = np.asarray(points, dtype=np.float64)[triangles]
-    v0, v1 = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
-    return v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
