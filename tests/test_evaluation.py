@@ -219,7 +219,7 @@ def baseline_run(tiny, tmp_path_factory):
     """One run directory with a 1-epoch CRA-Net and Video-GAN (tiny widths) trained on ``tiny``."""
     from cmmnet.models.patch_discriminator import PatchDiscriminatorConfig
     from cmmnet.training.baselines import CRANetPhaseConfig, VideoGANPhaseConfig, train_cranet, train_videogan
-    from cmmnet.training.common import Run
+    from cmmnet.training.run import Run
     from test_baselines import TINY_CRA, TINY_VGAN
 
     out = tmp_path_factory.mktemp("runs") / "run"

@@ -14,7 +14,7 @@ from cmmnet.losses import landmark as L
 from cmmnet.models.conditional_lstm import ConditionalLSTM, ConditionalLSTMConfig
 from cmmnet.models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
 from cmmnet.models.landmark_vae import LandmarkVAE, LandmarkVAEConfig
-from cmmnet.models.multimode import ModeDiscriminator, MultiModeConfig, MultiModeLSTMs
+from cmmnet.models.multimode import MultiModeConfig, MultiModeLSTMs, Phi
 from cmmnet.models.point_model import PointModel, PointModelConfig
 
 TINY = LandmarkGeneratorConfig(
@@ -74,7 +74,7 @@ def test_lstm_multimode_phi_shapes():
         mm = MultiModeLSTMs(MultiModeConfig(hidden_size=32), 100, k)
         hk = mm(h)
         assert hk.shape == (4, k, 32, 100)
-        logits = ModeDiscriminator(100, k)(hk.mean(2))
+        logits = Phi(100, k)(hk.mean(2))
         assert logits.shape == (4, k, k)
     for variant in (dict(init="zeros", feed="h0", output="absolute"), dict(output="delta_prev")):
         out = ConditionalLSTM(ConditionalLSTMConfig(hidden_size=8, **variant), 100, 2)(h0, torch.zeros(4).long(), 5)

@@ -26,7 +26,7 @@ from ..config import to_dict
 from ..data.format import SmileDataset
 from ..errors import CmmnetError
 from ..io import atomic_write_text
-from ..training.common import progress
+from ..training.run import progress
 from .landmarks import FrameLandmarks, FrameLandmarksConfig
 from .methods import Method, video_name
 from .metrics import DLIB_SAME_PERSON

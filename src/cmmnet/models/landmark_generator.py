@@ -24,7 +24,7 @@ from ..faces.align import AlignConfig
 from ..faces.draw import LandmarkDrawConfig, draw_landmarks
 from .conditional_lstm import ConditionalLSTM, ConditionalLSTMConfig
 from .landmark_vae import LandmarkVAE, LandmarkVAEConfig
-from .multimode import ModeDiscriminator, MultiModeConfig, MultiModeLSTMs
+from .multimode import MultiModeConfig, MultiModeLSTMs, Phi
 from .point_model import PointModel, PointModelConfig
 
 CLASS_NAME = "LandmarkGenerator"
@@ -75,7 +75,7 @@ class LandmarkGenerator(nn.Module):
         self.vae = LandmarkVAE(cfg.vae, cfg.image_size)
         self.lstm = ConditionalLSTM(cfg.lstm, d, len(cfg.label_names))
         self.multimode = MultiModeLSTMs(cfg.multimode, d, cfg.modes)
-        self.phi = ModeDiscriminator(d, cfg.modes)
+        self.phi = Phi(d, cfg.modes)
         self.points = PointModel(cfg.points)
 
     # ------------------------------------------------------------------------------------------- batched torch path

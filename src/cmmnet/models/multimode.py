@@ -58,4 +58,3 @@ class Phi(nn.Module):
         return self.fc(h_star)  # (..., K)
 
 
-ModeDiscriminator = Phi  # the former name, still imported by models/landmark_generator.py
