@@ -1,8 +1,9 @@
 """The ``cmmnet`` command line.
 
 Each subcommand lives in its own module under :mod:`cmmnet.commands` with ``register(subparsers)`` (adds its
-parser and sets ``func``). Errors the user can fix (:class:`~cmmnet.errors.CmmnetError`) become one line on
-stderr and exit code 2, with no traceback.
+parser and sets ``func``). Errors the user can fix (:class:`~cmmnet.errors.CmmnetError`, a bad argument, an
+operating-system error such as a full disk) become one line on stderr and exit code 2, with no traceback; Ctrl-C
+is one line and exit code 130. Log lines reach stderr only when they are warnings, or with ``-v``.
 """
 
 from __future__ import annotations
@@ -34,15 +35,23 @@ def _requested(argv: list[str]) -> str | None:
     return word if any(word in names for _, names in _COMMANDS) else None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block); subparsers inherit the class."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser with every subcommand, or only ``command``'s (imports only that command's module)."""
     import importlib
 
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="cmmnet", description="CMM-Net: diverse smile videos from one neutral face")
+    parser = _Parser(prog="cmmnet", description="CMM-Net: diverse smile videos from one neutral face")
     parser.add_argument("--version", action="version", version=f"cmmnet {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="info and debug log lines on stderr (default: warnings only)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module, names in _COMMANDS:
         if command is None or command in names:
@@ -50,26 +59,45 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    words = sys.argv[1:] if argv is None else argv
+def _run(words: list[str]) -> int:
     parser = build_parser(_requested(words))
     args = parser.parse_args(words)
     args.argv = ["cmmnet", *words]  # the command line, recorded in run dirs
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "cmmnet: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.addLevelName(logging.WARNING, "warning")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except CmmnetError as e:
-        print(f"cmmnet {args.command}: error: {e}", file=sys.stderr)
+        _error(args.command, str(e))
         return 2
+    except OSError as e:  # the system refused: disk full, read-only file system, ...
+        where = f"{e.filename}: " if e.filename else ""
+        _error(args.command, f"{where}{e.strerror or e}")
+        return 2
+    except MemoryError:
+        _error(args.command, "out of memory; use a smaller input or free memory")
+        return 2
+
+
+def _error(command: str | None, message: str) -> None:
+    text = " ".join(message.split())  # always one line
+    print(f"cmmnet{' ' + command if command else ''}: error: {text}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    try:
+        return _run(words)
     except KeyboardInterrupt:
-        print(f"cmmnet {args.command}: interrupted", file=sys.stderr)
+        command = _requested(words)
+        print(f"cmmnet{' ' + command if command else ''}: interrupted", file=sys.stderr)
         return 130
 
 

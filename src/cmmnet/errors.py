@@ -26,3 +26,11 @@ class CheckpointError(CmmnetError):
 
 class DatasetError(CmmnetError):
     """A dataset directory is missing, incomplete or of an unknown format."""
+
+
+class OutputError(CmmnetError):
+    """An output path cannot be written: it holds data cmmnet did not write, or its folder is not writable."""
+
+
+class ConfigError(CmmnetError):
+    """A configuration or argument value is out of range or of the wrong type."""

@@ -14,18 +14,20 @@ import logging
 import shlex
 from pathlib import Path
 
+from ..limits import path_arg
+
 log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="compare CMM-Net, CRA-Net and Video-GAN runs on a dataset's test split",
                        description=__doc__.splitlines()[0])
-    p.add_argument("--runs", nargs="+", required=True, type=Path, metavar="RUN",
+    p.add_argument("--runs", nargs="+", required=True, type=path_arg, metavar="RUN",
                    help="training run directories (each may hold CMM-Net, cra_net/ and/or video_gan/); "
                         "'default' = the shipped CMM-Net weights")
-    p.add_argument("--data", required=True, type=Path, metavar="DATASET", help="dataset directory (its test split)")
-    p.add_argument("--out", required=True, type=Path, metavar="REPORT", help="report directory")
-    p.add_argument("--inception", type=Path, metavar="FILE",
+    p.add_argument("--data", required=True, type=path_arg, metavar="DATASET", help="dataset directory (its test split)")
+    p.add_argument("--out", required=True, type=path_arg, metavar="REPORT", help="report directory")
+    p.add_argument("--inception", type=path_arg, metavar="FILE",
                    help="Inception-v3 weights as .safetensors (scripts/convert_inception.py); without it no IS")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="evaluation settings, e.g. --set max_sequences=20 --set device=cuda (see docs/evaluation.md)")
@@ -39,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation.evaluate import EvaluateConfig, Evaluator
     from ..evaluation.methods import find_methods
     from ..evaluation.report import write_report
+    from ..io import check_output, claim_dir
 
     cfg = apply_overrides(EvaluateConfig(), args.set)
+    check_output(args.out)  # before the work
     data = load_dataset(args.data)
     if args.inception is not None and not args.inception.is_file():
         raise CmmnetError(f"{args.inception}: Inception weights not found; convert the FID/IS Inception .pth with "
@@ -49,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
     for r in args.runs:
         methods += find_methods(r, cfg.device)
     out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise CmmnetError(f"{out}: exists and is not a directory; choose another --out")
+    claim_dir(out, "evaluate")  # filled bit by bit (its cache makes a re-run fast): marked as ours first
     ev = Evaluator(data, cfg, out / "cache", args.inception)
     real = ev.real()
     results = [ev.method(m, out / "videos") for m in methods]

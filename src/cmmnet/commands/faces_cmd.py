@@ -13,33 +13,32 @@ from PIL import Image
 from ..errors import CmmnetError
 from ..faces import AlignConfig, draw_overlay, invert_transform
 from ..faces.pipeline import FaceResult, FrontEndConfig, process_image
-from ..io import atomic_dir, atomic_path
+from ..io import atomic_dir, check_output, save_png
+from ..limits import path_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("landmarks", help="detect the face and print its 68 landmarks as JSON")
-    p.add_argument("image", type=Path)
-    p.add_argument("--overlay", type=Path, help="also write a PNG with the landmarks drawn on the photo")
+    p.add_argument("image", type=path_arg)
+    p.add_argument("--overlay", type=path_arg, help="also write a PNG with the landmarks drawn on the photo")
     p.set_defaults(func=run_landmarks)
 
     p = sub.add_parser("align", help="write the aligned face, landmark image and transform of a photo")
-    p.add_argument("image", type=Path)
-    p.add_argument("--out", type=Path, required=True, help="output directory (created; replaced if it exists)")
+    p.add_argument("image", type=path_arg)
+    p.add_argument("--out", type=path_arg, required=True,
+                   help="output directory (created; an earlier `cmmnet align` output is replaced)")
     p.add_argument("--size", type=int, default=AlignConfig.size, choices=(64, 128, 256), help="aligned side (px)")
     p.set_defaults(func=run_align)
-
-
-def save_png(array: np.ndarray, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")
 
 
 def run_landmarks(args: argparse.Namespace) -> int:
     if args.overlay is not None and args.overlay.suffix.lower() != ".png":
         raise CmmnetError(f"--overlay {args.overlay}: give a .png file name")
+    if args.overlay is not None:
+        check_output(args.overlay, "file", "--overlay")
     res = process_image(args.image)
     if args.overlay is not None:  # drawn on the image the detector saw (downscaled when over max_side)
-        save_png(draw_overlay(res.image, res.detected.landmarks, res.detected.box), args.overlay)
+        save_png(draw_overlay(res.image, res.detected.landmarks, res.detected.box), args.overlay, "landmarks")
     out = {"image": str(args.image), "scale": res.scale, **res.face.to_json()}
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
@@ -48,7 +47,7 @@ def run_landmarks(args: argparse.Namespace) -> int:
 
 def write_aligned(res: FaceResult, out: Path, source: str) -> None:
     """Write face.png, landmarks.png, overlay.png and alignment.json into a fresh ``out`` directory."""
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "align") as tmp:
         Image.fromarray(res.aligned.image).save(tmp / "face.png")
         Image.fromarray(res.landmark_image * 255).save(tmp / "landmarks.png")
         Image.fromarray(draw_overlay(res.image, res.detected.landmarks, res.detected.box)).save(tmp / "overlay.png")
@@ -66,8 +65,7 @@ def write_aligned(res: FaceResult, out: Path, source: str) -> None:
 
 
 def run_align(args: argparse.Namespace) -> int:
-    if args.out.exists() and not args.out.is_dir():
-        raise CmmnetError(f"--out {args.out}: exists and is not a directory; choose a directory name")
+    check_output(args.out)  # before the work
     cfg = FrontEndConfig(align=AlignConfig(size=args.size))
     res = process_image(args.image, cfg)
     write_aligned(res, args.out, str(args.image))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from pathlib import Path
 
 from ..config import apply_overrides
 from ..faces import AlignConfig
+from ..limits import path_arg, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,17 +17,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and write a dataset directory. Resumable: results per video are cached in "
                                    "OUT.cache/. See docs/datasets.md.")
     p.add_argument("--dataset", required=True, choices=("uva-nemo", "disfa", "disfa+", "folder"))
-    p.add_argument("--root", type=Path, required=True, help="the dataset's download folder")
-    p.add_argument("--out", type=Path, required=True, help="dataset directory to write (replaced if it exists)")
+    p.add_argument("--root", type=path_arg, required=True, help="the dataset's download folder")
+    p.add_argument("--out", type=path_arg, required=True,
+                   help="dataset directory to write (an earlier cmmnet dataset there is replaced)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the splits / folds (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=None, help="seed of the splits / folds (default 0)")
     p.add_argument("--size", type=int, default=None, choices=(64, 128, 256),
                    help=f"aligned face side in pixels (default {AlignConfig.size})")
-    p.add_argument("--folds", type=Path, default=None,
+    p.add_argument("--folds", type=path_arg, default=None,
                    help="uva-nemo: folder with {1..10}/{train,test}.json (video name -> label); default: "
                         "10 subject-disjoint folds from --seed")
     p.add_argument("--fold", type=int, default=1, help="uva-nemo: the test fold, 1..10 (default 1)")
-    p.add_argument("--disfa-root", type=Path, default=None,
+    p.add_argument("--disfa-root", type=path_arg, default=None,
                    help="disfa+: also add DISFA's spontaneous smiles of the same subjects from this DISFA folder")
     p.add_argument("--camera", choices=("right", "left", "both"), default="right", help="disfa: camera(s) to use")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -11,13 +11,14 @@ from PIL import Image, ImageDraw
 from ..data import load_dataset
 from ..data.proxies import au_curves, curve_stats
 from ..errors import CmmnetError
-from ..io import atomic_path
+from ..io import PNG_SOFTWARE, atomic_path, check_output, save_png
+from ..limits import path_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("show", help="print a dataset's counts and write its AU-curve plot and contact sheet")
-    p.add_argument("dataset", type=Path)
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("dataset", type=path_arg)
+    p.add_argument("--out", type=path_arg, default=None,
                    help="contact sheet PNG (default ./NAME-sheet.png); the curves go beside it as *-curves.png")
     p.add_argument("--frames", type=int, default=8, help="frames per sequence on the sheet (default 8)")
     p.set_defaults(func=run)
@@ -83,7 +84,7 @@ def _plot_curves(ds, curves: dict[str, np.ndarray], path: Path) -> None:
     fig.suptitle(f"{ds.path.name}: landmark AU proxies, mean +- sd")
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": f"{PNG_SOFTWARE} show"})
     plt.close(fig)
 
 
@@ -118,8 +119,7 @@ def _contact_sheet(ds, path: Path, n_frames: int) -> None:
     scale = max(1, 128 // s)
     if scale > 1:
         sheet = sheet.resize((sheet.width * scale, sheet.height * scale), Image.Resampling.NEAREST)
-    with atomic_path(path) as tmp:
-        sheet.save(tmp, format="PNG")
+    save_png(np.asarray(sheet), path, "show")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,10 +127,12 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path(f"{ds.path.resolve().name}-sheet.png")
     if out.suffix.lower() != ".png":
         raise CmmnetError(f"--out {out}: give a .png file name")
+    curves_path = out.with_name(f"{out.stem}-curves.png")
+    check_output(out, "file")
+    check_output(curves_path, "file", "--out (its curves plot)")
     _print_counts(ds)
     curves = au_curves(np.asarray(ds.landmarks))
     _print_dynamics(ds, curves)
-    curves_path = out.with_name(f"{out.stem}-curves.png")
     _plot_curves(ds, curves, curves_path)
     _contact_sheet(ds, out, args.frames)
     print(f"wrote {out} (contact sheet) and {curves_path} (AU proxy curves)")

@@ -16,24 +16,26 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from ..limits import path_arg, seed_arg
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("study", help="user study: blinded A/B video page and preference tally (Table 2)",
                        description=__doc__.splitlines()[0])
     s = p.add_subparsers(dest="study_command", metavar="{make,tally}", required=True)
     m = s.add_parser("make", help="build the static A/B study page")
-    m.add_argument("--a", required=True, type=Path, metavar="RUN_OR_VIDEOS", help="method A: video dir or run")
-    m.add_argument("--b", required=True, type=Path, metavar="RUN_OR_VIDEOS", help="method B: video dir or run")
-    m.add_argument("--out", required=True, type=Path, metavar="DIR", help="study directory to write")
+    m.add_argument("--a", required=True, type=path_arg, metavar="RUN_OR_VIDEOS", help="method A: video dir or run")
+    m.add_argument("--b", required=True, type=path_arg, metavar="RUN_OR_VIDEOS", help="method B: video dir or run")
+    m.add_argument("--out", required=True, type=path_arg, metavar="DIR", help="study directory to write")
     m.add_argument("--pairs", type=int, default=37, help="pairs shown (default 37, as the paper)")
-    m.add_argument("--seed", type=int, default=0, help="seed of the pair draw and the side order")
-    m.add_argument("--data", type=Path, metavar="DATASET", help="dataset whose test split a run generates")
+    m.add_argument("--seed", type=seed_arg, default=0, help="seed of the pair draw and the side order")
+    m.add_argument("--data", type=path_arg, metavar="DATASET", help="dataset whose test split a run generates")
     m.add_argument("--method-a", help="CMM-Net, CRA-Net or Video-GAN, when run A holds several")
     m.add_argument("--method-b", help="CMM-Net, CRA-Net or Video-GAN, when run B holds several")
     m.set_defaults(func=run_make)
     t = s.add_parser("tally", help="print the preference table of answer files")
-    t.add_argument("--key", required=True, type=Path, help="DIR/key.json written by `study make`")
-    t.add_argument("answers", nargs="+", type=Path, help="answer JSON files downloaded from the page")
+    t.add_argument("--key", required=True, type=path_arg, help="DIR/key.json written by `study make`")
+    t.add_argument("answers", nargs="+", type=path_arg, help="answer JSON files downloaded from the page")
     t.set_defaults(func=run_tally)
 
 
@@ -66,8 +68,10 @@ def _source(path: Path, method: str | None, data, tmp: Path, pairs: int, seed: i
 
 def run_make(args: argparse.Namespace) -> int:
     from ..data.format import load_dataset
+    from ..io import check_output
     from ..study import make_study
 
+    check_output(args.out)  # before the work
     data = load_dataset(args.data) if args.data else None
     with tempfile.TemporaryDirectory(prefix="cmmnet-study-") as tmp:
         a, name_a = _source(args.a, args.method_a, data, Path(tmp), args.pairs, args.seed, "a")

@@ -6,18 +6,20 @@ import argparse
 import shlex
 import sys
 import time
-from pathlib import Path
 
 from ..data.synth import SynthConfig, synthesize
+from ..limits import path_arg, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="synthesize the FRL-Smile dataset (posed/spontaneous smile sequences)")
-    p.add_argument("--faces", type=Path, required=True, help="folder with NNN_03.jpg (neutral) / NNN_08.jpg (smile)")
-    p.add_argument("--out", type=Path, required=True, help="dataset directory to write (replaced if it exists)")
+    p.add_argument("--faces", type=path_arg, required=True,
+                   help="folder with NNN_03.jpg (neutral) / NNN_08.jpg (smile)")
+    p.add_argument("--out", type=path_arg, required=True,
+                   help="dataset directory to write (an earlier cmmnet dataset there is replaced)")
     p.add_argument("--per-face", type=int, default=SynthConfig.per_face,
                    help=f"sequences per person and label (default {SynthConfig.per_face}; styles spread evenly)")
-    p.add_argument("--seed", type=int, default=SynthConfig.seed, help=f"random seed (default {SynthConfig.seed})")
+    p.add_argument("--seed", type=seed_arg, default=SynthConfig.seed, help=f"random seed (default {SynthConfig.seed})")
     p.add_argument("--size", type=int, default=SynthConfig.size, help=f"aligned side (default {SynthConfig.size})")
     p.add_argument("--people", type=int, default=None, help="use only the first N people (small test datasets)")
     p.add_argument("--workers", type=int, default=SynthConfig.workers,

@@ -74,8 +74,10 @@ def write_dataset(
     style_names: list[str] | None = None,
     extra: dict[str, Any] | None = None,
     command: str | None = None,
+    writer: str = "dataset",
 ) -> Path:
-    """Validate and atomically write a dataset directory; returns its path."""
+    """Validate and atomically write a dataset directory; returns its path. ``path`` follows the output rule of
+    :func:`cmmnet.io.check_output`; ``writer`` (the command) is named in its marker file."""
     path = Path(path)
     for name in REQUIRED_ARRAYS:
         if name not in arrays:
@@ -114,7 +116,7 @@ def write_dataset(
         "arrays": specs,
         "extra": extra or {},
     }
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path, writer) as tmp:
         for name, arr in arrays.items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
         (tmp / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -176,34 +178,73 @@ class SmileDataset:
             raise DatasetError(f"unknown label {label!r}; this dataset has {self.label_names}") from e
 
 
+def _inside(path: Path, root: Path) -> Path:
+    """``path``, refused when it is a link or otherwise leads outside the dataset folder ``root``."""
+    if path.is_symlink() or root.resolve() not in path.resolve().parents:
+        raise DatasetError(f"{path}: a link out of the dataset folder; a dataset holds its own files (copy them in)")
+    return path
+
+
+def _check_indices(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Every label, subject, style and split index names an entry of dataset.json (-1 = unknown style)."""
+    for name, names_key, low in (("labels", "label_names", 0), ("subjects", "subject_names", 0),
+                                 ("styles", "style_names", -1), ("splits", "split_names", 0)):
+        names = meta.get(names_key, SPLIT_NAMES if name == "splits" else None)
+        if not isinstance(names, list | tuple) or not all(isinstance(x, str) for x in names):
+            raise DatasetError(f"{path}/dataset.json: {names_key} is not a list of names; rebuild the dataset")
+        arr = arrays[name]
+        bad = [int(v) for v in (arr.min(), arr.max()) if not low <= v < len(names)] if len(arr) else []
+        if bad:
+            raise DatasetError(f"{path}/{name}.npy: index {bad[0]} is not one of the {len(names)} {names_key} "
+                               "of dataset.json; the dataset is damaged, rebuild it")
+    for key in ("T", "image_size"):
+        if not isinstance(meta.get(key), int) or meta[key] < 1:
+            raise DatasetError(f"{path}/dataset.json: {key} is {meta.get(key)!r}, not a positive number; rebuild it")
+
+
 def load_dataset(path: str | Path) -> SmileDataset:
-    """Open a dataset directory (memory-mapped); raises :class:`DatasetError` with a clear message if invalid."""
+    """Open a dataset directory (memory-mapped); raises :class:`DatasetError` with a clear message if invalid.
+
+    Every file must be inside the folder (no links out of it), arrays are read without pickles, and the index
+    arrays must name entries of ``dataset.json``.
+    """
     path = Path(path)
-    meta_path = path / "dataset.json"
     if not path.is_dir():
         raise DatasetError(f"{path}: not a dataset directory; make one with `cmmnet synth` or `cmmnet prepare`")
+    meta_path = path / "dataset.json"
     if not meta_path.is_file():
         raise DatasetError(f"{path}: no dataset.json (incomplete or interrupted write?); rebuild the dataset")
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(_inside(meta_path, path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DatasetError(f"{meta_path}: damaged ({e}); rebuild the dataset") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise DatasetError(f"{path}: not a {FORMAT_NAME} directory")
     if meta.get("version") != FORMAT_VERSION:
         raise DatasetError(f"{path}: dataset format version {meta.get('version')}, this cmmnet reads {FORMAT_VERSION}")
+    specs = meta.get("arrays", {})
+    if not isinstance(specs, dict):
+        raise DatasetError(f"{meta_path}: 'arrays' is not a mapping; rebuild the dataset")
     arrays: dict[str, np.ndarray] = {}
-    for name, spec in meta.get("arrays", {}).items():
+    for name, spec in specs.items():
         f = path / f"{name}.npy"
+        if not isinstance(name, str) or "/" in name or name.startswith(".") or not isinstance(spec, dict):
+            raise DatasetError(f"{meta_path}: bad array entry {name!r}; rebuild the dataset")
         try:
-            arr = np.load(f, mmap_mode="r", allow_pickle=False)
+            arr = np.load(_inside(f, path), mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as e:
             raise DatasetError(f"{f}: missing or damaged ({e}); rebuild the dataset") from e
-        if list(arr.shape) != spec["shape"] or str(arr.dtype) != spec["dtype"]:
+        if list(arr.shape) != spec.get("shape") or str(arr.dtype) != spec.get("dtype"):
             raise DatasetError(f"{f}: shape {arr.shape}/{arr.dtype} does not match dataset.json; rebuild the dataset")
         arrays[name] = arr
     missing = set(REQUIRED_ARRAYS) - set(arrays)
     if missing:
         raise DatasetError(f"{path}: arrays {sorted(missing)} missing; rebuild the dataset")
+    for name, (dtype, _) in REQUIRED_ARRAYS.items():
+        if str(arrays[name].dtype) != dtype:
+            raise DatasetError(f"{path}/{name}.npy: dtype {arrays[name].dtype}, expected {dtype}; rebuild the dataset")
     n = arrays["labels"].shape[0]
+    if any(arrays[name].shape[:1] != (n,) for name in arrays):
+        raise DatasetError(f"{path}: arrays of different lengths; rebuild the dataset")
+    _check_indices(path, meta, arrays)
     return SmileDataset(path, meta, arrays, np.arange(n))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -10,7 +11,9 @@ from types import ModuleType
 import numpy as np
 
 from ...config import to_dict
-from ...errors import CmmnetError
+from ...errors import CmmnetError, OutputError
+from ...io import check_output
+from ...limits import check_seed
 from ..format import SPLIT_NAMES, write_dataset
 from . import disfa, disfa_plus, folder, uva_nemo
 from .items import PAPER_LABELS, Item
@@ -60,6 +63,8 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, cfg: Prepar
         raise CmmnetError(f"unknown dataset {dataset!r}; use one of {sorted(DATASETS)}")
     adapter = DATASETS[dataset]
     root, out = Path(root), Path(out)
+    check_seed(cfg.seed, "seed")
+    check_output(out)  # before the work
     if not root.is_dir():
         raise CmmnetError(f"--root {root}: not a folder; give the folder of the {dataset} download")
     if disfa_root is not None and dataset != "disfa+":
@@ -74,8 +79,22 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, cfg: Prepar
     if len(set(keys)) != len(keys):
         raise CmmnetError(f"{root}: two videos map to the same name; rename one of them")
     log.info("%s: %d videos found in %s", dataset, len(items), root)
-    results = run_items(items, cfg, cache_dir_for(out), workers)
+    cache = cache_dir_for(out)
+    if cache.exists() and not (cache.is_dir() and not cache.is_symlink()):
+        raise OutputError(f"{cache}: exists and is not prepare's cache folder; move it away")
+    fresh_cache = not cache.exists()
+    try:
+        results = run_items(items, cfg, cache, workers)
+        return _assemble(adapter, dataset, items, results, root, out, cfg, folds, fold)
+    except CmmnetError:  # a user error: leave nothing behind (a killed run keeps its cache to resume)
+        if fresh_cache:
+            shutil.rmtree(cache, ignore_errors=True)
+        raise
 
+
+def _assemble(adapter: ModuleType, dataset: str, items: list[Item], results: dict, root: Path, out: Path,
+              cfg: PrepareConfig, folds: Path | None, fold: int) -> PrepareSummary:
+    """Split the prepared sequences and write the dataset directory ``out``."""
     skipped = [(it.key, results[it.key].reason) for it in items if results[it.key].status != "ok"]
     notes = [f"{it.key}: {n}" for it in items for n in results[it.key].notes]
     units: list[Item] = []  # one per sequence
@@ -120,5 +139,5 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, cfg: Prepar
         "notes": notes,
     }
     write_dataset(out, arrays, source=dataset, label_names=label_names, subject_names=subject_names,
-                  style_names=[], extra=extra)
+                  style_names=[], extra=extra, writer="prepare")
     return PrepareSummary(out, len(items), int(keep.sum()), skipped, notes)

@@ -211,6 +211,10 @@ _DETECTOR: FaceDetector | None = None
 
 
 def _worker_init() -> None:
+    """Ctrl-C is the parent's to report (one line; the pool is terminated when it stops); load the detector once."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _DETECTOR
     _DETECTOR = FaceDetector()
 
@@ -241,7 +245,8 @@ def run_items(items: list[Item], cfg: PrepareConfig, cache: Path, workers: int =
     todo = [(it, cfg, paths[it.key], fps[it.key]) for it in items if it.key not in done]
     if done:
         log.info("%d of %d videos already prepared (cache %s)", len(done), len(items), cache)
-    with tqdm(total=len(items), initial=len(done), unit="video", desc="prepare", dynamic_ncols=True) as bar:
+    with tqdm(total=len(items), initial=len(done), unit="video", desc="prepare", dynamic_ncols=True,
+              disable=None) as bar:  # no bar unless stderr is a terminal
         if workers <= 1 or len(todo) <= 1:
             for task in todo:
                 _run_one(task)

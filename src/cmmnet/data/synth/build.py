@@ -18,9 +18,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ...config import to_dict
-from ...errors import CmmnetError
+from ...errors import CmmnetError, ConfigError
 from ...faces import AlignConfig, FaceDetector, LandmarkDrawConfig, draw_landmarks, read_image, warp_image
 from ...faces.align import estimate_alignment, invert_transform, transform_points
+from ...io import check_output
+from ...limits import check_positive, check_seed
 from ..format import write_dataset
 from .curves import CurveConfig, SequenceCurves, sample_curves
 from .render import MorphRenderer, RenderConfig
@@ -36,6 +38,8 @@ from .trajectories import (
 log = logging.getLogger(__name__)
 
 LABEL_NAMES = ("posed", "spontaneous")  # label 0, label 1
+MAX_PER_FACE, MAX_SIZE, MAX_WORKERS = 10_000, 512, 256  # argument ranges (the memory limit below binds first)
+MAX_DATASET_BYTES = 16 * 2**30  # the arrays are built in memory before they are written
 NEUTRAL_TAG, SMILE_TAG = "03", "08"
 _PHOTO = re.compile(r"^(?P<id>[^_]+)_(?P<tag>\d\d)\.(?:jpe?g|png)$", re.IGNORECASE)
 
@@ -227,6 +231,13 @@ def _person_task(args: tuple[int, PersonFiles, SynthConfig]) -> dict:
 CURVE_PARAM_NAMES = ("amplitude", "delay", "onset", "jitter", "decay", "au6_amplitude", "au6_delay", "au6_onset")
 
 
+def _ignore_sigint() -> None:
+    """In a worker: Ctrl-C is the parent's to report (one line); the pool is terminated when the parent stops."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _select(people: list[PersonFiles], wanted: int | list[str] | None) -> list[PersonFiles]:
     if wanted is None:
         return people
@@ -261,27 +272,34 @@ def synthesize(faces_dir: str | Path, out: str | Path, *, per_face: int = SynthC
     base = config or SynthConfig()
     cfg = SynthConfig(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, "per_face": per_face,
                          "seed": seed, "size": size, "workers": base.workers if workers is None else workers})
-    if per_face < 1:
-        raise CmmnetError(f"--per-face {per_face}: give at least 1 sequence per person and label")
-    if size % 2 or size < 16:
-        raise CmmnetError(f"--size {size}: give an even size of at least 16 (64 as in the paper)")
+    check_positive(per_face, "--per-face", MAX_PER_FACE)
+    check_seed(seed)
+    check_positive(cfg.workers, "--workers", MAX_WORKERS)
+    if check_positive(size, "--size", MAX_SIZE) % 2 or size < 16:
+        raise ConfigError(f"--size {size}: give an even size of at least 16 (64 as in the paper)")
+    check_output(out)  # before the work: an existing file or a folder cmmnet did not write is refused
     all_people, unpaired = find_people(faces_dir)
-    for pid, reason in unpaired:
-        log.warning("skipping person %s: %s", pid, reason)
     chosen = _select(all_people, people)
     if not chosen:
         raise CmmnetError(f"{faces_dir}: no person has both a neutral and a smiling photo")
+    per_sequence = cfg.T * (4 * size * size + 68 * 2 * 4 + 3 * 4 + 4)  # faces, landmark images, landmarks, curves
+    need = len(chosen) * len(LABEL_NAMES) * per_face * per_sequence
+    if need > MAX_DATASET_BYTES:
+        raise ConfigError(f"--per-face {per_face} --size {size}: the dataset would need {need / 2**30:.1f} GiB of "
+                          f"memory (limit {MAX_DATASET_BYTES / 2**30:.0f} GiB); use fewer sequences or people")
+    for pid, reason in unpaired:
+        log.warning("skipping person %s: %s", pid, reason)
     t0 = time.perf_counter()
     tasks = [(i, p, cfg) for i, p in enumerate(chosen)]
     results = []
-    bar = tqdm(total=len(tasks), desc="synth", unit="person", leave=False)
+    bar = tqdm(total=len(tasks), desc="synth", unit="person", leave=False, disable=None)  # no bar unless a terminal
     if cfg.workers > 1 and len(tasks) > 1:
         import multiprocessing as mp
 
         # fork where available: no `if __name__ == "__main__"` guard needed in callers' scripts, and the parent
         # has loaded no dlib model yet (each worker loads its own on first use)
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        with mp.get_context(method).Pool(min(cfg.workers, len(tasks))) as pool:
+        with mp.get_context(method).Pool(min(cfg.workers, len(tasks)), initializer=_ignore_sigint) as pool:
             for r in pool.imap(_person_task, tasks):
                 results.append(r)
                 bar.update()
@@ -329,7 +347,7 @@ def synthesize(faces_dir: str | Path, out: str | Path, *, per_face: int = SynthC
         "seconds": round(elapsed, 1),
     }
     write_dataset(out, arrays, source="frl-smile", label_names=list(LABEL_NAMES), subject_names=ids,
-                  style_names=list(STYLE_NAMES), extra=extra, command=command)
+                  style_names=list(STYLE_NAMES), extra=extra, command=command, writer="synth")
     log.info("wrote %d sequences of %d people to %s in %.1f s", len(arrays["labels"]), len(ids), out, elapsed)
     return Path(out)
 
