@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import NoFaceError
 from .models import frontal_face_detector, shape_predictor
+from .plausibility import ShapeCheckConfig
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ class DetectorConfig:
     upsample: tuple[int, ...] = (0, 1, 2)
     # Longer side above which the whole image is first downscaled (bounded memory for 8000x8000 inputs).
     max_side: int = 2048
+    # When the face found is refused as not a human face, or only warned about (faces/plausibility.py).
+    shape: ShapeCheckConfig = ShapeCheckConfig()
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,10 @@ class Face:
             "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in self.landmarks],
             "n_faces": int(self.n_faces),
         }
+
+
+def no_face(name: str) -> NoFaceError:
+    return NoFaceError(f"{name}: no face found; use a photo with one clearly visible, roughly frontal face")
 
 
 def _rect(box) -> object:
@@ -100,7 +107,7 @@ class FaceDetector:
         image = np.ascontiguousarray(image)
         found = self._boxes(image)
         if not found:
-            raise NoFaceError(f"{name}: no face found; use a photo with one clearly visible, roughly frontal face")
+            raise no_face(name)
         found.sort(key=lambda bs: -(bs[0][2] - bs[0][0]) * (bs[0][3] - bs[0][1]))
         if len(found) > 1:
             log.warning("%s: %d faces found; using the largest", name, len(found))
