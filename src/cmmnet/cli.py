@@ -67,6 +67,7 @@ def _run(words: list[str]) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s" if args.verbose else "cmmnet: %(levelname)s: %(message)s",
         stream=sys.stderr,
+        force=True,  # main() may run more than once in a process (tests)
     )
     logging.addLevelName(logging.WARNING, "warning")
     if not getattr(args, "func", None):

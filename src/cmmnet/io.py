@@ -90,8 +90,12 @@ def _check_parent(path: Path, flag: str) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise OutputError(f"{flag} {path}: {parent} is a file, not a folder; choose another {flag}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{flag} {path}: {parent} is not writable; choose another {flag}")
+    try:  # really try: os.access trusts permission bits that a read-only or virtual file system overrides
+        fd, probe = tempfile.mkstemp(prefix=_temp_prefix(path), dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(f"{flag} {path}: cannot write in {parent} ({e.strerror}); choose another {flag}") from e
 
 
 def check_output(path: str | Path, kind: str = "dir", flag: str = "--out") -> Path:
@@ -107,11 +111,11 @@ def check_output(path: str | Path, kind: str = "dir", flag: str = "--out") -> Pa
         here, full = Path.cwd().resolve(), path.resolve()
     except (OSError, RuntimeError) as e:
         raise OutputError(f"{flag} {path}: cannot resolve the path ({e}); choose another {flag}") from e
+    if path.is_symlink():
+        raise OutputError(f"{flag} {path}: is a symbolic link; cmmnet does not write through links, choose a new name")
     if full == here or full in here.parents:
         raise OutputError(f"{flag} {path}: is the current folder or one of its parents; name a new "
                           f"{'folder' if kind == 'dir' else 'file'} inside it")
-    if path.is_symlink():
-        raise OutputError(f"{flag} {path}: is a symbolic link; cmmnet does not write through links, choose a new name")
     _check_parent(path, flag)
     remove_stale_temporaries(path)
     if not path.exists():

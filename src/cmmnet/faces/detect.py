@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NoFaceError
+from .image_io import check_image_array
 from .models import frontal_face_detector, shape_predictor
 from .plausibility import ShapeCheckConfig
 
@@ -98,13 +99,13 @@ class FaceDetector:
 
     def detect_all(self, image: np.ndarray) -> list[Face]:
         """All faces, largest first."""
-        image = np.ascontiguousarray(image)
+        image = check_image_array(image)
         found = sorted(self._boxes(image), key=lambda bs: -(bs[0][2] - bs[0][0]) * (bs[0][3] - bs[0][1]))
         return [Face(box, self.landmarks_in_box(image, box), len(found), score) for box, score in found]
 
     def detect(self, image: np.ndarray, name: str = "image") -> Face:
         """The largest face (the main subject). A second face is reported as a warning; none raises NoFaceError."""
-        image = np.ascontiguousarray(image)
+        image = check_image_array(image, name)
         found = self._boxes(image)
         if not found:
             raise no_face(name)

@@ -124,12 +124,12 @@ def read_image_scaled(path: str | Path, max_side: int | None = None) -> tuple[np
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 full_w, full_h = img.size
-                orientation = img.getexif().get(0x0112, 1)
                 reduce_jpeg = max_side is not None and img.format == "JPEG" and max(full_w, full_h) > max_side
-                _check_size(path, img, reduce_jpeg)
+                _check_size(path, img, reduce_jpeg)  # from the header, before any pixel is decoded
                 if reduce_jpeg:
                     img.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 size
                 img.load()
+                orientation = img.getexif().get(0x0112, 1)  # after load: PNG's getexif() decodes the image
                 if img.mode in _HIGH_BIT:
                     img = _high_bit_to_8(img)
                 elif img.mode in ("P", "PA", "1"):  # no reduce / resample in these modes
@@ -152,6 +152,24 @@ def read_image_scaled(path: str | Path, max_side: int | None = None) -> tuple[np
         raise InputFileError(f"{path}: truncated or damaged image ({e})") from e
     scale = full_w / arr.shape[1]  # thumbnail keeps the aspect ratio (to rounding): one scale for x and y
     return arr, float(scale)
+
+
+def check_image_array(image: object, name: str = "image") -> np.ndarray:
+    """An image given as an array (the Python API): (H, W, 3) uint8 RGB, non-empty, within ``MAX_DECODE_BYTES``;
+    returns it C-contiguous, else InputFileError naming what is wrong."""
+    if not isinstance(image, np.ndarray):
+        raise InputFileError(f"{name}: expected an (H, W, 3) uint8 numpy array or an image path, got "
+                             f"{type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputFileError(f"{name}: array of shape {image.shape}; expected (H, W, 3) RGB")
+    if image.dtype != np.uint8:
+        raise InputFileError(f"{name}: array of dtype {image.dtype}; expected uint8 RGB (0..255)")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise InputFileError(f"{name}: empty image array of shape {image.shape}")
+    if image.nbytes > MAX_DECODE_BYTES:
+        raise InputFileError(f"{name}: {image.shape[1]}x{image.shape[0]} array over {MAX_DECODE_BYTES // 2**20} MB; "
+                             "downscale it first")
+    return np.ascontiguousarray(image)
 
 
 def read_image(path: str | Path) -> np.ndarray:

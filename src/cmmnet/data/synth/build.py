@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 LABEL_NAMES = ("posed", "spontaneous")  # label 0, label 1
 MAX_PER_FACE, MAX_SIZE, MAX_WORKERS = 10_000, 512, 256  # argument ranges (the memory limit below binds first)
-MAX_DATASET_BYTES = 16 * 2**30  # the arrays are built in memory before they are written
+MAX_DATASET_BYTES = 8 * 2**30  # the arrays are built in memory before they are written
 NEUTRAL_TAG, SMILE_TAG = "03", "08"
 _PHOTO = re.compile(r"^(?P<id>[^_]+)_(?P<tag>\d\d)\.(?:jpe?g|png)$", re.IGNORECASE)
 
