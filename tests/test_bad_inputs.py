@@ -439,3 +439,85 @@ def test_peak_memory_of_huge_photos_stays_under_1_gb(inputs, tmp_path):
         out = json.loads(r.stdout.strip().splitlines()[-1])
         assert out["rc"] == rc, r.stderr
         assert out["peak_mb"] <= 1024, (image, out)
+
+
+# --- killed and interrupted runs ---------------------------------------------------------------------------------
+
+_SYNTH_KILLED = r"""
+import sys, time
+from pathlib import Path
+import numpy as np
+import cmmnet.data.synth.build as build
+faces, out, point, marker = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
+def stop_here():
+    marker.touch()
+    time.sleep(120)
+if point == "work":  # while the second person is rendered
+    task, seen = build._person_task, []
+    def person(t):
+        seen.append(t)
+        if len(seen) == 2:
+            stop_here()
+        return task(t)
+    build._person_task = person
+else:  # while the dataset's arrays are written (first or fifth file)
+    save, n = np.save, [0]
+    def saving(*a, **k):
+        n[0] += 1
+        if n[0] == {"write-first": 1, "write-later": 5}[point]:
+            stop_here()
+        return save(*a, **k)
+    np.save = saving
+build.synthesize(faces, out, people=2, per_face=1, workers=1)
+"""
+
+
+def _no_temporaries(folder: Path) -> None:
+    left = [p.name for p in folder.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+    assert not left, left
+
+
+def test_sigkill_of_synth_leaves_the_output_absent_or_complete(inputs, tmp_path):
+    from _procs import kill_at_marker
+    from cmmnet.data import load_dataset
+
+    out = tmp_path / "ds"
+    for n, point in enumerate(("work", "write-first", "write-later", "write-later")):
+        marker = tmp_path / f"marker-{n}"
+        code = _SYNTH_KILLED.replace("sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])",
+                                     f"{inputs['shared']!r}, {str(out)!r}, {point!r}, Path({str(marker)!r})")
+        assert kill_at_marker(code, marker, timeout=240, env=ENV) == -9
+        if n < 3:
+            assert not out.exists(), point  # never a partial dataset
+        else:
+            assert len(load_dataset(out)) == 4  # the complete earlier one is still there
+        if n == 2:  # the next run succeeds and removes the killed runs' temporaries
+            from cmmnet.data.synth import synthesize
+
+            synthesize(inputs["shared"], out, people=2, per_face=1, workers=1)
+            _no_temporaries(tmp_path)
+    assert any(".tmp-" in p.name for p in tmp_path.iterdir())  # the last kill's leftover, until the next run ...
+    res = run_batch([("synth", ["synth", "--faces", inputs["shared"], "--out", "ds", "--people", "2",
+                                "--per-face", "1", "--workers", "1"], tmp_path)])
+    assert res["synth"]["rc"] == 0 and res["synth"]["stderr"] == "", res
+    _no_temporaries(tmp_path)
+
+
+def test_ctrl_c_is_one_line_and_exit_130(inputs, tmp_path):
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "cmmnet.cli", "synth", "--faces", inputs["shared"], "--out", "o",
+                             "--per-face", "3", "--workers", "2"], cwd=tmp_path, env=ENV, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a shell
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 120
+    while len(children.read_text().split()) < 2:  # the worker pool is up: the command is at work
+        assert proc.poll() is None and time.monotonic() < deadline, "synth never started its workers"
+        time.sleep(0.05)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["cmmnet synth: interrupted"], err
+    assert not (tmp_path / "o").exists()
