@@ -145,7 +145,7 @@ def test_landmark_input_modes(weights, net, photo, mode):
     from cmmnet.generate import CMMNet, GenerateConfig
 
     other = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", landmark_input=mode))
-    aligned, _, _ = net.align(photo)
+    aligned, _, _, _ = net.align(photo)
     res = other.generate_aligned(aligned.image, aligned.landmarks, "spontaneous", seed=0)
     assert res.frames.shape == (net.trained_modes + 1, T, 64, 64, 3)
     if mode == "decoded":  # soft decoded images, not binary
@@ -328,7 +328,7 @@ def test_face_front_end_in_a_forked_process(tmp_path, frl_dir):
 
     photo = frl_dir / "003_03.jpg"
     front = FaceFrontEnd(photo)
-    aligned, n_faces, box = front.result()
+    aligned, n_faces, box, _ = front.result()
     ref = process_image(photo)
     assert np.array_equal(aligned.image, ref.aligned.image) and np.array_equal(aligned.landmarks, ref.aligned.landmarks)
     assert np.array_equal(aligned.transform, ref.aligned.transform) and n_faces == 1
@@ -345,7 +345,7 @@ def test_face_front_end_falls_back_when_its_worker_dies(frl_dir, monkeypatch):
 
     monkeypatch.setattr(front_end, "_front_end_child", lambda *args: os._exit(3))  # dies without an answer
     photo = frl_dir / "003_03.jpg"
-    aligned, n_faces, _ = front_end.FaceFrontEnd(photo).result()  # done in this process instead
+    aligned, n_faces, _, _ = front_end.FaceFrontEnd(photo).result()  # done in this process instead
     assert np.array_equal(aligned.landmarks, process_image(photo).aligned.landmarks) and n_faces == 1
 
 

@@ -70,6 +70,8 @@ def _run(words: list[str]) -> int:
         force=True,  # main() may run more than once in a process (tests)
     )
     logging.addLevelName(logging.WARNING, "warning")
+    for handler in logging.getLogger().handlers:  # a library raising its logger's level (train.log) adds no lines
+        handler.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -8,6 +8,7 @@ import numbers
 from .errors import ConfigError
 
 MAX_MODES = 16  # the largest K that `cmmnet generate --modes K` accepts (and at most the weights' trained K)
+MAX_PARAMETERS = 1_000_000_000  # a model config asking for more is refused before anything is allocated
 SEED_LIMIT = 2**32  # seeds are in [0, 2**32): what numpy's and torch's generators take on every platform
 
 

@@ -11,7 +11,9 @@ import argparse
 from importlib import resources
 from pathlib import Path
 
-README = "README.txt"  # what marks a directory as an earlier demo output
+from ..limits import path_arg, seed_arg
+
+README = "README.txt"  # the demo's own description of what it wrote
 
 
 def example_image() -> Path:
@@ -20,21 +22,20 @@ def example_image() -> Path:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="generate smile videos of the bundled example photo with the default weights")
-    p.add_argument("--out", type=Path, default=Path("demo_out"), help="output directory (default: ./demo_out)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed = same videos)")
+    p.add_argument("--out", type=path_arg, default=Path("demo_out"), help="output directory (default: ./demo_out)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="random seed (same seed = same videos)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generate.outputs import check_out_dir, write_generation
+    from ..generate.outputs import write_generation
     from ..generate.pipeline import CMMNet
-    from ..io import atomic_dir
+    from ..io import atomic_dir, check_output
 
-    out: Path = args.out
-    check_out_dir(out, marker=README, command="demo")
+    out: Path = check_output(args.out)
     src = example_image()
     net = CMMNet.from_pretrained(None)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "demo") as tmp:
         for label in net.label_names:
             write_generation(net, src, label, None, args.seed, tmp / label, paste="paste")
         s = net.image_size

@@ -7,22 +7,20 @@ Argument parsing and reporting only: the work is :mod:`cmmnet.generate` (what ``
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import get_args
 
-from ..errors import CmmnetError
 from ..generate.config import GenerateConfig, Precision
-from ..limits import MAX_MODES, check_modes_range
+from ..limits import MAX_MODES, modes_arg, path_arg, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate K + 1 smile videos of the person in a neutral photo")
-    p.add_argument("--image", type=Path, required=True, help="photo with a (roughly frontal, neutral) face")
+    p.add_argument("--image", type=path_arg, required=True, help="photo with a (roughly frontal, neutral) face")
     p.add_argument("--label", required=True, help="smile type: posed or spontaneous (the weights' label names)")
-    p.add_argument("--modes", type=int, default=None,
+    p.add_argument("--modes", type=modes_arg, default=None,
                    help=f"K mode sequences besides the conditional one (1..{MAX_MODES}; default: the weights' K)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed = same videos)")
-    p.add_argument("--weights", type=Path, default=None,
+    p.add_argument("--seed", type=seed_arg, default=0, help="random seed (same seed = same videos)")
+    p.add_argument("--weights", type=path_arg, default=None,
                    help="weights directory (a `cmmnet train` run: model_index.json, or landmark_generator/ and "
                         "translator/); default: the weights shipped with cmmnet")
     p.add_argument("--paste", action="store_true",
@@ -31,19 +29,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="bf16 autocast; auto (default) = bf16 on a GPU or a CPU with AMX, else fp32")
     p.add_argument("--device", default=GenerateConfig.device, help="auto (default: GPU when available), cpu, cuda, "
                                                                    "cuda:N")
-    p.add_argument("--out", type=Path, required=True, help="output directory (written atomically)")
+    p.add_argument("--out", type=path_arg, required=True, help="output directory (written atomically)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..faces.image_io import check_image_path
     from ..generate.front_end import FaceFrontEnd
-    from ..generate.outputs import check_out_dir
+    from ..io import check_output
 
-    if args.modes is not None:
-        check_modes_range(args.modes)  # before loading anything
-    if not args.image.is_file():
-        raise CmmnetError(f"--image {args.image}: file not found")
-    check_out_dir(args.out)
+    check_image_path(args.image)  # before loading anything
+    check_output(args.out)
     face = FaceFrontEnd(args.image)  # dlib loads its models there while torch loads here
     from ..generate.outputs import write_generation
     from ..generate.pipeline import CMMNet

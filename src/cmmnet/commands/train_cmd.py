@@ -17,6 +17,7 @@ import torch
 from ..config import apply_overrides
 from ..data.format import SmileDataset, load_dataset
 from ..errors import CmmnetError
+from ..limits import check_seed, path_arg
 from ..runtime import seed_everything, set_deterministic
 from ..training.distributed import cleanup_distributed, init_distributed
 from ..training.experiment import CMMNET_PHASES, PHASES, PRESETS, ExperimentConfig
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train CMM-Net (landmark generator phases and translation) into a run dir")
-    p.add_argument("--data", type=Path, required=True, help="dataset directory (cmmnet synth / cmmnet prepare)")
-    p.add_argument("--out", type=Path, required=True, help="run directory (created)")
+    p.add_argument("--data", type=path_arg, required=True, help="dataset directory (cmmnet synth / cmmnet prepare)")
+    p.add_argument("--out", type=path_arg, required=True, help="run directory (created; never replaced)")
     p.add_argument("--phases", default=",".join(CMMNET_PHASES),
                    help=f"comma-separated phases, run in the order {','.join(PHASES)} "
                         f"(default: CMM-Net's own, {','.join(CMMNET_PHASES)}; the baselines are cranet, videogan)")
@@ -62,6 +63,7 @@ def train(data_dir: Path, out: Path, phases: list[str], preset: str = "paper", o
     """The whole command as a function (also used by tests and benchmarks)."""
     data = load_dataset(data_dir)
     cfg = resolve_config(data, preset, list(overrides or []))
+    check_seed(cfg.run.seed, "run.seed")
     if cfg.run.num_threads > 0:
         torch.set_num_threads(cfg.run.num_threads)
     was_deterministic = torch.are_deterministic_algorithms_enabled()

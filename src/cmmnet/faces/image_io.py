@@ -29,7 +29,7 @@ _HIGH_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 _STRIP = 512  # rows converted at a time from a high-bit image to 8 bit
 
 
-def _check_path(path: Path) -> None:
+def check_image_path(path: Path) -> None:
     """One clear line for every path that is not a readable image file (before the decoder sees it)."""
     try:
         st = os.stat(path)
@@ -118,7 +118,7 @@ def read_image_scaled(path: str | Path, max_side: int | None = None) -> tuple[np
     other decode needing more than ``MAX_DECODE_BYTES`` is refused (InputFileError) before it starts.
     """
     path = Path(path)
-    _check_path(path)
+    check_image_path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -37,9 +37,9 @@ def _front_end_child(image: Path, config: FrontEndConfig, conn) -> None:
 class FaceFrontEnd:
     """The face front end (read, detect, landmark, align) of one photo, its detection started in a forked process so
     that dlib's model loading (0.7 s) overlaps importing torch and loading the weights in this one (threads would
-    not: neither lets go of the GIL). :meth:`result` waits for the detection and returns ``(aligned, n_faces, box)``,
-    as :meth:`cmmnet.generate.CMMNet.align` does, and raises what the front end raised. Off Linux (no safe fork) and
-    if the worker dies without an answer, :meth:`result` does the work itself."""
+    not: neither lets go of the GIL). :meth:`result` waits for the detection and returns
+    ``(aligned, n_faces, box, rotation)``, as :meth:`cmmnet.generate.CMMNet.align` does, and raises what the front end
+    raised. Off Linux (no safe fork) and if the worker dies without an answer, :meth:`result` does the work itself."""
 
     def __init__(self, image: Path, config: FrontEndConfig | None = None):
         import multiprocessing as mp
@@ -74,6 +74,6 @@ class FaceFrontEnd:
         return payload
 
     def result(self, align: AlignConfig | None = None) -> tuple:
-        """``(aligned, n_faces, box)``, aligned with ``align`` (default: this front end's config)."""
+        """``(aligned, n_faces, box, rotation)``, aligned with ``align`` (default: this front end's config)."""
         det = self._detected()
-        return det.align(align or self.config.align), det.face.n_faces, det.face.box
+        return det.align(align or self.config.align), det.face.n_faces, det.face.box, det.rotation

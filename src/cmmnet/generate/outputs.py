@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..errors import CmmnetError
-
 if TYPE_CHECKING:
     from .front_end import FaceFrontEnd
     from .pipeline import CMMNet
@@ -73,16 +71,6 @@ def contact_sheet(landmark_images: np.ndarray, frames: np.ndarray, names: list[s
     return np.asarray(big)
 
 
-def check_out_dir(out: Path, marker: str = "meta.json", command: str = "generate") -> None:
-    """Refuse an --out that is a file or a non-empty directory ``cmmnet command`` did not write (one it wrote holds
-    ``marker``; it is replaced)."""
-    if out.exists() and not out.is_dir():
-        raise CmmnetError(f"--out {out}: exists and is not a directory; choose a new directory name")
-    if out.is_dir() and any(out.iterdir()) and not (out / marker).is_file():
-        raise CmmnetError(f"--out {out}: not empty and not an earlier `cmmnet {command}` output (it would be "
-                          "replaced); choose a new directory")
-
-
 def versions() -> dict[str, str]:
     import av
     import dlib
@@ -107,13 +95,12 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
                      face: FaceFrontEnd | None = None) -> dict:
     """Generate with ``net`` on ``image`` and write every output file into ``out`` atomically; returns the meta
     dict written to ``meta.json``. ``face``: the face front end already started on ``image``."""
-    from ..faces import read_image
+    from ..faces import read_image_scaled
     from ..io import atomic_dir
 
     cfg = cfg or OutputConfig()
-    check_out_dir(out)
     timings: dict[str, float] = {}
-    with atomic_dir(out) as tmp:  # created first: an unwritable --out fails before any work
+    with atomic_dir(out, "generate") as tmp:  # checked and created first: a bad --out fails before any work
         t0 = time.perf_counter()
         res = net.generate(image, label, modes=modes, seed=seed, front_end=face)
         timings["generate_s"] = time.perf_counter() - t0
@@ -129,9 +116,12 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
         pasted_size = None
         if paste == "paste":
             t0 = time.perf_counter()
-            pasted = net.paste(res, read_image(image))  # (K+1, T, H, W, 3)
-            _write_videos([tmp / f"{n}_pasted.mp4" for n in names], list(pasted), cfg)
-            pasted_size = [int(pasted.shape[3]), int(pasted.shape[2])]
+            # bounded memory: the photo read at most at the pasted size, one sequence in memory at a time
+            photo, scale = read_image_scaled(image, net.config.paste.max_side or None)
+            for i, n in enumerate(names):
+                pasted = net.paste_sequence(res, photo, i, scale)  # (T, H, W, 3)
+                _write_videos([tmp / f"{n}_pasted.mp4"], [pasted], cfg)
+            pasted_size = [int(pasted.shape[2]), int(pasted.shape[1])]
             timings["paste_s"] = time.perf_counter() - t0
         from ..config import to_dict
 

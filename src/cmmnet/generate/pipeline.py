@@ -41,10 +41,11 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, CmmnetError
-from ..faces import AlignedFace, FaceDetector, align_face, between_alignments, draw_landmarks
+from ..faces import AlignedFace, FaceDetector, between_alignments, draw_landmarks
 from ..faces.align import transform_points
-from ..faces.pipeline import FrontEndConfig, detect_image
-from ..limits import check_modes_range
+from ..faces.image_io import check_image_array
+from ..faces.pipeline import FrontEndConfig, detect_array, detect_image
+from ..limits import check_modes_range, check_seed
 from ..models.io import load_pretrained_defaulted, read_model_index, weights_hash
 from ..models.landmark_generator import CLASS_NAME as LANDMARK_CLASS
 from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
@@ -91,6 +92,8 @@ class GenerationResult:
     transform: np.ndarray | None = None  # (2, 3) input-image pixels -> aligned pixels (None for aligned input)
     n_faces: int = 1  # faces found in the photo (the largest was used)
     box: np.ndarray | None = None  # (4,) face box in input-image pixels
+    rotation: int = 0  # quarter turns (np.rot90) after which the photo's face was upright; its pixels are those
+    # of the photo so turned (cmmnet.faces.pipeline.upright)
 
     @property
     def modes(self) -> int:
@@ -250,7 +253,9 @@ class CMMNet:
     def generate_aligned(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, label: str | int,
                          modes: int | None = None, seed: int = 0) -> GenerationResult:
         """K + 1 sequences from an aligned (S, S, 3) uint8 neutral face and its (68, 2) aligned landmarks."""
-        return self._generate(neutral_face, neutral_landmarks, *self.check_request(label, modes), seed)
+        name, k = self.check_request(label, modes)
+        check_image_array(neutral_face, "neutral_face")
+        return self._generate(neutral_face, neutral_landmarks, name, k, check_seed(seed, "seed"))
 
     def _generate(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, name: str, k: int,
                   seed: int) -> GenerationResult:
@@ -274,18 +279,15 @@ class CMMNet:
             self._detector = FaceDetector(self.config.detector)
         return self._detector
 
-    def align(self, image: str | Path | np.ndarray) -> tuple[AlignedFace, int, np.ndarray]:
+    def align(self, image: str | Path | np.ndarray) -> tuple[AlignedFace, int, np.ndarray, int]:
         """Detect the largest face of a photo (path or (H, W, 3) uint8) and align it as the translator's training
-        faces were: ``(aligned, n_faces, box)``; ``aligned.transform`` maps the photo's (file) pixels to aligned
-        pixels."""
+        faces were: ``(aligned, n_faces, box, rotation)``; ``aligned.transform`` maps the photo's (file) pixels,
+        turned by ``rotation`` quarter turns when the face was not upright, to aligned pixels."""
         if isinstance(image, (str, Path)):
             det = detect_image(image, self.config.detector, self._detector_instance())
-            return det.align(self.front_end.align), det.face.n_faces, det.face.box
-        arr = np.asarray(image)
-        if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-            raise CmmnetError(f"image must be a path or an (H, W, 3) uint8 array, got {arr.shape} {arr.dtype}")
-        face = self._detector_instance().detect(arr)
-        return align_face(arr, face.landmarks, self.front_end.align), face.n_faces, face.box
+        else:
+            det = detect_array(image, self.config.detector, self._detector_instance())
+        return det.align(self.front_end.align), det.face.n_faces, det.face.box, det.rotation
 
     def generate(self, image: str | Path | np.ndarray, label: str | int, modes: int | None = None,
                  seed: int = 0, front_end: FaceFrontEnd | None = None) -> GenerationResult:
@@ -293,21 +295,33 @@ class CMMNet:
         used (a warning is logged when there are several). ``front_end``: the face front end already started on
         ``image`` (:class:`cmmnet.generate.front_end.FaceFrontEnd`), used when it detects as this net does."""
         name, k = self.check_request(label, modes)  # fail before the face front end
+        seed = check_seed(seed, "seed")
         if front_end is not None and front_end.config.detector == self.config.detector:
-            aligned, n_faces, box = front_end.result(self.front_end.align)
+            aligned, n_faces, box, rotation = front_end.result(self.front_end.align)
         else:
-            aligned, n_faces, box = self.align(image)
+            aligned, n_faces, box, rotation = self.align(image)
         res = self._generate(aligned.image, aligned.landmarks, name, k, seed)
         res.transform, res.n_faces, res.box = aligned.transform, int(n_faces), np.asarray(box)
+        res.rotation = int(rotation)
         return res
 
     def paste(self, result: GenerationResult, photo: np.ndarray) -> np.ndarray:
         """Map each sequence back into the original ``photo`` (inverse alignment + feathered blending,
         :mod:`cmmnet.faces.paste`): (K+1, T, H', W', 3) uint8, H', W' the photo's size (capped at
         ``PasteConfig.max_side``)."""
+        return np.stack([self.paste_sequence(result, photo, i) for i in range(len(result.frames))])
+
+    def paste_sequence(self, result: GenerationResult, photo: np.ndarray, index: int,
+                       scale: float = 1.0) -> np.ndarray:
+        """Sequence ``index`` pasted into ``photo`` (T, H', W', 3); ``photo`` may be a copy of the input photo
+        downscaled by ``scale`` (input pixels per copy pixel, as :func:`cmmnet.faces.read_image_scaled` returns)
+        and is used turned as the face was found (``result.rotation``)."""
         from ..faces.paste import paste_frames
+        from ..faces.pipeline import rescale_transform, upright
 
         if result.transform is None:
             raise CmmnetError("paste needs a result of generate() on a photo (aligned input has no transform)")
-        return np.stack([paste_frames(photo, seq, result.transform, result.points[i], result.reference,
-                                      self.config.paste) for i, seq in enumerate(result.frames)])
+        photo = upright(check_image_array(photo, "photo"), result.rotation)
+        m = rescale_transform(result.transform, 1.0 / scale)  # copy pixels -> aligned
+        return paste_frames(photo, result.frames[index], m, result.points[index], result.reference,
+                            self.config.paste)

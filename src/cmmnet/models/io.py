@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from ..config import from_dict_defaulted, to_dict
 from ..errors import CheckpointError, CmmnetError
 from ..io import atomic_path, atomic_write_text
+from ..limits import MAX_PARAMETERS
 
 FORMAT = 1
 CONFIG_NAME = "config.json"
@@ -39,9 +40,14 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file not found")
     try:
-        return load_file(str(path))
+        state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: damaged or not a safetensors file ({e}); re-download or retrain") from e
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} of {len(state)} tensors hold NaN or infinite values (e.g. "
+                              f"{bad[0]}); the weights are broken, re-download or retrain")
+    return state
 
 
 def save_pretrained(model: torch.nn.Module, config: Any, directory: str | Path, name: str | None = None,
@@ -98,9 +104,11 @@ def read_config_defaulted(directory: str | Path, config_cls: type[C], expected_c
         meta = json.loads(cfg_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{cfg_path}: damaged config ({e})") from e
-    if not isinstance(meta, dict) or meta.get("class") != expected_class:
-        got = meta.get("class") if isinstance(meta, dict) else None
-        raise CheckpointError(f"{directory}: holds a {got!r} model, expected {expected_class!r}")
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{cfg_path}: not a model config (expected {{\"class\": ..., \"config\": {{...}}}}, "
+                              f"found a JSON {type(meta).__name__}); re-download or retrain")
+    if meta.get("class") != expected_class:
+        raise CheckpointError(f"{directory}: holds a {meta.get('class')!r} model, expected {expected_class!r}")
     try:
         return from_dict_defaulted(config_cls, meta["config"])
     except (CmmnetError, KeyError, TypeError) as e:
@@ -119,10 +127,26 @@ def load_pretrained_defaulted(model_cls: type[torch.nn.Module], config_cls: type
     """:func:`load_pretrained` and the config keys that took their defaults (:func:`read_config_defaulted`)."""
     directory = Path(directory)
     cfg, defaulted = read_config_defaulted(directory, config_cls, expected_class or model_cls.__name__)
+    check_model_size(model_cls, cfg, directory)
     model = model_cls(cfg)
     load_checked(model, load_state(directory / WEIGHTS_NAME), f"{directory}: weights",
                  f"the {model_cls.__name__} architecture")
     return model, cfg, defaulted
+
+
+def check_model_size(model_cls: type[torch.nn.Module], cfg: Any, directory: Path) -> None:
+    """Build the model on the meta device (no memory) and refuse a config whose parameters would not fit
+    (:data:`cmmnet.limits.MAX_PARAMETERS`), before anything is allocated."""
+    try:
+        with torch.device("meta"):
+            n = sum(p.numel() for p in model_cls(cfg).parameters())
+    except CmmnetError:
+        raise
+    except (RuntimeError, ValueError, TypeError, OverflowError) as e:
+        raise CheckpointError(f"{directory / CONFIG_NAME}: the config builds no {model_cls.__name__} ({e})") from e
+    if n > MAX_PARAMETERS:
+        raise CheckpointError(f"{directory / CONFIG_NAME}: the config asks for {n:,} parameters (limit "
+                              f"{MAX_PARAMETERS:,}); the config is damaged, re-download or retrain")
 
 
 def load_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str, what: str,

@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..config import to_dict
 from ..errors import CmmnetError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, claim_dir
 from .checkpoints import Checkpointer
 from .distributed import DistContext, all_reduce_mean, barrier
 
@@ -122,12 +122,12 @@ class Run:
         self._log_handler: logging.Handler | None = None
         cfg_path = self.dir / "config.json"
         if self.dist.is_main:
-            if self.dir.exists() and not self.dir.is_dir():
-                raise CmmnetError(f"{self.dir}: exists and is not a directory; choose another --out")
             if cfg_path.is_file() and not resume:
                 raise CmmnetError(
                     f"{self.dir}: already holds a run; add --resume to continue it or choose another --out"
                 )
+            if not (resume and cfg_path.is_file()):  # a new run: the output rule (cmmnet.io.check_output)
+                claim_dir(self.dir, "train")
             if resume and cfg_path.is_file():
                 old = json.loads(cfg_path.read_text())
                 if old != json.loads(json.dumps(self.cfg_dict)):
