@@ -238,6 +238,44 @@ CASES = [
                                         "--inception", "inc.safetensors"], "inception"),
 ]
 
+_G = ["generate", "--image", "{photo}", "--label", "posed", "--weights", "{weights}"]  # + --out and the bad part
+_T = ["train", "--data", "{data}", "--preset", "smoke"]
+
+CASES += [
+    Case("generate-seed-2**64", [*_G, "--out", "o", "--seed", "18446744073709551616"], "between 0 and"),
+    Case("generate-modes-float", [*_G, "--out", "o", "--modes", "2.7"], "not a whole number"),
+    Case("generate-modes-0", [*_G, "--out", "o", "--modes", "0"], "between 1 and"),
+    Case("generate-modes-99", [*_G, "--out", "o", "--modes", "99"], "between 1 and"),
+    Case("generate-image-dir", ["generate", "--image", ".", "--label", "posed", "--out", "o"], "is a directory"),
+    Case("generate-image-loop", ["generate", "--image", "a.jpg", "--label", "posed", "--out", "o"],
+         "symbolic link loop", _link_loop),
+    Case("generate-image-dev-zero", ["generate", "--image", "/dev/zero", "--label", "posed", "--out", "o"],
+         "not a regular file"),
+    Case("generate-out-file", [*_G, "--out", "o"], "exists and is a file", _file("o")),
+    Case("generate-out-user-dir", [*_G, "--out", "work"], "cmmnet did not write", _user_dir("work")),
+    Case("generate-out-dot", [*_G, "--out", "."], "current folder"),
+    Case("generate-out-empty", [*_G, "--out", ""], "empty path"),
+    Case("generate-weights-missing", ["generate", "--image", "{photo}", "--label", "posed", "--weights", "nowhere",
+                                      "--out", "o"], "not found"),
+    Case("generate-weights-nan", [*_G[:-1], "{weights_nan}", "--out", "o"], "NaN"),
+    Case("generate-weights-config-list", [*_G[:-1], "{weights_list}", "--out", "o"], "found a JSON list"),
+    Case("generate-weights-huge", [*_G[:-1], "{weights_huge}", "--out", "o"], "parameters (limit"),
+    Case("generate-label-unknown", [*_G[:4], "happy", *_G[5:], "--out", "o"], "happy"),
+    Case("generate-no-face", [*_G[:2], "white.png", *_G[3:], "--out", "o"], "no face found",
+         lambda d: Image.new("RGB", (300, 300), "white").save(d / "white.png")),
+    Case("generate-not-human", [*_G[:2], "tall.png", *_G[3:], "--out", "o"], "human face's shape", _stretched),
+    Case("demo-out-file", ["demo", "--out", "o"], "exists and is a file", _file("o")),
+    Case("demo-out-user-dir", ["demo", "--out", "work"], "cmmnet did not write", _user_dir("work")),
+    Case("demo-seed-negative", ["demo", "--out", "o", "--seed", "-3"], "between 0 and"),
+    Case("train-out-under-file", [*_T, "--out", "f/run"], "is a file, not a folder", _file("f")),
+    Case("train-out-user-dir", [*_T, "--out", "work"], "cmmnet did not write", _user_dir("work")),
+    Case("train-out-proc", [*_T, "--out", "/proc/cmmnet-run"], "cannot write in /proc"),
+    Case("train-data-missing", ["train", "--data", "nowhere", "--out", "run"], "not a dataset directory"),
+    Case("train-bad-phase", [*_T, "--out", "run", "--phases", "dance"], "unknown phase"),
+    Case("train-seed-2**64", [*_T, "--out", "run", "--set", "run.seed=18446744073709551616"], "run.seed"),
+    Case("train-set-unknown", [*_T, "--out", "run", "--set", "nope.x=1"], "no config section"),
+]
+
 # Runs in one subprocess: every case in its folder; prints one JSON line per case.
 _BATCH = r"""
 import contextlib, io, json, os, sys, tempfile, traceback
@@ -305,8 +343,41 @@ def inputs(tmp_path_factory, frl_dir) -> dict[str, str]:
     for name in ("001_03.jpg", "001_08.jpg", "003_03.jpg", "003_08.jpg"):
         (faces / name).write_bytes((frl_dir / name).read_bytes())
     data = tiny_dataset(shared / "data")
-    CASE_INPUTS.update(photo=str(faces / "001_03.jpg"), data=str(data), shared=str(faces), root=str(shared))
+    CASE_INPUTS.update(photo=str(faces / "001_03.jpg"), data=str(data), shared=str(faces), root=str(shared),
+                       **broken_weights(shared, frl_dir))
     return dict(CASE_INPUTS)
+
+
+def broken_weights(root: Path, frl_dir: Path) -> dict[str, str]:
+    """Tiny weights (as tests/test_generate.py makes them) and three broken copies: NaN tensors, a config.json
+    holding a list, a config asking for absurd channel counts."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from cmmnet.faces.pipeline import process_image
+    from test_generate import make_weights
+
+    pts = [process_image(frl_dir / f"{p}_03.jpg").aligned.landmarks for p in ("001", "003", "008")]
+    good = make_weights(root / "weights", np.stack(pts * 3).astype(np.float32))
+    out = {"weights": str(good)}
+    for kind in ("nan", "list", "huge"):
+        w = root / f"weights_{kind}"
+        shutil.copytree(good, w)
+        part = w / "translator"
+        if kind == "nan":
+            state = load_file(part / "model.safetensors")
+            name = next(k for k, v in state.items() if v.is_floating_point())
+            state[name] = state[name] * float("nan")
+            save_file(state, part / "model.safetensors")
+        elif kind == "list":
+            (part / "config.json").write_text("[1, 2, 3]\n")
+        else:
+            meta = json.loads((part / "config.json").read_text())
+            meta["config"]["channels"] = [10**6] * len(meta["config"]["channels"])
+            (part / "config.json").write_text(json.dumps(meta))
+        out[f"weights_{kind}"] = str(w)
+    return out
 
 
 def _fill(argv: list[str], inputs: dict[str, str]) -> list[str]:
@@ -316,7 +387,7 @@ def _fill(argv: list[str], inputs: dict[str, str]) -> list[str]:
 def test_corpus_is_large_and_named():
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids))
-    assert len(ids) >= 60
+    assert len(ids) >= 60  # besides the API cases
 
 
 def test_cli_cases_one_line_exit_2_nothing_changed(inputs, tmp_path):
@@ -347,15 +418,35 @@ def test_cli_cases_one_line_exit_2_nothing_changed(inputs, tmp_path):
 # --- the Python API ----------------------------------------------------------------------------------------------
 
 
-def _api_cases():
-    from cmmnet.errors import ConfigError, InputFileError, NoFaceError, OutputError
+def _api_cases(inputs: dict[str, str]):
+    from cmmnet.errors import CheckpointError, ConfigError, InputFileError, NoFaceError, OutputError
     from cmmnet.faces import FaceDetector, read_image_scaled
     from cmmnet.faces.pipeline import process_array
+    from cmmnet.generate import CMMNet, GenerateConfig
     from cmmnet.io import check_output
     from cmmnet.limits import check_modes_range, check_seed
 
     det = FaceDetector()
+    net = CMMNet.from_pretrained(inputs["weights"], GenerateConfig(device="cpu"))
+    photo = np.asarray(Image.open(inputs["photo"]).convert("RGB"))
+    face = np.zeros((net.image_size, net.image_size, 3), np.uint8)
+    pts = np.zeros((68, 2), np.float32)
     return [
+        ("api-generate-0x0", lambda: net.generate(np.zeros((0, 0, 3), np.uint8), "posed"), InputFileError,
+         "empty image"),
+        ("api-generate-float-array", lambda: net.generate(photo.astype(np.float32), "posed"), InputFileError,
+         "float32"),
+        ("api-generate-seed-2**64", lambda: net.generate(photo, "posed", seed=2**64), ConfigError, "between 0"),
+        ("api-generate-seed-negative", lambda: net.generate(photo, "posed", seed=-1), ConfigError, "between 0"),
+        ("api-generate-modes-2.7", lambda: net.generate(photo, "posed", modes=2.7), ConfigError, "whole number"),
+        ("api-generate-modes-0", lambda: net.generate(photo, "posed", modes=0), ConfigError, "between 1"),
+        ("api-generate-label", lambda: net.generate(photo, "smirk"), CmmnetError, "smirk"),
+        ("api-generate-aligned-seed", lambda: net.generate_aligned(face, pts, "posed", seed=2**40), ConfigError,
+         "between 0"),
+        ("api-generate-aligned-face", lambda: net.generate_aligned(face[:, :, 0], pts, "posed"), InputFileError,
+         "shape"),
+        ("api-weights-nan", lambda: CMMNet.from_pretrained(inputs["weights_nan"]), CheckpointError, "NaN"),
+        ("api-weights-huge", lambda: CMMNet.from_pretrained(inputs["weights_huge"]), CheckpointError, "parameters"),
         ("api-detect-0x0", lambda: det.detect(np.zeros((0, 0, 3), np.uint8)), InputFileError, "empty image"),
         ("api-detect-float", lambda: det.detect(np.zeros((64, 64, 3), np.float32)), InputFileError, "float32"),
         ("api-detect-gray", lambda: det.detect(np.zeros((64, 64), np.uint8)), InputFileError, "shape"),
@@ -373,9 +464,9 @@ def _api_cases():
     ]
 
 
-def test_api_cases_raise_cmmnet_errors():
+def test_api_cases_raise_cmmnet_errors(inputs):
     problems = []
-    for name, call, kind, expect in _api_cases():
+    for name, call, kind, expect in _api_cases(inputs):
         try:
             call()
             problems.append(f"{name}: no error")

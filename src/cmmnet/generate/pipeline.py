@@ -184,8 +184,7 @@ class CMMNet:
     def check_request(self, label: str | int, modes: int | None) -> tuple[str, int]:
         """Validate a label and a mode count against these weights; returns ``(label name, K)``."""
         name = self.label_names[self.landmark_generator.label_index(label)]
-        k = self.trained_modes if modes is None else int(modes)
-        check_modes_range(k)
+        k = self.trained_modes if modes is None else check_modes_range(modes)  # an int (2.7 is refused)
         if k > self.trained_modes:
             raise CmmnetError(f"--modes {k}: these weights were trained with K = {self.trained_modes} modes; "
                               f"use --modes {self.trained_modes} or less")
