@@ -612,3 +612,75 @@ def test_ctrl_c_is_one_line_and_exit_130(inputs, tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["cmmnet synth: interrupted"], err
     assert not (tmp_path / "o").exists()
+
+
+_GENERATE_KILLED = r"""
+import os, sys, time
+from pathlib import Path
+import cmmnet.generate.pipeline as pipeline
+import cmmnet.video as video
+import cmmnet.io as cio
+from cmmnet.generate import CMMNet, GenerateConfig
+from cmmnet.generate.outputs import write_generation
+photo, weights, out, point, marker = PHOTO, WEIGHTS, OUT, POINT, Path(MARKER)
+def stop_here():
+    marker.touch()
+    time.sleep(120)
+def wrap(owner, name, at):
+    orig, n = getattr(owner, name), [0]
+    def f(*a, **k):
+        n[0] += 1
+        if n[0] == at:
+            stop_here()
+        return orig(*a, **k)
+    setattr(owner, name, f)
+if point == "generating":
+    wrap(pipeline.CMMNet, "_generate", 1)
+elif point == "videos":
+    wrap(video, "write_video", 2)
+else:  # everything written, before the folder is renamed into place
+    replace = os.replace
+    def renaming(src, dst):
+        if Path(dst) == Path(out):
+            stop_here()
+        return replace(src, dst)
+    cio.os.replace = renaming
+net = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu"))
+write_generation(net, Path(photo), "posed", 1, 0, Path(out))
+"""
+
+
+def test_sigkill_of_generate_leaves_the_output_absent_or_complete(inputs, tmp_path):
+    from _procs import kill_at_marker
+
+    out = tmp_path / "gen"
+    for n, point in enumerate(("generating", "videos", "renaming")):
+        marker = tmp_path / f"marker-{n}"
+        code = (_GENERATE_KILLED.replace("PHOTO", repr(inputs["photo"])).replace("WEIGHTS", repr(inputs["weights"]))
+                .replace("OUT", repr(str(out))).replace("POINT", repr(point)).replace("MARKER", repr(str(marker))))
+        assert kill_at_marker(code, marker, timeout=300, env=ENV) == -9
+        assert not out.exists(), point  # never a partial output
+    assert any(".tmp-" in p.name for p in tmp_path.iterdir())  # the killed runs' leftovers, until the next run
+    res = run_batch([("gen", ["generate", "--image", inputs["photo"], "--label", "posed", "--modes", "1",
+                              "--weights", inputs["weights"], "--out", "gen"], tmp_path)])
+    assert res["gen"]["rc"] == 0 and res["gen"]["stderr"] == "", res
+    assert json.loads((out / "meta.json").read_text())["inputs"]["modes"] == 1
+    _no_temporaries(tmp_path)
+
+
+def test_shape_check_passes_real_faces_and_refuses_others(frl_dir):
+    from cmmnet.faces import FaceDetector, read_image
+    from cmmnet.faces.plausibility import shape_score, shape_verdict
+
+    det = FaceDetector()
+    photos = sorted(frl_dir.glob("*.jpg"))[::16]  # 10 of the 160 the model was calibrated on
+    for p in photos:
+        face = det.detect(read_image(p))
+        assert shape_verdict(face.landmarks, face.score) == ("ok", shape_score(face.landmarks)), p.name
+    real = det.detect(read_image(photos[0])).landmarks.astype(np.float64)
+    flipped = real * [1, -1]  # a mirror image upside down: no rotation brings it back
+    rng = np.random.default_rng(0)
+    noise = real + rng.normal(0, 0.08 * np.ptp(real[:, 0]), real.shape)  # points scattered over the face
+    squeezed = real * [1.0, 0.45]  # half as tall: no human face
+    for shape in (flipped, noise, squeezed):
+        assert shape_verdict(shape, 2.0)[0] == "refuse", shape_score(shape)

@@ -13,7 +13,7 @@ points that need not look like a person's face. This check compares the shape wi
   along the modes real faces do vary in.
 
 ``ratio`` = max(residual / the largest residual of the 160 faces, mahalanobis / the largest of theirs): 1.0 is
-the most unusual real face of the set. Together with the detector's score (the 160 faces score 1.15 .. 4.2) it
+the most unusual real face of the set. Together with the detector's score (the 160 faces score 1.15 .. 3.4) it
 decides (:class:`ShapeCheckConfig`): refuse, warn, or accept. docs/reliability.md says what it catches.
 """
 
