@@ -684,3 +684,43 @@ def test_shape_check_passes_real_faces_and_refuses_others(frl_dir):
     squeezed = real * [1.0, 0.45]  # half as tall: no human face
     for shape in (flipped, noise, squeezed):
         assert shape_verdict(shape, 2.0)[0] == "refuse", shape_score(shape)
+
+
+_TRAIN_KILLED = r"""
+import sys, time
+from pathlib import Path
+import cmmnet.training.checkpoints as checkpoints
+from cmmnet.cli import main
+marker, at = Path(MARKER), AT
+save, n = checkpoints.save_file, [0]
+def saving(*a, **k):  # inside the atomic write of a checkpoint: its temporary file exists
+    n[0] += 1
+    if n[0] == at:
+        marker.touch()
+        time.sleep(120)
+    return save(*a, **k)
+checkpoints.save_file = saving
+sys.exit(main(ARGV))
+"""
+
+
+def test_sigkill_of_train_then_resume_leaves_no_temporaries(inputs, tmp_path):
+    from _procs import kill_at_marker
+    from cmmnet.data.synth import synthesize
+    from cmmnet.models.io import load_state
+
+    data = synthesize(inputs["shared"], tmp_path / "data", people=2, per_face=1, workers=1)
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--out", str(run), "--phases", "vae,lstm", "--preset", "smoke",
+            "--set", "run.device=cpu", "run.num_threads=1", "vae.epochs=2", "lstm.epochs=2"]
+    for n, at in enumerate((1, 3)):  # the first checkpoint; a later one
+        marker = tmp_path / f"marker-{n}"
+        code = (_TRAIN_KILLED.replace("MARKER", repr(str(marker))).replace("AT", str(at))
+                .replace("ARGV", repr(argv + (["--resume"] if n else []))))
+        assert kill_at_marker(code, marker, timeout=300, env=ENV) == -9
+        assert any(".tmp-" in p.name for p in (run / "checkpoints").iterdir())  # the killed write's leftover
+    res = run_batch([("resume", [*argv, "--resume"], tmp_path)])
+    assert res["resume"]["rc"] == 0, res
+    left = [str(p) for p in run.rglob("*") if ".tmp-" in p.name or ".old-" in p.name]
+    assert not left, left
+    assert load_state(run / "checkpoints" / "lstm.safetensors")  # complete

@@ -173,6 +173,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     _make_parent(path)
+    remove_stale_temporaries(path)
     with _creating(path.parent):
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=path.suffix, dir=path.parent)
     os.close(fd)
