@@ -228,6 +228,10 @@ CASES = [
          "--workers 0"),
     Case("prepare-bad-set", ["prepare", "--dataset", "folder", "--root", ".", "--out", "o", "--set", "nope=1"],
          "no such config field"),
+    Case("prepare-no-usable-video", ["prepare", "--dataset", "folder", "--root", "in", "--out", "o"],
+         "no smile sequence could be prepared", lambda d: (
+             (d / "in").mkdir(), (d / "in" / "labels.csv").write_text("clip.mp4,posed\n"),
+             (d / "in" / "clip.mp4").write_bytes(b"not a video" * 100))),  # and no o.cache/ left behind
     # study / evaluate
     Case("study-a-missing", ["study", "make", "--a", "a", "--b", "b", "--out", "o"], "not a directory of videos"),
     Case("tally-key-missing", ["study", "tally", "--key", "k.json", "ans.json"], "k.json"),
