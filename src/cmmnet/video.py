@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import av
@@ -12,12 +13,17 @@ from .errors import InputFileError
 from .io import atomic_path
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float = 25.0, crf: int = 18) -> Path:
-    """Write (T, H, W, 3) uint8 RGB frames as H.264 (yuv420p) atomically. Odd sizes are padded by one pixel."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"write_video expects (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-    t, h, w, _ = frames.shape
+def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: float = 25.0,
+                crf: int = 18) -> Path:
+    """Write (T, H, W, 3) uint8 RGB frames (an array, or an iterable of (H, W, 3) frames: one in memory at a time)
+    as H.264 (yuv420p) atomically. Odd sizes are padded by one pixel."""
+    it = iter(frames)
+    first = next(it, None)
+    if first is None or first.ndim != 3 or first.shape[-1] != 3 or first.dtype != np.uint8:
+        got = "no frame" if first is None else f"{first.shape} {first.dtype}"
+        raise ValueError(f"write_video expects (T, H, W, 3) uint8 frames, got {got}")
+    frames = itertools.chain([first], it)
+    h, w, _ = first.shape
     ph, pw = h + h % 2, w + w % 2  # yuv420p needs even sizes
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -16,6 +16,7 @@ Only the face's bounding region is warped and blended, so the cost grows with th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,6 +84,12 @@ def paste_frames(photo: np.ndarray, frames: np.ndarray, transform: np.ndarray, l
     aligned landmarks of the frames (the mask covers all of them); ``reference``: (S, S, 3) uint8, the generator's
     rendering of the neutral face (needed by ``delta``). Returns (T, H', W', 3) uint8 (H', W' after ``max_side``).
     """
+    return np.stack(list(iter_pasted(photo, frames, transform, landmarks, reference, cfg)))
+
+
+def iter_pasted(photo: np.ndarray, frames: np.ndarray, transform: np.ndarray, landmarks: np.ndarray,
+                reference: np.ndarray | None = None, cfg: PasteConfig | None = None) -> Iterator[np.ndarray]:
+    """:func:`paste_frames` one frame at a time, (H', W', 3) uint8 each (memory: one photo, not T)."""
     cfg = cfg or PasteConfig()
     photo, m = resize_for_paste(np.asarray(photo), transform, cfg)
     inv = invert_transform(m)  # aligned -> image pixels
@@ -98,9 +105,9 @@ def paste_frames(photo: np.ndarray, frames: np.ndarray, transform: np.ndarray, l
         if reference is None:
             raise ValueError("paste mode 'delta' needs the reference (generated neutral) face")
         ref = warp_image(reference, crop_from_aligned, size).astype(np.float32)
-    out = np.repeat(photo[None], len(frames), axis=0)  # (T, H, W, 3)
-    for t, frame in enumerate(frames):
+    for frame in frames:
         up = warp_image(frame, crop_from_aligned, size).astype(np.float32)  # (h, w, 3)
         blended = base + alpha * (up - ref) if cfg.mode == "delta" else base + alpha * (up - base)
-        out[t, y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-    return out
+        out = photo.copy()  # (H, W, 3)
+        out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        yield out

@@ -118,10 +118,10 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
             t0 = time.perf_counter()
             # bounded memory: the photo read at most at the pasted size, one sequence in memory at a time
             photo, scale = read_image_scaled(image, net.config.paste.max_side or None)
-            for i, n in enumerate(names):
-                pasted = net.paste_sequence(res, photo, i, scale)  # (T, H, W, 3)
-                _write_videos([tmp / f"{n}_pasted.mp4"], [pasted], cfg)
-            pasted_size = [int(pasted.shape[2]), int(pasted.shape[1])]
+            for i, n in enumerate(names):  # frames pasted as the encoder takes them
+                _write_videos([tmp / f"{n}_pasted.mp4"], [net.paste_sequence(res, photo, i, scale)], cfg)
+            h, w = photo.shape[:2] if res.rotation % 2 == 0 else photo.shape[1::-1]  # as pasted: turned upright
+            pasted_size = [int(w), int(h)]
             timings["paste_s"] = time.perf_counter() - t0
         from ..config import to_dict
 

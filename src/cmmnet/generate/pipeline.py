@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -308,19 +309,20 @@ class CMMNet:
         """Map each sequence back into the original ``photo`` (inverse alignment + feathered blending,
         :mod:`cmmnet.faces.paste`): (K+1, T, H', W', 3) uint8, H', W' the photo's size (capped at
         ``PasteConfig.max_side``)."""
-        return np.stack([self.paste_sequence(result, photo, i) for i in range(len(result.frames))])
+        return np.stack([np.stack(list(self.paste_sequence(result, photo, i))) for i in range(len(result.frames))])
 
     def paste_sequence(self, result: GenerationResult, photo: np.ndarray, index: int,
-                       scale: float = 1.0) -> np.ndarray:
-        """Sequence ``index`` pasted into ``photo`` (T, H', W', 3); ``photo`` may be a copy of the input photo
-        downscaled by ``scale`` (input pixels per copy pixel, as :func:`cmmnet.faces.read_image_scaled` returns)
-        and is used turned as the face was found (``result.rotation``)."""
-        from ..faces.paste import paste_frames
+                       scale: float = 1.0) -> Iterator[np.ndarray]:
+        """Sequence ``index`` pasted into ``photo``, frame by frame ((H', W', 3) uint8 each); ``photo`` may be a
+        copy of the input photo downscaled by ``scale`` (input pixels per copy pixel, as
+        :func:`cmmnet.faces.read_image_scaled` returns) and is used turned as the face was found
+        (``result.rotation``)."""
+        from ..faces.paste import iter_pasted
         from ..faces.pipeline import rescale_transform, upright
 
         if result.transform is None:
             raise CmmnetError("paste needs a result of generate() on a photo (aligned input has no transform)")
         photo = upright(check_image_array(photo, "photo"), result.rotation)
         m = rescale_transform(result.transform, 1.0 / scale)  # copy pixels -> aligned
-        return paste_frames(photo, result.frames[index], m, result.points[index], result.reference,
-                            self.config.paste)
+        return iter_pasted(photo, result.frames[index], m, result.points[index], result.reference,
+                           self.config.paste)
