@@ -117,6 +117,23 @@ def test_stages_resume_after_a_crash(tmp_path):
         check_settings(build_plan(plan.datasets, tmp_path / "busy", ReproduceConfig()))
 
 
+def test_other_ranks_train_together_and_wait_for_the_rest(tmp_path, monkeypatch):
+    """Under torchrun, rank 1 runs only the training stages (with rank 0) and waits for rank 0's markers of the
+    others; it writes no marker."""
+    r = _roots(tmp_path)
+    plan = build_plan(dataset_specs(r["uva"], None, None, None), tmp_path / "out", ReproduceConfig(preset="smoke"))
+    check_settings(plan)
+    for stage in plan.stages:
+        if stage.kind != "train":
+            write_marker(plan, stage, {"seconds": 1.0})
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    calls: list[str] = []
+    seconds = run_stages(plan, lambda stage: calls.append(stage.id) or {}, say=lambda s: None, poll=0.01)
+    assert calls == [f"train/uva-nemo/{p}" for p in TRAIN_PHASES] and len(seconds) == len(plan.stages)
+    assert all(read_marker(plan, s) is None for s in plan.stages if s.kind == "train")
+
+
 def test_subject_code_warnings(tmp_path):
     root = tmp_path / "uva"
     (root / "videos").mkdir(parents=True)

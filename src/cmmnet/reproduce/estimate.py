@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +66,7 @@ class Costs:
     study_s: float
     run_bytes: int
     video_bytes: int
+    flops: dict[str, float] = field(default_factory=dict)  # per phase, per epoch-sequence (count_flops only)
 
 
 # ----------------------------------------------------------------------------------------------- synthetic set
@@ -104,9 +105,14 @@ def _dir_bytes(path: Path) -> int:
 
 
 def measure_costs(preset: str, overrides: list[str], device: str, work: Path, T: int = 32, size: int = 64,
-                  phases: tuple[str, ...] = TRAIN_PHASES, evaluate: bool = True,
+                  phases: tuple[str, ...] = TRAIN_PHASES, evaluate: bool = True, count_flops: bool = False,
                   say: Callable[[str], None] = print) -> Costs:
-    """Train every phase one epoch at two synthetic sizes (then evaluate and make a study kit) and time it."""
+    """Train every phase one epoch at two synthetic sizes (then evaluate and make a study kit) and time it; with
+    ``count_flops`` also count each phase's floating-point operations (torch's FlopCounterMode; slower)."""
+    import contextlib
+
+    from torch.utils.flop_counter import FlopCounterMode
+
     from ..commands.train_cmd import train
     from ..data.format import load_dataset
     from ..evaluation.evaluate import EvaluateConfig, Evaluator
@@ -115,18 +121,23 @@ def measure_costs(preset: str, overrides: list[str], device: str, work: Path, T:
 
     one_epoch = [f"{p}.epochs=1" for p in TRAIN_PHASES]
     times: dict[str, list[float]] = {p: [] for p in phases}
+    flops: dict[str, list[float]] = {p: [] for p in phases}
     for n, n_test in zip(SIZES, TEST):
         data = synthetic_dataset(work / f"data{n}", n, n_test, T, size)
         run = work / f"run{n}"
         for p in phases:
             say(f"  measuring {p} on {n} synthetic sequences ...")
+            counter = FlopCounterMode(display=False) if count_flops else None
             t0 = time.perf_counter()
-            train(data, run, [p], preset, [*overrides, *one_epoch], resume=True, argv=["cmmnet", "reproduce",
-                                                                                     "--dry-run"])
+            with counter or contextlib.nullcontext():
+                train(data, run, [p], preset, [*overrides, *one_epoch], resume=True,
+                      argv=["cmmnet", "reproduce", "--dry-run"])
             times[p].append(time.perf_counter() - t0)
+            flops[p].append(float(counter.get_total_flops()) if counter else 0.0)
     costs = {p: Linear.fit(SIZES, (t[0], t[1])) for p, t in times.items()}
+    per_flop = {p: Linear.fit(SIZES, (f[0], f[1])).per_item for p, f in flops.items()} if count_flops else {}
     if not evaluate:
-        return Costs(costs, Linear(0.0, 0.0), 0.0, _dir_bytes(run), 0)
+        return Costs(costs, Linear(0.0, 0.0), 0.0, _dir_bytes(run), 0, per_flop)
     data = load_dataset(work / f"data{SIZES[-1]}")
     methods = find_methods(run, device)
     ev_times = []
@@ -151,7 +162,7 @@ def measure_costs(preset: str, overrides: list[str], device: str, work: Path, T:
 # ----------------------------------------------------------------------------------------------- datasets
 def count_dataset(spec: DatasetSpec, test_fold: int, measure_video: bool = True) -> DatasetCounts:
     """Videos and expected sequences of a dataset download, and one video's preparation time per source."""
-    from ..data.prepare import DATASETS, PrepareConfig, process_item
+    from ..data.prepare import DATASETS, Item, PrepareConfig, process_item
     from ..data.prepare.segments import find_phases, smile_intensity
     from ..data.prepare.splits import read_folds
     from ..faces import FaceDetector
@@ -178,15 +189,16 @@ def count_dataset(spec: DatasetSpec, test_fold: int, measure_video: bool = True)
     per_video = 0.0
     if measure_video:
         detector = FaceDetector()
-        kinds: dict[str, object] = {}
-        for it in items:  # one of each source (DISFA+ trials and DISFA videos differ a lot in length)
-            kinds.setdefault(type(it.frames).__name__ + str(it.au12 is None), it)
+        kinds: dict[bool, Item] = {}
+        for it in items:  # one of each source: a video file (UvA-NEMO, DISFA) or a folder of frames (DISFA+)
+            if it.problem is None:
+                kinds.setdefault(it.frames is None, it)
         spent = []
         for it in kinds.values():
             t0 = time.perf_counter()
-            process_item(it, cfg, detector)  # type: ignore[arg-type]
+            process_item(it, cfg, detector)
             spent.append(time.perf_counter() - t0)
-        per_video = float(np.mean(spent))
+        per_video = float(np.mean(spent)) if spent else 0.0
     return DatasetCounts(len(items), sequences, train, max(1, test), per_video)
 
 

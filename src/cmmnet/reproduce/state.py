@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,8 @@ def check_settings(plan: Plan) -> None:
     """Record the settings in a new --out; refuse a resumption with other settings (one line saying which)."""
     path = plan.out / SETTINGS
     want = json.loads(json.dumps(settings_of(plan)))
+    while _rank() > 0 and not path.is_file():  # under torchrun rank 0 records them
+        time.sleep(0.5)
     if path.is_file():
         try:
             have = json.loads(path.read_text())
@@ -74,9 +77,25 @@ def write_marker(plan: Plan, stage: Stage, record: dict[str, Any]) -> None:
 StageFn = Callable[[Stage], dict[str, Any] | None]
 
 
-def run_stages(plan: Plan, execute: StageFn, say: Callable[[str], None] = print) -> dict[str, float]:
+def _rank() -> int:
+    """This process's rank under ``torchrun`` (0 otherwise)."""
+    return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
+
+
+def _wait_for(plan: Plan, stage: Stage, poll: float) -> dict[str, Any]:
+    while (rec := read_marker(plan, stage)) is None:
+        time.sleep(poll)
+    return rec
+
+
+def run_stages(plan: Plan, execute: StageFn, say: Callable[[str], None] = print, poll: float = 2.0
+               ) -> dict[str, float]:
     """Run every unfinished stage of ``plan`` in order with ``execute`` (which returns facts for the marker);
-    returns the seconds each stage took (from its marker when it had finished before)."""
+    returns the seconds each stage took (from its marker when it had finished before).
+
+    Under ``torchrun`` every rank runs the training stages together (data-parallel); the other stages run on rank 0
+    while the other ranks wait for their markers, and only rank 0 writes markers."""
+    rank = _rank()
     seconds: dict[str, float] = {}
     n = len(plan.stages)
     for i, stage in enumerate(plan.stages, 1):
@@ -85,11 +104,15 @@ def run_stages(plan: Plan, execute: StageFn, say: Callable[[str], None] = print)
             seconds[stage.id] = float(done.get("seconds", 0.0))
             say(f"[{i}/{n}] {stage.id}: done before, skipped")
             continue
+        if rank > 0 and stage.kind != "train":
+            seconds[stage.id] = float(_wait_for(plan, stage, poll).get("seconds", 0.0))
+            continue
         say(f"[{i}/{n}] {stage.id} ...")
         t0 = time.perf_counter()
         facts = execute(stage) or {}
         dt = time.perf_counter() - t0
-        write_marker(plan, stage, {"seconds": round(dt, 3), **facts})
+        if rank == 0:
+            write_marker(plan, stage, {"seconds": round(dt, 3), **facts})
         seconds[stage.id] = dt
         say(f"[{i}/{n}] {stage.id}: done in {dt:.1f} s")
     return seconds
@@ -99,6 +122,8 @@ def write_timings(plan: Plan, seconds: dict[str, float]) -> None:
     """OUT/timings.json: seconds per stage on this machine (kept out of the report, which must not vary)."""
     from .estimate import machine
 
+    if _rank() > 0:
+        return
     rec = {"machine": machine(), "preset": plan.config.preset, "stages": {k: round(v, 2) for k, v in seconds.items()},
            "total": round(sum(seconds.values()), 2)}
     atomic_write_text(plan.out / "timings.json", json.dumps(rec, indent=2) + "\n")
