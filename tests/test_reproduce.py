@@ -154,12 +154,14 @@ def test_subject_code_warnings(tmp_path):
     assert subject_code_warnings(spec) == []
 
 
-def _fake_results(plan, name, labels, ssim):
+def _fake_results(plan, name, labels, ssim, inception=False):
     """Stage outputs as the evaluate/prepare/study stages leave them (numbers chosen for the test)."""
     curves = {"au6": [0.0] * 32, "au12": [float(t) / 31 for t in range(32)]}
+    scores = {"is": 1.4, "delta_is": 0.05} if inception else {}
+
     def method(n, s):
         return {"name": n, "labels": {lb: {"n": 3, "ssim": s, "curves": curves, "au6_distance": 1.5,
-                                           "au12_distance": 2.25} for lb in labels}}
+                                           "au12_distance": 2.25, **scores} for lb in labels}}
     res = {"real": method("Original", 1.0), "methods": [method(m, ssim) for m in ("CMM-Net", "CRA-Net", "Video-GAN")],
            "videos": {}}
     d = plan.eval_dir(name)
@@ -191,6 +193,15 @@ def test_report_layout_beside_the_paper(tmp_path):
     assert "| CMM-Net vs CRA-Net | posed | 11.94 | 59.72 | 28.33 | awaiting raters |" in text
     assert "| DISFA+ Posed | CMM-Net | 1.500 | not legible | 2.250 | not legible |" in text
     assert "| CMM-Net | 0.000 | 0.000 | 0.000 | 0.000 | 0.000 | 0.000 | 0.258 | 0.516 | 0.742 | 1.000 |" in text
+    # with an Inception file: IS and ΔIS beside the paper's; the given fold lists are named as such
+    (tmp_path / "inception.safetensors").write_bytes(b"x")
+    plan = build_plan(dataset_specs(r["uva"], None, None, r["folds"]), tmp_path / "out2", ReproduceConfig(),
+                      tmp_path / "inception.safetensors")
+    _fake_results(plan, "uva-nemo", ("posed", "spontaneous"), 0.6125, inception=True)
+    text = write_report(plan).read_text()
+    assert "| CMM-Net | 1.400 | 1.354 | 0.050 | 0.065 | 0.613 | 0.854 |" in text
+    assert "| Original | 1.400 | 1.419 | – | – | 1.000 | – |" in text
+    assert "not computed" not in text and "seeded" not in text and "the given fold lists" in text
 
 
 def test_estimate_scales_measured_costs(tmp_path):
