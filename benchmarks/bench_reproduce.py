@@ -12,7 +12,8 @@ reproduction at --preset smoke and prints estimate vs measured seconds per stage
 x 32 frames, 64 px; 9 of 10 folds for training): each phase is timed for one epoch on 2 and on 8 synthetic
 sequences with the run settings `cmmnet reproduce` passes on this device, the per-sequence cost is extrapolated to
 the set's training sequences (per epoch and for the preset's epochs), and the floating-point operations of an
-epoch are counted (torch's FlopCounterMode) for a GPU estimate at an assumed sustained rate (``--gpu-tflops``;
+epoch are counted in the same runs (torch's FlopCounterMode, whose small per-operation overhead is inside the
+times) for a GPU estimate at an assumed sustained rate (``--gpu-tflops``;
 an assumption, not a measurement: measure on the GPU with ``--device cuda``). Prints JSON; paste into
 benchmarks/RESULTS.md ``## Reproduction``.
 """
@@ -71,9 +72,8 @@ def paper(args: argparse.Namespace) -> dict:
     exp = apply_overrides(ExperimentConfig(), list(PRESETS["paper"]))
     n_train = round(args.sequences * 9 / 10)
     with tempfile.TemporaryDirectory(prefix="bench-reproduce-") as tmp:
-        costs = measure_costs("paper", overrides, device_of(plan), Path(tmp) / "time", evaluate=False)
-        flops = measure_costs("paper", overrides, device_of(plan), Path(tmp) / "flops", evaluate=False,
-                              count_flops=True).flops
+        costs = measure_costs("paper", overrides, device_of(plan), Path(tmp), evaluate=False, count_flops=True)
+    flops = costs.flops
     phases = {}
     for p in TRAIN_PHASES:
         lin, epochs = costs.phases[p], getattr(exp, p).epochs

@@ -171,6 +171,7 @@ def test_uva_nemo_end_to_end(uva_ref):
     _check_sequences(ds)
     assert _disjoint(ds) and set(ds.splits.tolist()) <= {0, 1}
     np.testing.assert_array_equal(ds.splits == 1, ds["fold"] == 3)
+    assert ds.meta["extra"]["fps"] == 50.0  # T = 32 frames span 0.64 s of UvA-NEMO
     skipped = ds.meta["extra"]["skipped"]
     assert set(skipped) == {"013_deliberate_smile_1", "099_spontaneous_smile_1"}
     assert "truncated" in skipped["013_deliberate_smile_1"] or "damaged" in skipped["013_deliberate_smile_1"]
@@ -203,6 +204,7 @@ def test_disfa_end_to_end(disfa_root, tmp_path):
     ds = load_dataset(out)
     assert len(ds) == 4  # two smiles in each of two videos
     assert (ds.labels == 1).all() and ds.subject_names == ["SN001", "SN002"]
+    assert ds.meta["extra"]["fps"] == 20.0
     _check_sequences(ds)
     assert _disjoint(ds) and (ds.splits == 0).sum() >= 1 and (ds.splits == 1).sum() >= 1
     assert [k for k, _ in summary.skipped] == ["disfa__RightVideoSN003_comp", "disfa__RightVideoSN004_Comp"]

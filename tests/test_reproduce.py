@@ -169,7 +169,7 @@ def _fake_results(plan, name, labels, ssim, inception=False):
     (d / "results.json").write_text(json.dumps(res))
     stage = next(s for s in plan.stages if s.kind == "prepare" and s.dataset == name)
     write_marker(plan, stage, {"counts": {"split": {"train": 6, "test": 3}}, "skipped": {"x": "no face"},
-                               "videos": 10, "subject_warnings": ["W1"],
+                               "videos": 10, "subject_warnings": ["W1"], "fps": plan.dataset(name).fps,
                                "disfa_plus_trials": ["SN001/A12_TrailNo_1"] if name == "disfa" else []})
     stage = next(s for s in plan.stages if s.kind == "study" and s.dataset == name)
     write_marker(plan, stage, {"kits": {"Video-GAN": {"dir": f"study/{name}/cmmnet-vs-videogan", "pairs": 3}}})
@@ -189,6 +189,7 @@ def test_report_layout_beside_the_paper(tmp_path):
     assert "| CMM-Net | n/a (no --inception) | 1.354 | n/a (no --inception) | 0.065 | 0.613 | 0.854 |" in text
     assert "| CMM-Net | n/a (no --inception) | 1.447 | n/a (no --inception) | 0.021 | 0.400 | not legible |" in text
     assert "IS and ΔIS were not computed: no `--inception` file was given" in text
+    assert "| uva-nemo | UvA-NEMO Smile | 50 / – | 0.64 s |" in text and "| 20 / – | 1.60 s |" in text
     assert "**UvA-NEMO: seeded folds.**" in text and "Warning: W1" in text and "`SN001/A12_TrailNo_1`" in text
     assert "| CMM-Net vs CRA-Net | posed | 11.94 | 59.72 | 28.33 | awaiting raters |" in text
     assert "| DISFA+ Posed | CMM-Net | 1.500 | not legible | 2.250 | not legible |" in text
@@ -274,5 +275,7 @@ def test_smoke_reproduction_killed_and_resumed_equals_uninterrupted(layouts, tmp
         assert re.search(rf"### {re.escape(col)}.*?\| CMM-Net \| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \| \d\.\d{{3}} \|",
                          a, flags=re.S), col
         assert re.search(rf"\| {re.escape(col)} \| CMM-Net \| \d+\.\d{{3}} \|", a), col
+    # the frame rate is recorded with the data and with the weights trained on it
+    assert "| uva-nemo | UvA-NEMO Smile | 50 / 50 |" in a and "| 20 / 20 |" in a
     timings = json.loads((ref / "timings.json").read_text())
     assert len(timings["stages"]) == 19 and timings["total"] > 0

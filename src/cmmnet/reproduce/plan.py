@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ..data.prepare import disfa, uva_nemo
 from ..errors import CmmnetError
 from ..training.experiment import BASELINE_PHASES, CMMNET_PHASES, PRESETS
 
@@ -56,8 +57,8 @@ class DatasetSpec:
         return "two thirds of the people for training, one third for test (seeded, subject-disjoint)"
 
 
-UVA_FPS = 50.0  # §4.1
-DISFA_FPS = 20.0  # §4.1; DISFA+ ships frames without a rate and was recorded with DISFA's setup
+UVA_FPS = uva_nemo.FPS
+DISFA_FPS = disfa.FPS  # DISFA+ ships frames without a rate and was recorded with DISFA's setup
 
 
 def dataset_specs(uva_nemo: Path | None, disfa: Path | None, disfa_plus: Path | None,

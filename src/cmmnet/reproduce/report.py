@@ -7,6 +7,7 @@ same report as an uninterrupted one.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +47,25 @@ def _by_name(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return rows
 
 
+def _weights_fps(plan: Plan, name: str) -> str:
+    """The frame rate the trained landmark generator's config records (its training data's)."""
+    try:
+        cfg = json.loads((plan.run_dir(name) / "landmark_generator" / "config.json").read_text())
+        return f"{float(cfg['config']['fps']):g}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "–"
+
+
 def _data_section(plan: Plan) -> list[str]:
     lines = ["## Data (§4.1)", "",
-             "| dataset | made of | fps | T = 32 frames span | split protocol | train / test sequences | "
-             "videos skipped |", "|---|---|---|---|---|---|---|"]
+             "| dataset | made of | fps (data / weights) | T = 32 frames span | split protocol | "
+             "train / test sequences | videos skipped |", "|---|---|---|---|---|---|---|"]
     notes: list[str] = []
     for d in plan.datasets:
         f = stage_facts(plan, "prepare", d.name)
         split = f["counts"]["split"]
-        lines.append(f"| {d.name} | {', '.join(d.sources)} | {d.fps:g} | {32 / d.fps:.2f} s | {d.protocol} | "
+        fps = f"{_num(f.get('fps'), 0)} / {_weights_fps(plan, d.name)}"
+        lines.append(f"| {d.name} | {', '.join(d.sources)} | {fps} | {32 / d.fps:.2f} s | {d.protocol} | "
                      f"{split.get('train', 0)} / {split.get('test', 0)} | {len(f['skipped'])} of {f['videos']} |")
         if d.name == "uva-nemo" and d.folds is None:
             notes.append(f"**UvA-NEMO: seeded folds.** No `--folds` was given, so the 10 subject-disjoint folds were "

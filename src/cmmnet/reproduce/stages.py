@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 from typing import Any
 
@@ -28,8 +29,10 @@ def run_overrides(plan: Plan) -> list[str]:
     """The `cmmnet train --set` run settings: the whole GPU when there is one (bf16 autocast, fast kernels), on a
     CPU fp32 with deterministic kernels, so that a resumed run equals an uninterrupted one bit for bit."""
     device = device_of(plan)
-    if device == "cuda":
-        return [f"run.seed={plan.config.seed}", "run.device=cuda", "run.precision=bf16", "run.determinism=fast"]
+    if device == "cuda":  # DataLoader workers keep the GPU fed; half the cores, the rest run the ranks
+        workers = max(1, min(8, (os.cpu_count() or 2) // 2))
+        return [f"run.seed={plan.config.seed}", "run.device=cuda", "run.precision=bf16", "run.determinism=fast",
+                f"run.workers={workers}"]
     return [f"run.seed={plan.config.seed}", "run.device=cpu", "run.precision=fp32", "run.determinism=deterministic"]
 
 
@@ -76,8 +79,8 @@ def prepare(plan: Plan, spec: DatasetSpec) -> dict[str, Any]:
     trials = sorted({n.split("#")[0].removeprefix("disfa+__").replace("__", "/") for n in names
                      if n.startswith("disfa+__")})
     return {"sequences": len(data), "videos": summary.videos, "skipped": dict(summary.skipped),
-            "notes": summary.notes, "subject_warnings": warnings, "fps": spec.fps, "protocol": spec.protocol,
-            "split": data.meta["extra"]["split"], "disfa_plus_trials": trials,
+            "notes": summary.notes, "subject_warnings": warnings, "fps": data.meta["extra"].get("fps"),
+            "protocol": spec.protocol, "split": data.meta["extra"]["split"], "disfa_plus_trials": trials,
             "counts": data.meta["counts"]}
 
 

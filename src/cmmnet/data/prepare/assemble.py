@@ -110,6 +110,7 @@ def prepare_dataset(dataset: str, root: str | Path, out: str | Path, cfg: Prepar
         arrays[name] = np.asarray(v)[keep]
     extra = {
         "dataset": dataset,
+        "fps": adapter.FPS,  # the source videos' frame rate: T frames span T / fps seconds
         "root": str(root),
         "prepare": to_dict(cfg),
         "draw": to_dict(cfg.draw),
