@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ..reproduce.plan import ReproduceConfig
+from ..training.experiment import PRESETS
 
 log = logging.getLogger(__name__)
 _D = ReproduceConfig()
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--disfa", type=Path, metavar="ROOT", help="the DISFA download (spontaneous smiles)")
     p.add_argument("--disfa-plus", type=Path, metavar="ROOT", help="the DISFA+ download (posed smiles)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where everything goes (resumable)")
-    p.add_argument("--preset", default=_D.preset, choices=("paper", "cpu", "smoke"),
+    p.add_argument("--preset", default=_D.preset, choices=sorted(PRESETS),
                    help=f"training schedule (default {_D.preset}: the paper's, §3.5)")
     p.add_argument("--inception", type=Path, metavar="FILE",
                    help="Inception-v3 .safetensors for IS / ΔIS (scripts/convert_inception.py); without it no IS")

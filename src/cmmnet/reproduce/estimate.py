@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .plan import TRAIN_PHASES, DatasetSpec, Plan
+from .stages import BASELINES
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ class StageEstimate:
 def estimate_plan(plan: Plan, counts: dict[str, DatasetCounts], costs: Costs) -> list[StageEstimate]:
     from ..config import apply_overrides
     from ..data.prepare.pipeline import PrepareConfig
+    from ..evaluation.evaluate import EvaluateConfig
     from ..training.experiment import PRESETS, ExperimentConfig
 
     exp = apply_overrides(ExperimentConfig(), list(PRESETS[plan.config.preset]))
@@ -239,7 +241,8 @@ def estimate_plan(plan: Plan, counts: dict[str, DatasetCounts], costs: Costs) ->
                                      f"+ {lin.fixed:.1f} s"))
         elif stage.kind == "evaluate":
             assert c is not None
-            n_videos = 3 * min(c.test, 2 * 20)
+            methods = 1 + len(BASELINES)  # CMM-Net and the baselines
+            n_videos = methods * min(c.test, 2 * EvaluateConfig().videos_per_label)
             out.append(StageEstimate(stage.id, costs.evaluate(c.test), n_videos * costs.video_bytes,
                                      f"{c.test} test sequences x {costs.evaluate.per_item:.1f} s "
                                      f"+ {costs.evaluate.fixed:.1f} s"))
