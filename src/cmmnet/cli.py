@@ -26,6 +26,7 @@ _COMMANDS = (
     ("cmmnet.commands.evaluate_cmd", ("evaluate",)),
     ("cmmnet.commands.study_cmd", ("study",)),
     ("cmmnet.commands.train_cmd", ("train",)),
+    ("cmmnet.commands.reproduce_cmd", ("reproduce",)),
 )
 
 

@@ -129,6 +129,7 @@ def _assemble(adapter: ModuleType, dataset: str, items: list[Item], results: dic
         arrays[name] = np.asarray(v)[keep]
     extra = {
         "dataset": dataset,
+        "fps": adapter.FPS,  # the source videos' frame rate: T frames span T / fps seconds
         "root": str(root),
         "prepare": to_dict(cfg),
         "draw": to_dict(cfg.draw),

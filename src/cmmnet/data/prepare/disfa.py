@@ -29,6 +29,7 @@ from .splits import two_thirds_split
 log = logging.getLogger(__name__)
 
 NAME = "disfa"
+FPS = 20.0  # §4.1
 Camera = Literal["right", "left", "both"]
 VIDEO_RE = re.compile(r"^(Right|Left)Video(SN\d+)_comp\.avi$", re.IGNORECASE)
 EXPECTED = ("expected Video_RightCamera/RightVideoSN001_Comp.avi (or Videos_... folders, the left camera) and "

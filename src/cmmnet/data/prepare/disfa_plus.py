@@ -24,6 +24,7 @@ from .items import Item, LayoutError, image_files, read_text, safe_key
 log = logging.getLogger(__name__)
 
 NAME = "disfa+"
+FPS = disfa.FPS  # frames without a rate in the files; recorded with DISFA's setup
 EXPECTED = ("expected Images/SN001/<trial>/NNN.jpg and Labels/SN001/<trial>/AU12.txt (the DISFA+ download; "
             "Images/SN001/SN001/<trial>/ is also accepted)")
 

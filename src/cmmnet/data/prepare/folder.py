@@ -22,6 +22,7 @@ from . import disfa
 from .items import VIDEO_SUFFIXES, Item, LayoutError, image_files, read_text, safe_key
 
 NAME = "folder"
+FPS = None  # any rate: not recorded
 EXPECTED = "expected ROOT/labels.csv with rows file,label[,subject] naming videos (or frame folders) under ROOT"
 
 

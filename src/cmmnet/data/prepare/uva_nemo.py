@@ -25,6 +25,7 @@ from .splits import TEST, TRAIN, read_folds, subject_folds
 log = logging.getLogger(__name__)
 
 NAME = "uva-nemo"
+FPS = 50.0  # §4.1; recorded with the data (dataset.json extra.fps) and the weights trained on it
 METADATA = "UvA-NEMO_Smile_Database_File_Details.txt"
 N_FOLDS = 10
 VIDEO_RE = re.compile(r"^(\d+)_(deliberate|spontaneous)_smile_(\d+)\.mp4$", re.IGNORECASE)
