@@ -26,6 +26,7 @@ from .conditional_lstm import ConditionalLSTM, ConditionalLSTMConfig
 from .landmark_vae import LandmarkVAE, LandmarkVAEConfig
 from .multimode import MultiModeConfig, MultiModeLSTMs, Phi
 from .point_model import PointModel, PointModelConfig
+from .point_readout import PointReadout
 
 CLASS_NAME = "LandmarkGenerator"
 
@@ -41,6 +42,10 @@ class LandmarkGeneratorConfig:
     lstm: ConditionalLSTMConfig = field(default_factory=ConditionalLSTMConfig)
     multimode: MultiModeConfig = field(default_factory=MultiModeConfig)
     points: PointModelConfig = field(default_factory=PointModelConfig)
+    # How points are read from embeddings: "fit" decodes landmark images and fits the shape model to them
+    # (PointModel); "linear" applies the linear read-out fitted on the train frames' encoder means (PointReadout),
+    # which the LSTM phases with target "points" train against. See docs/landmark-generator.md.
+    readout: Literal["fit", "linear"] = "fit"
     # The preprocessing of the training data, which inference repeats: the face alignment (its size follows
     # image_size), how landmarks became images (and so how neutral landmarks become y0), the frame rate.
     align: AlignConfig = field(default_factory=AlignConfig)
@@ -77,6 +82,7 @@ class LandmarkGenerator(nn.Module):
         self.multimode = MultiModeLSTMs(cfg.multimode, d, cfg.modes)
         self.phi = Phi(d, cfg.modes)
         self.points = PointModel(cfg.points)
+        self.readout = PointReadout(d) if cfg.readout == "linear" else None
 
     # ------------------------------------------------------------------------------------------- batched torch path
     def embed_neutral(self, y0: torch.Tensor, generator: torch.Generator | None = None
@@ -101,9 +107,10 @@ class LandmarkGenerator(nn.Module):
         """Batched generation for evaluation (eval mode, no grad).
 
         ``neutral_images`` (B, 1, S, S) in [0, 1], ``labels`` (B,) int. Returns ``images`` (B, K+1, T, S, S),
-        ``embeddings`` (B, K+1, T, D) and, with ``fit_points``, ``points`` (B, K+1, T, 68, 2) (started from
-        ``neutral_points`` (B, 68, 2) when given, else from the mean shape; ``fit_iterations`` ICP iterations, default
-        the point model's). The point fit always runs in fp32, also under an enclosing autocast.
+        ``embeddings`` (B, K+1, T, D) and, with ``fit_points``, ``points`` (B, K+1, T, 68, 2): read out linearly
+        from the embeddings (``cfg.readout == "linear"``) or fitted to the images (started from ``neutral_points``
+        (B, 68, 2) when given, else from the mean shape; ``fit_iterations`` ICP iterations, default the point
+        model's). Points are computed in fp32, also under an enclosing autocast.
         """
         was = self.training
         self.eval()
@@ -114,7 +121,10 @@ class LandmarkGenerator(nn.Module):
             emb = torch.cat([h[:, None], hk], dim=1)  # (B, K+1, T, D)
             images = self.vae.decode(emb)[:, :, :, 0]  # (B, K+1, T, S, S)
             out = {"images": images, "embeddings": emb}
-            if fit_points:
+            if fit_points and self.readout is not None:
+                with torch.autocast(emb.device.type, enabled=False):
+                    out["points"] = self.readout(emb.float())  # (B, K+1, T, 68, 2)
+            elif fit_points:
                 b, k1, t, s, _ = images.shape
                 init = None
                 if neutral_points is not None:
