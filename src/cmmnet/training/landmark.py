@@ -153,9 +153,7 @@ class _PointSequenceStep(nn.Module):
 
     def __init__(self, gen: LandmarkGenerator, cfg: LSTMPhaseConfig | MultiModePhaseConfig):
         super().__init__()
-        if gen.readout is None:
-            raise CmmnetError("target 'points' reads points from embeddings: set "
-                              "landmark_generator.readout=\"linear\" (from the vae phase on)")
+        assert gen.readout is not None  # checked by _train_sequences
         self.vae, self.lstm, self.readout, self.h0_mode, self.T = gen.vae, gen.lstm, gen.readout, gen.cfg.h0, gen.cfg.T
         self.vae.requires_grad_(False)
         self.cfg = cfg
@@ -291,7 +289,7 @@ class _PointSequences(Dataset):
 def _fit_readout(gen: LandmarkGenerator, imgs: torch.Tensor, points: torch.Tensor, cfg: LSTMPhaseConfig,
                  device: torch.device, chunk: int = 256) -> None:
     """Fit the linear read-out on every ``readout_frame_stride``-th train frame's encoder mean (VAE in eval mode)."""
-    assert gen.readout is not None
+    assert gen.readout is not None  # checked by _train_sequences
     frames = imgs[:, ::cfg.readout_frame_stride].reshape(-1, *imgs.shape[2:])  # (M, S, S) uint8
     was = gen.vae.training
     gen.vae.eval()
@@ -358,6 +356,9 @@ def _train_sequences(phase: str, prev: str, cfg: LSTMPhaseConfig | MultiModePhas
     if isinstance(cfg, MultiModePhaseConfig) and cfg.recon == "best_of_k" and not on_points:
         raise CmmnetError("multimode.recon=\"best_of_k\" compares each mode's points with the real sequence: set "
                           "multimode.target=\"points\" (and lstm.target=\"points\")")
+    if on_points and gen.readout is None:
+        raise CmmnetError(f"{phase}.target=\"points\" reads points from embeddings: set "
+                          "landmark_generator.readout=\"linear\" (from the vae phase on)")
     step_mod: nn.Module
     if on_points:
         pts = torch.from_numpy(np.ascontiguousarray(data.subset("train").landmarks, dtype=np.float32))  # (N,T,68,2)
