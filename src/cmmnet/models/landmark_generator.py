@@ -103,14 +103,15 @@ class LandmarkGenerator(nn.Module):
     @torch.no_grad()
     def generate_batch(self, neutral_images: torch.Tensor, labels: torch.Tensor, modes: int | None = None,
                        seed: int = 0, neutral_points: torch.Tensor | None = None, fit_points: bool = True,
-                       fit_iterations: int | None = None) -> dict[str, torch.Tensor]:
+                       fit_iterations: int | None = None, decode: bool = True) -> dict[str, torch.Tensor]:
         """Batched generation for evaluation (eval mode, no grad).
 
         ``neutral_images`` (B, 1, S, S) in [0, 1], ``labels`` (B,) int. Returns ``images`` (B, K+1, T, S, S),
         ``embeddings`` (B, K+1, T, D) and, with ``fit_points``, ``points`` (B, K+1, T, 68, 2): read out linearly
         from the embeddings (``cfg.readout == "linear"``) or fitted to the images (started from ``neutral_points``
         (B, 68, 2) when given, else from the mean shape; ``fit_iterations`` ICP iterations, default the point
-        model's). Points are computed in fp32, also under an enclosing autocast.
+        model's). Points are computed in fp32, also under an enclosing autocast. ``decode=False`` leaves the images
+        out when the points do not need them (``readout == "linear"``): no decoder pass.
         """
         was = self.training
         self.eval()
@@ -119,12 +120,14 @@ class LandmarkGenerator(nn.Module):
             h0, _, _ = self.embed_neutral(neutral_images, gen)
             h, hk = self.sequences(h0, labels, modes)
             emb = torch.cat([h[:, None], hk], dim=1)  # (B, K+1, T, D)
-            images = self.vae.decode(emb)[:, :, :, 0]  # (B, K+1, T, S, S)
-            out = {"images": images, "embeddings": emb}
+            out = {"embeddings": emb}
             if fit_points and self.readout is not None:
                 with torch.autocast(emb.device.type, enabled=False):
                     out["points"] = self.readout(emb.float())  # (B, K+1, T, 68, 2)
-            elif fit_points:
+            if not (decode or fit_points and self.readout is None):  # nothing needs the decoded images
+                return out
+            images = out["images"] = self.vae.decode(emb)[:, :, :, 0]  # (B, K+1, T, S, S)
+            if fit_points and "points" not in out:
                 b, k1, t, s, _ = images.shape
                 init = None
                 if neutral_points is not None:
@@ -170,14 +173,15 @@ class LandmarkGenerator(nn.Module):
 
     @torch.no_grad()
     def generate_many(self, neutral_landmarks: np.ndarray, labels: list[str | int] | tuple[str | int, ...],
-                      modes: int | None = None, seed: int = 0, fit_iterations: int | None = None
-                      ) -> dict[str, np.ndarray]:
+                      modes: int | None = None, seed: int = 0, fit_iterations: int | None = None,
+                      decode: bool = True) -> dict[str, np.ndarray]:
         """The batched path from neutral landmarks to landmark sequences (what inference, evaluation and the
         reports use): ``neutral_landmarks`` (B, 68, 2) aligned px of the ``image_size`` face, one label (name or
         index) each -> ``images`` (B, K+1, T, S, S) decoded, ``points`` (B, K+1, T, 68, 2) fitted to them (from the
         neutral landmarks, ``fit_iterations`` ICP iterations, default the point model's) and ``embeddings``
         (B, K+1, T, D), float32. Row 0 is the conditional LSTM's, rows 1..K the modes'. The networks run under an
-        enclosing autocast, the point fit in fp32."""
+        enclosing autocast, the point fit in fp32. ``decode=False``: no ``images`` where the points do not need
+        them."""
         k = self.check_modes(modes)
         idx = [self.label_index(x) for x in labels]
         dev = next(self.parameters()).device
@@ -185,7 +189,7 @@ class LandmarkGenerator(nn.Module):
         y0 = torch.from_numpy(np.stack([self.draw_neutral(p) for p in pts0]))[:, None].to(dev)  # (B, 1, S, S)
         out = self.generate_batch(y0, torch.tensor(idx, device=dev), k, seed,
                                   neutral_points=torch.from_numpy(np.array(pts0)).to(dev),
-                                  fit_iterations=fit_iterations)
+                                  fit_iterations=fit_iterations, decode=decode)
         return {name: v.float().cpu().numpy() for name, v in out.items()}
 
     def generate(self, neutral_landmarks: np.ndarray, label: str | int, modes: int | None = None,
