@@ -2,7 +2,8 @@
 
 :class:`LandmarkGenerator` composes the landmark-image VAE (encoder gives h0, decoder gives images), the
 conditional LSTM (h0 + label -> h1..hT), the K multi-mode LSTMs (h1..hT -> K sequences), the mode discriminator
-phi and the point model that reads 68 points back from decoded images. It is saved and loaded with
+phi and the point model that reads 68 points back from decoded images (or, with ``readout="linear"``, the linear
+read-out of the embeddings, :class:`PointReadout`). It is saved and loaded with
 :mod:`cmmnet.models.io` (``config.json`` + ``model.safetensors``, class ``"LandmarkGenerator"``).
 
 Time indexing: output step t = 1..T is compared with dataset frame t-1 (frame 0 is the neutral face, so the

@@ -9,6 +9,8 @@ order of :data:`PHASES`. Presets:
   CPU cores in <= 45 min (measured with benchmarks/bench_landmark.py; see docs/landmark-generator.md): fewer
   epochs, 4 frames sampled per sequence and step, one intra-op thread (on a shared 2-core machine two threads
   measured 5x slower than one).
+- ``cpu-points``: ``cpu``'s VAE phase, then the landmark phases 2-3 on the linear read-out's points (LSTMs in
+  embedding space, no decoding; best-of-K modes beside pull and push): docs/landmark-generator.md.
 - ``smoke``: tiny (narrow layers, one epoch, a couple of frames per sequence) for tests and a quick check.
 
 The baselines of §4.1 (``cranet``, ``videogan``; :mod:`cmmnet.training.baselines`, docs/evaluation.md) are phases
