@@ -359,22 +359,23 @@ def _train_sequences(phase: str, prev: str, cfg: LSTMPhaseConfig | MultiModePhas
     if on_points and gen.readout is None:
         raise CmmnetError(f"{phase}.target=\"points\" reads points from embeddings: set "
                           "landmark_generator.readout=\"linear\" (from the vae phase on)")
+    pts = torch.from_numpy(np.ascontiguousarray(data.subset("train").landmarks, dtype=np.float32)) \
+        if on_points else None  # (N, T, 68, 2)
     step_mod: nn.Module
-    if on_points:
-        pts = torch.from_numpy(np.ascontiguousarray(data.subset("train").landmarks, dtype=np.float32))  # (N,T,68,2)
+    if pts is not None:
         if isinstance(cfg, LSTMPhaseConfig):
             _fit_readout(gen, imgs, pts, cfg, run.dist.device)
         step_mod = _PointSequenceStep(gen, cfg)
+    elif isinstance(cfg, MultiModePhaseConfig):
+        step_mod = _SequenceStep(gen, kl_weight, cfg.vae_weight, True, cfg.recon_weight, cfg.pull_weight,
+                                 cfg.push_weight)
+    else:
+        step_mod = _SequenceStep(gen, kl_weight, cfg.vae_weight, False)
     if isinstance(cfg, MultiModePhaseConfig):
-        if not on_points:
-            step_mod = _SequenceStep(gen, kl_weight, cfg.vae_weight, True, cfg.recon_weight, cfg.pull_weight,
-                                     cfg.push_weight)
         new = list(gen.multimode.parameters()) + list(gen.phi.parameters())
         groups = [{"params": new, "lr": cfg.lr}, {"params": vae_params + list(gen.lstm.parameters()),
                                                   "lr": cfg.finetune_lr}]
     else:
-        if not on_points:
-            step_mod = _SequenceStep(gen, kl_weight, cfg.vae_weight, False)
         groups = [{"params": list(gen.lstm.parameters()), "lr": cfg.lr}]
         groups += [{"params": vae_params, "lr": cfg.vae_lr}] if vae_params else []
     params = [p for g in groups for p in g["params"]]
@@ -385,13 +386,13 @@ def _train_sequences(phase: str, prev: str, cfg: LSTMPhaseConfig | MultiModePhas
     n, t = imgs.shape[:2]
     positions = np.arange(n)
     batches = EpochBatches(lambda epoch: positions, cfg.batch_size, run.seed, phase, run.dist)
-    source = (_PointSequences(imgs, labels, pts) if on_points else
+    source = (_PointSequences(imgs, labels, pts) if pts is not None else
               _LandmarkSequences(imgs, labels, cfg.frames_per_sequence, run.seed, phase, run.dist.rank))
     loader = run.loader(source, batches)
     steps = len(batches)
     run.set_step(phase, start * steps)
     log.info("phase %s: %d sequences, %d steps/epoch, %s frames scored per sequence", phase, n, steps,
-             cfg.frames_per_sequence or t)
+             t if pts is not None else cfg.frames_per_sequence or t)
     gen.train()
     gen.vae.train(not on_points)  # a fixed VAE encodes with its running batch-norm statistics, as at inference
     for epoch in run.epochs(phase, start, cfg.epochs):
