@@ -24,6 +24,13 @@ pipeline (:meth:`cmmnet.CMMNet.generate`, the default K) for each label, and:
   what a landmark generator that knew the average smile but not this person's would score.
 - ``mode_diversity`` (cmmnet.evaluation): mean pairwise RMS landmark distance (px at 64x64) between the K modes,
   and the mean neutral-to-apex displacement for scale.
+- the smile measures (:mod:`cmmnet.evaluation.smile_measures`, the definitions of shared/tools/smile_quality.py, in
+  inter-ocular distances against plain dlib on the full-resolution photos): ``no_motion`` / ``typical_smile``
+  baselines, ``cond_apex``, ``best_apex``, ``lm_gain`` vs ``real_gain``, ``apex_frame``, ``mode_mouth_pts`` /
+  ``mode_eyes_pts`` / ``min_mode_gain``, ``jitter``; summarised as medians (``smile_measures``, with
+  ``cond_better_than_no_motion`` and per label) beside ``data_jitter`` (the test sequences' own jitter), the
+  representation's round trip (``round_trip``: draw, encode, read back; :mod:`cmmnet.evaluation.landmark_stages`)
+  and the modes against the dataset's hidden styles (``styles``: purity, NMI; :mod:`cmmnet.evaluation.landmark_report`).
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ import numpy as np
 
 from cmmnet.data import load_dataset
 from cmmnet.data.proxies import au12_proxy
+from cmmnet.evaluation import smile_measures as sm
+from cmmnet.evaluation.landmark_report import landmark_report
+from cmmnet.evaluation.landmark_stages import load_people, read_stages
 from cmmnet.evaluation.metrics import FaceDescriptor, identity_distance, mode_diversity, ssim
 from cmmnet.faces import align_face, draw_landmarks, read_image
 from cmmnet.faces.pipeline import process_image
@@ -78,11 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     desc = FaceDescriptor()
     labels = args.labels.split(",")
+    real = {p.name: p for p in load_people(args.faces, people)}  # plain dlib on the full-resolution photos
+    train_real = load_people(args.faces, train_people)
+    typical_disp = sm.typical_displacement(np.stack([p.real_neutral for p in train_real]),
+                                           np.stack([p.real_smile for p in train_real]))  # (68, 2) canonical
     rows = []
     for pid in people:
         neutral_path, smile_path = args.faces / f"{pid}_03.jpg", args.faces / f"{pid}_08.jpg"
-        if not neutral_path.is_file() or not smile_path.is_file():
-            print(f"skip {pid}: photos not found", file=sys.stderr)
+        if pid not in real:
+            print(f"skip {pid}: photos not found or no face in them", file=sys.stderr)
             continue
         smile_aligned = process_image(smile_path, net.front_end).aligned  # aligned as G's faces
         smile = smile_aligned.image  # (64, 64, 3) the real smiling photo, aligned
@@ -119,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 "neutral_to_apex_px": float(disp),
                 "apex_to_smile_px": _rms(res.points[0, apex[0]], smile_aligned.landmarks),
                 "neutral_to_smile_px": _rms(res.neutral_landmarks, smile_aligned.landmarks),
+                **sm.generation_measures(res.points, real[pid].real_neutral, real[pid].real_smile, typical_disp),
             })
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}),
                   flush=True)
@@ -128,10 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     keys = [k for k in rows[0] if k not in ("person", "label")]
     summary = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     by_label = {lab: {k: float(np.mean([r[k] for r in rows if r["label"] == lab])) for k in keys} for lab in labels}
+    lg = net.landmark_generator.float()
+    tested = [real[r["person"]] for r in rows if r["label"] == labels[0]]
+    landmarks = {"smile_measures": sm.summarize(rows),
+                 "data_jitter": sm.sequence_jitter(np.asarray(test.landmarks)),
+                 "round_trip": read_stages(lg, np.stack([p.neutral for p in tested]),
+                                           np.stack([p.smile for p in tested])),
+                 "styles": landmark_report(lg, data, "test", max_vae_frames=64, seed=args.seed).get("styles")}
     report = {"weights": net.weights, "data": str(args.data), "people": len(people), "labels": labels,
-              "seed": args.seed, "mean": summary, "by_label": by_label, "rows": rows,
+              "seed": args.seed, "mean": summary, "by_label": by_label, **landmarks, "rows": rows,
               "seconds": round(time.perf_counter() - t_start, 1)}
-    print(json.dumps({"mean": summary, "by_label": by_label}, indent=1))
+    print(json.dumps({"mean": summary, "by_label": by_label, **landmarks}, indent=1))
     if args.out:
         atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
     return 0

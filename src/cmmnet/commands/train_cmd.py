@@ -1,4 +1,4 @@
-"""`cmmnet train --data DATASET --out RUN [--phases ...] [--preset paper|cpu|smoke] [--set k=v ...] [--resume]`.
+"""`cmmnet train --data DATASET --out RUN [--phases ...] [--preset NAME] [--set k=v ...] [--resume]`.
 
 Trains the phases of §3.5 in order (vae, lstm, multimode, translation) into a run directory: resolved config,
 git revision and command line, JSONL + TensorBoard metrics, progress bars, resumable checkpoints. Under

@@ -105,7 +105,8 @@ class GenerationResult:
 class LandmarkBatch:
     """The landmark generator's sequences for B neutral faces, in the translator's aligned pixels."""
 
-    decoded: np.ndarray  # (B, K+1, T, s, s) float32: the VAE decoder's images (the landmark generator's size s)
+    decoded: np.ndarray | None  # (B, K+1, T, s, s) float32: the VAE decoder's images (landmark generator's size s);
+    # None where nothing needs them (a linear point read-out and landmark_input other than "decoded")
     fitted: np.ndarray  # (B, K+1, T, 68, 2) float32: the points fitted to them
     neutral: np.ndarray  # (B, 68, 2) float32: the neutral landmarks
 
@@ -232,11 +233,12 @@ class CMMNet:
             transform_points(neutral, self._to_landmark_frame).astype(np.float32)
         with self.autocast():
             out = self.landmark_generator.generate_many(lg_neutral, labels, modes, seed,
-                                                        fit_iterations=self.config.point_fit_iterations or None)
+                                                        fit_iterations=self.config.point_fit_iterations or None,
+                                                        decode=self.config.landmark_input == "decoded")
         fitted = out["points"]  # (B, K+1, T, 68, 2)
         if self._from_landmark_frame is not None:
             fitted = transform_points(fitted, self._from_landmark_frame).astype(np.float32)
-        return LandmarkBatch(out["images"], fitted, neutral)
+        return LandmarkBatch(out.get("images"), fitted, neutral)
 
     def translator_inputs(self, batch: LandmarkBatch, rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """What G is fed for ``rows`` of each sequence set, per :attr:`GenerateConfig.landmark_input`: landmark
@@ -244,6 +246,7 @@ class CMMNet:
         fitted = batch.fitted[:, rows]  # (B, R, T, 68, 2)
         mode = self.config.landmark_input
         if mode == "decoded":
+            assert batch.decoded is not None  # landmark_batch decodes for this mode
             return batch.decoded[:, rows], fitted
         points = batch.neutral[:, None, None] + (fitted - fitted[:, :, :1]) if mode == "retargeted" else fitted
         s, draw = self.image_size, self.front_end.draw

@@ -42,3 +42,20 @@ def mode_accuracy(logits: torch.Tensor) -> torch.Tensor:
     """Fraction of mode embeddings that phi assigns to their own generator (a diagnostic, not a loss)."""
     k = logits.shape[-1]
     return (logits.argmax(-1) == torch.arange(k, device=logits.device)).float().mean()
+
+
+def point_error(points: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Per-shape distance of read-out points (..., 68, 2) to target points (broadcastable), in pixels: ``"l1"`` the
+    mean absolute coordinate difference (its minimiser is the per-coordinate median, so a mixture of styles gives
+    the most common shape, not their average), ``"l2"`` the mean squared point distance; returns (...)."""
+    d = points.float() - target.float()
+    return d.abs().mean((-2, -1)) if kind == "l1" else d.pow(2).sum(-1).mean(-1)
+
+
+def best_of_k(errors: torch.Tensor, eps: float) -> torch.Tensor:
+    """Winner-takes-all reconstruction ("multiple choice learning"): ``errors`` (B, K) of each mode against the
+    one real sequence; the best mode takes weight ``1 - eps``, every mode ``eps / K``, so each mode specialises on
+    the sequences it reconstructs best and no mode is left without gradient. Averaged over the batch."""
+    k = errors.shape[-1]
+    win = F.one_hot(errors.detach().argmin(-1), k).to(errors.dtype)  # (B, K)
+    return ((win * (1 - eps) + eps / k) * errors).sum(-1).mean()

@@ -2,7 +2,8 @@
 
 :class:`LandmarkGenerator` composes the landmark-image VAE (encoder gives h0, decoder gives images), the
 conditional LSTM (h0 + label -> h1..hT), the K multi-mode LSTMs (h1..hT -> K sequences), the mode discriminator
-phi and the point model that reads 68 points back from decoded images. It is saved and loaded with
+phi and the point model that reads 68 points back from decoded images (or, with ``readout="linear"``, the linear
+read-out of the embeddings, :class:`PointReadout`). It is saved and loaded with
 :mod:`cmmnet.models.io` (``config.json`` + ``model.safetensors``, class ``"LandmarkGenerator"``).
 
 Time indexing: output step t = 1..T is compared with dataset frame t-1 (frame 0 is the neutral face, so the
@@ -26,6 +27,7 @@ from .conditional_lstm import ConditionalLSTM, ConditionalLSTMConfig
 from .landmark_vae import LandmarkVAE, LandmarkVAEConfig
 from .multimode import MultiModeConfig, MultiModeLSTMs, Phi
 from .point_model import PointModel, PointModelConfig
+from .point_readout import PointReadout
 
 CLASS_NAME = "LandmarkGenerator"
 
@@ -41,6 +43,10 @@ class LandmarkGeneratorConfig:
     lstm: ConditionalLSTMConfig = field(default_factory=ConditionalLSTMConfig)
     multimode: MultiModeConfig = field(default_factory=MultiModeConfig)
     points: PointModelConfig = field(default_factory=PointModelConfig)
+    # How points are read from embeddings: "fit" decodes landmark images and fits the shape model to them
+    # (PointModel); "linear" applies the linear read-out fitted on the train frames' encoder means (PointReadout),
+    # which the LSTM phases with target "points" train against. See docs/landmark-generator.md.
+    readout: Literal["fit", "linear"] = "fit"
     # The preprocessing of the training data, which inference repeats: the face alignment (its size follows
     # image_size), how landmarks became images (and so how neutral landmarks become y0), the frame rate.
     align: AlignConfig = field(default_factory=AlignConfig)
@@ -77,6 +83,7 @@ class LandmarkGenerator(nn.Module):
         self.multimode = MultiModeLSTMs(cfg.multimode, d, cfg.modes)
         self.phi = Phi(d, cfg.modes)
         self.points = PointModel(cfg.points)
+        self.readout = PointReadout(d) if cfg.readout == "linear" else None
 
     # ------------------------------------------------------------------------------------------- batched torch path
     def embed_neutral(self, y0: torch.Tensor, generator: torch.Generator | None = None
@@ -97,13 +104,15 @@ class LandmarkGenerator(nn.Module):
     @torch.no_grad()
     def generate_batch(self, neutral_images: torch.Tensor, labels: torch.Tensor, modes: int | None = None,
                        seed: int = 0, neutral_points: torch.Tensor | None = None, fit_points: bool = True,
-                       fit_iterations: int | None = None) -> dict[str, torch.Tensor]:
+                       fit_iterations: int | None = None, decode: bool = True) -> dict[str, torch.Tensor]:
         """Batched generation for evaluation (eval mode, no grad).
 
         ``neutral_images`` (B, 1, S, S) in [0, 1], ``labels`` (B,) int. Returns ``images`` (B, K+1, T, S, S),
-        ``embeddings`` (B, K+1, T, D) and, with ``fit_points``, ``points`` (B, K+1, T, 68, 2) (started from
-        ``neutral_points`` (B, 68, 2) when given, else from the mean shape; ``fit_iterations`` ICP iterations, default
-        the point model's). The point fit always runs in fp32, also under an enclosing autocast.
+        ``embeddings`` (B, K+1, T, D) and, with ``fit_points``, ``points`` (B, K+1, T, 68, 2): read out linearly
+        from the embeddings (``cfg.readout == "linear"``) or fitted to the images (started from ``neutral_points``
+        (B, 68, 2) when given, else from the mean shape; ``fit_iterations`` ICP iterations, default the point
+        model's). Points are computed in fp32, also under an enclosing autocast. ``decode=False`` leaves the images
+        out when the points do not need them (``readout == "linear"``): no decoder pass.
         """
         was = self.training
         self.eval()
@@ -112,9 +121,14 @@ class LandmarkGenerator(nn.Module):
             h0, _, _ = self.embed_neutral(neutral_images, gen)
             h, hk = self.sequences(h0, labels, modes)
             emb = torch.cat([h[:, None], hk], dim=1)  # (B, K+1, T, D)
-            images = self.vae.decode(emb)[:, :, :, 0]  # (B, K+1, T, S, S)
-            out = {"images": images, "embeddings": emb}
-            if fit_points:
+            out = {"embeddings": emb}
+            if fit_points and self.readout is not None:
+                with torch.autocast(emb.device.type, enabled=False):
+                    out["points"] = self.readout(emb.float())  # (B, K+1, T, 68, 2)
+            if not (decode or fit_points and self.readout is None):  # nothing needs the decoded images
+                return out
+            images = out["images"] = self.vae.decode(emb)[:, :, :, 0]  # (B, K+1, T, S, S)
+            if fit_points and "points" not in out:
                 b, k1, t, s, _ = images.shape
                 init = None
                 if neutral_points is not None:
@@ -160,14 +174,15 @@ class LandmarkGenerator(nn.Module):
 
     @torch.no_grad()
     def generate_many(self, neutral_landmarks: np.ndarray, labels: list[str | int] | tuple[str | int, ...],
-                      modes: int | None = None, seed: int = 0, fit_iterations: int | None = None
-                      ) -> dict[str, np.ndarray]:
+                      modes: int | None = None, seed: int = 0, fit_iterations: int | None = None,
+                      decode: bool = True) -> dict[str, np.ndarray]:
         """The batched path from neutral landmarks to landmark sequences (what inference, evaluation and the
         reports use): ``neutral_landmarks`` (B, 68, 2) aligned px of the ``image_size`` face, one label (name or
         index) each -> ``images`` (B, K+1, T, S, S) decoded, ``points`` (B, K+1, T, 68, 2) fitted to them (from the
         neutral landmarks, ``fit_iterations`` ICP iterations, default the point model's) and ``embeddings``
         (B, K+1, T, D), float32. Row 0 is the conditional LSTM's, rows 1..K the modes'. The networks run under an
-        enclosing autocast, the point fit in fp32."""
+        enclosing autocast, the point fit in fp32. ``decode=False``: no ``images`` where the points do not need
+        them."""
         k = self.check_modes(modes)
         idx = [self.label_index(x) for x in labels]
         dev = next(self.parameters()).device
@@ -175,7 +190,7 @@ class LandmarkGenerator(nn.Module):
         y0 = torch.from_numpy(np.stack([self.draw_neutral(p) for p in pts0]))[:, None].to(dev)  # (B, 1, S, S)
         out = self.generate_batch(y0, torch.tensor(idx, device=dev), k, seed,
                                   neutral_points=torch.from_numpy(np.array(pts0)).to(dev),
-                                  fit_iterations=fit_iterations)
+                                  fit_iterations=fit_iterations, decode=decode)
         return {name: v.float().cpu().numpy() for name, v in out.items()}
 
     def generate(self, neutral_landmarks: np.ndarray, label: str | int, modes: int | None = None,

@@ -9,6 +9,8 @@ order of :data:`PHASES`. Presets:
   CPU cores in <= 45 min (measured with benchmarks/bench_landmark.py; see docs/landmark-generator.md): fewer
   epochs, 4 frames sampled per sequence and step, one intra-op thread (on a shared 2-core machine two threads
   measured 5x slower than one).
+- ``cpu-points``: ``cpu``'s VAE phase, then the landmark phases 2-3 on the linear read-out's points (LSTMs in
+  embedding space, no decoding; best-of-K modes beside pull and push): docs/landmark-generator.md.
 - ``smoke``: tiny (narrow layers, one epoch, a couple of frames per sequence) for tests and a quick check.
 
 The baselines of §4.1 (``cranet``, ``videogan``; :mod:`cmmnet.training.baselines`, docs/evaluation.md) are phases
@@ -47,24 +49,44 @@ class ExperimentConfig:
     videogan: VideoGANPhaseConfig = field(default_factory=VideoGANPhaseConfig)  # baseline, §4.1
 
 
+_CPU = (
+    "run.num_threads=1",
+    "vae.epochs=12",
+    "vae.frames_per_sequence=4",
+    "lstm.epochs=10",
+    "lstm.frames_per_sequence=4",
+    "multimode.epochs=8",
+    "multimode.frames_per_sequence=4",
+    "cranet.model.width=0.25",
+    "cranet.discriminator.width=0.25",
+    "cranet.epochs=8",
+    "cranet.frames_per_sequence=4",
+    "videogan.model.width=0.25",
+    "videogan.epochs=5",
+    "videogan.batch_size=4",
+)
+# The landmark phases 2-3 on the read-out's points (docs/landmark-generator.md, "Where realism is lost"): the VAE
+# as in `cpu`, then LSTMs trained in embedding space (no decoding, so many more epochs fit the budget), the
+# conditional row on the median shape (l1), the modes by best-of-K reconstruction beside pull and push.
+_CPU_POINTS = (
+    *_CPU,
+    'landmark_generator.readout="linear"',
+    'lstm.target="points"',
+    "lstm.epochs=12",
+    "lstm.batch_size=32",
+    "lstm.lr=0.002",
+    'multimode.target="points"',
+    'multimode.recon="best_of_k"',
+    "multimode.epochs=8",
+    "multimode.batch_size=32",
+    "multimode.lr=0.002",
+    "multimode.finetune_lr=0",
+)
+
 PRESETS: dict[str, tuple[str, ...]] = {
     "paper": (),
-    "cpu": (
-        "run.num_threads=1",
-        "vae.epochs=12",
-        "vae.frames_per_sequence=4",
-        "lstm.epochs=10",
-        "lstm.frames_per_sequence=4",
-        "multimode.epochs=8",
-        "multimode.frames_per_sequence=4",
-        "cranet.model.width=0.25",
-        "cranet.discriminator.width=0.25",
-        "cranet.epochs=8",
-        "cranet.frames_per_sequence=4",
-        "videogan.model.width=0.25",
-        "videogan.epochs=5",
-        "videogan.batch_size=4",
-    ),
+    "cpu": _CPU,
+    "cpu-points": _CPU_POINTS,
     "smoke": (
         "landmark_generator.vae.channels=[4,8,8,16]",
         "landmark_generator.lstm.hidden_size=16",

@@ -5,6 +5,12 @@
 3. ``multimode`` + the K mode LSTMs and phi from scratch, VAE and LSTM fine-tuned (10 epochs): reconstruction +
                  pull (eq. 2) + push (eq. 3).
 
+Phases 2 and 3 have a second ``target`` (a choice where the paper is silent on CPU budgets): ``"points"`` keeps the
+VAE fixed after phase 1, fits the linear point read-out (:class:`cmmnet.models.point_readout.PointReadout`) on the
+train frames' encoder means, and scores the sequences by their read-out points against the frames' landmarks
+(``point_loss``); no image is decoded, so an epoch costs a few LSTM steps. Phase 3 can add a best-of-K
+(winner-takes-all) reconstruction of the modes (``recon="best_of_k"``) beside pull and push.
+
 Each phase starts from the previous phase's finished checkpoint, saves every epoch, skips itself when its own
 checkpoint is complete, and ends by writing ``RUN/landmark_generator/`` (save_pretrained). Silent choices (learning
 rates, batch sizes, loss weights, frames per step) are the config fields below; reasons in
@@ -16,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -58,6 +65,12 @@ class LSTMPhaseConfig:
     frames_per_sequence: int = 0  # frames decoded for the BCE per sequence and step; 0 = all T
     vae_weight: float = 1.0  # VAE loss (BCE + KL) on the neutral frame, keeps encoder and decoder consistent
     grad_clip: float = 5.0  # global gradient-norm clip (LSTMs); 0 = off
+    # "images": eq. 1 on decoded frames, VAE fine-tuned (§3.5); "points": the read-out's points against the
+    # frames' landmarks, VAE fixed (needs landmark_generator.readout="linear"); see the module doc
+    target: Literal["images", "points"] = "images"
+    point_loss: Literal["l1", "l2"] = "l1"  # target "points": l1 = the median shape of the data's styles
+    readout_ridge: float = 1e-6  # ridge penalty (per frame) of the read-out fit
+    readout_frame_stride: int = 4  # the read-out is fitted on every n-th frame of each train sequence
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,14 @@ class MultiModePhaseConfig:
     push_weight: float = 10.0  # eq. 3; ablation: 0 switches the push loss off
     vae_weight: float = 1.0
     grad_clip: float = 5.0
+    target: Literal["images", "points"] = "images"  # as LSTMPhaseConfig.target
+    point_loss: Literal["l1", "l2"] = "l1"  # of the conditional sequence (target "points")
+    modes_point_loss: Literal["l1", "l2"] = "l2"  # of the modes in the best-of-K term (target "points")
+    # "conditional": the paper's reconstruction of the conditional sequence only; "best_of_k": + each real
+    # sequence reconstructed by the mode closest to it (winner takes all), so each mode takes one way of smiling
+    recon: Literal["conditional", "best_of_k"] = "conditional"
+    best_of_k_weight: float = 1.0
+    best_of_k_eps: float = 0.05  # share of the best-of-K loss spread over all modes
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -122,6 +143,45 @@ class _SequenceStep(nn.Module):
             pull, push = L.pull(h, hk), L.push(logits)
             loss = loss + self.w["pull"] * pull + self.w["push"] * push
             out.update(pull=pull, push=push, mode_acc=L.mode_accuracy(logits))
+        out["loss"] = loss
+        return out
+
+
+class _PointSequenceStep(nn.Module):
+    """Phases 2 and 3 with target "points": the fixed VAE encodes the neutral frame, the LSTMs run in embedding
+    space and the linear read-out's points are scored against the frames' landmarks (no decoding)."""
+
+    def __init__(self, gen: LandmarkGenerator, cfg: LSTMPhaseConfig | MultiModePhaseConfig):
+        super().__init__()
+        assert gen.readout is not None  # checked by _train_sequences
+        self.vae, self.lstm, self.readout, self.h0_mode, self.T = gen.vae, gen.lstm, gen.readout, gen.cfg.h0, gen.cfg.T
+        self.vae.requires_grad_(False)
+        self.cfg = cfg
+        modes = isinstance(cfg, MultiModePhaseConfig)
+        self.multimode = gen.multimode if modes else None
+        self.phi = gen.phi if modes else None
+
+    def forward(self, y0: torch.Tensor, labels: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``y0`` (B, 1, S, S) neutral frames, ``labels`` (B,), ``points`` (B, T, 68, 2) the real sequences."""
+        with torch.no_grad():
+            mu, logvar = self.vae.encode(y0)  # (B, D)
+            h0 = mu if self.h0_mode == "mean" else self.vae.sample(mu, logvar)
+        h = self.lstm(h0, labels, self.T)  # (B, T, D)
+        cfg = self.cfg
+        recon = L.point_error(self.readout(h), points, cfg.point_loss).mean()
+        out = {"points": recon}
+        loss = recon
+        if self.multimode is not None and self.phi is not None and isinstance(cfg, MultiModePhaseConfig):
+            hk = self.multimode(h)  # (B, K, T, D)
+            logits = self.phi(hk.mean(dim=2))  # (B, K, K)
+            pull, push = L.pull(h, hk), L.push(logits)
+            loss = cfg.recon_weight * recon + cfg.pull_weight * pull + cfg.push_weight * push
+            out.update(pull=pull, push=push, mode_acc=L.mode_accuracy(logits))
+            if cfg.recon == "best_of_k":
+                err = L.point_error(self.readout(hk), points[:, None], cfg.modes_point_loss).mean(-1)  # (B, K)
+                best = L.best_of_k(err, cfg.best_of_k_eps)
+                loss = loss + cfg.best_of_k_weight * best
+                out["best_of_k"] = best
         out["loss"] = loss
         return out
 
@@ -210,6 +270,36 @@ class _LandmarkSequences(Dataset):
         return self.imgs[sel].float()[:, :, None], self.labels[sel], torch.from_numpy(fr.astype(np.int64))
 
 
+class _PointSequences(Dataset):
+    """Phases 2-3 batches with target "points": ``key.items`` (B,) sequences -> ``(y0 (B, 1, S, S), labels (B,),
+    points (B, T, 68, 2))``."""
+
+    def __init__(self, imgs: torch.Tensor, labels: torch.Tensor, points: torch.Tensor):
+        self.imgs, self.labels, self.points = imgs, labels, points
+
+    def __len__(self) -> int:
+        return len(self.imgs)
+
+    def __getitem__(self, key: BatchKey) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        sel = torch.from_numpy(key.items)
+        return self.imgs[sel, 0].float()[:, None], self.labels[sel], self.points[sel]
+
+
+@torch.no_grad()
+def _fit_readout(gen: LandmarkGenerator, imgs: torch.Tensor, points: torch.Tensor, cfg: LSTMPhaseConfig,
+                 device: torch.device, chunk: int = 256) -> None:
+    """Fit the linear read-out on every ``readout_frame_stride``-th train frame's encoder mean (VAE in eval mode)."""
+    assert gen.readout is not None  # checked by _train_sequences
+    frames = imgs[:, ::cfg.readout_frame_stride].reshape(-1, *imgs.shape[2:])  # (M, S, S) uint8
+    was = gen.vae.training
+    gen.vae.eval()
+    mu = torch.cat([gen.vae.encode(frames[i:i + chunk].float()[:, None].to(device))[0].float().cpu()
+                    for i in range(0, len(frames), chunk)])  # (M, D)
+    gen.vae.train(was)
+    gen.readout.fit(mu, points[:, ::cfg.readout_frame_stride].reshape(-1, 68, 2), cfg.readout_ridge)
+    log.info("point read-out fitted on %d frames", len(frames))
+
+
 def _clip(params: list[torch.nn.Parameter], value: float) -> None:
     if value > 0:
         torch.nn.utils.clip_grad_norm_(params, value)
@@ -261,16 +351,33 @@ def _train_sequences(phase: str, prev: str, cfg: LSTMPhaseConfig | MultiModePhas
     if _skip_if_complete(phase, gen, cfg.epochs, run):
         return
     modes = isinstance(cfg, MultiModePhaseConfig)
-    if isinstance(cfg, MultiModePhaseConfig):
+    on_points = cfg.target == "points"
+    vae_params = [] if on_points else list(gen.vae.parameters())  # target "points": the VAE stays as phase 1 left it
+    if isinstance(cfg, MultiModePhaseConfig) and cfg.recon == "best_of_k" and not on_points:
+        raise CmmnetError("multimode.recon=\"best_of_k\" compares each mode's points with the real sequence: set "
+                          "multimode.target=\"points\" (and lstm.target=\"points\")")
+    if on_points and gen.readout is None:
+        raise CmmnetError(f"{phase}.target=\"points\" reads points from embeddings: set "
+                          "landmark_generator.readout=\"linear\" (from the vae phase on)")
+    pts = torch.from_numpy(np.ascontiguousarray(data.subset("train").landmarks, dtype=np.float32)) \
+        if on_points else None  # (N, T, 68, 2)
+    step_mod: nn.Module
+    if pts is not None:
+        if isinstance(cfg, LSTMPhaseConfig):
+            _fit_readout(gen, imgs, pts, cfg, run.dist.device)
+        step_mod = _PointSequenceStep(gen, cfg)
+    elif isinstance(cfg, MultiModePhaseConfig):
         step_mod = _SequenceStep(gen, kl_weight, cfg.vae_weight, True, cfg.recon_weight, cfg.pull_weight,
                                  cfg.push_weight)
-        new = list(gen.multimode.parameters()) + list(gen.phi.parameters())
-        old = list(gen.vae.parameters()) + list(gen.lstm.parameters())
-        groups = [{"params": new, "lr": cfg.lr}, {"params": old, "lr": cfg.finetune_lr}]
     else:
         step_mod = _SequenceStep(gen, kl_weight, cfg.vae_weight, False)
-        groups = [{"params": list(gen.lstm.parameters()), "lr": cfg.lr},
-                  {"params": list(gen.vae.parameters()), "lr": cfg.vae_lr}]
+    if isinstance(cfg, MultiModePhaseConfig):
+        new = list(gen.multimode.parameters()) + list(gen.phi.parameters())
+        groups = [{"params": new, "lr": cfg.lr}, {"params": vae_params + list(gen.lstm.parameters()),
+                                                  "lr": cfg.finetune_lr}]
+    else:
+        groups = [{"params": list(gen.lstm.parameters()), "lr": cfg.lr}]
+        groups += [{"params": vae_params, "lr": cfg.vae_lr}] if vae_params else []
     params = [p for g in groups for p in g["params"]]
     opt = torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2))
     ckpt = run.checkpointer(phase)
@@ -279,20 +386,23 @@ def _train_sequences(phase: str, prev: str, cfg: LSTMPhaseConfig | MultiModePhas
     n, t = imgs.shape[:2]
     positions = np.arange(n)
     batches = EpochBatches(lambda epoch: positions, cfg.batch_size, run.seed, phase, run.dist)
-    loader = run.loader(_LandmarkSequences(imgs, labels, cfg.frames_per_sequence, run.seed, phase, run.dist.rank),
-                        batches)
+    source = (_PointSequences(imgs, labels, pts) if pts is not None else
+              _LandmarkSequences(imgs, labels, cfg.frames_per_sequence, run.seed, phase, run.dist.rank))
+    loader = run.loader(source, batches)
     steps = len(batches)
     run.set_step(phase, start * steps)
     log.info("phase %s: %d sequences, %d steps/epoch, %s frames scored per sequence", phase, n, steps,
-             cfg.frames_per_sequence or t)
+             t if pts is not None else cfg.frames_per_sequence or t)
     gen.train()
+    gen.vae.train(not on_points)  # a fixed VAE encodes with its running batch-norm statistics, as at inference
     for epoch in run.epochs(phase, start, cfg.epochs):
         t0 = time.perf_counter()
         batches.set_epoch(epoch)
         for batch in progress(loader, desc=f"{phase} {epoch + 1}", leave=False, disable=not run.dist.is_main):
-            y, lab, fr = to_device(batch, run.dist.device)  # (B, T, 1, S, S), (B,), (B, F)
+            # (B, T, 1, S, S), (B,), (B, F) frames scored; target "points": (B, 1, S, S), (B,), (B, T, 68, 2)
+            y, lab, extra = to_device(batch, run.dist.device)
             with autocast(run.dist.device, run.precision):
-                out = net(y, lab, fr)
+                out = net(y, lab, extra)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             _clip(params, cfg.grad_clip)

@@ -1,0 +1,138 @@
+"""How close generated smiles come to a person's real smile, in units of the neutral face's inter-ocular distance.
+
+The definitions of the project's reference measures (``shared/tools/smile_quality.py``), on landmark arrays:
+
+- every shape is first similarity-normalised (:func:`canonical`): its two eye centres (the mean of each eye's six
+  points) go to (0, 0) and (1, 0), so distances are in inter-ocular distances (IOD) and head pose and scale drop out;
+- :func:`rms` is the root-mean-square over the 68 points of the per-point distance;
+- a sequence's apex is its frame of widest mouth (lip corners 48-54 over the IOD, :func:`apex_frame`);
+- baselines for one person (:func:`smile_baselines`): "nothing moved" (the neutral shape itself) and "typical
+  smile" (the neutral shape plus the mean canonical neutral-to-smile displacement of other people,
+  :func:`typical_displacement`);
+- :func:`generation_measures`: the conditional row's apex and the best apex of the K + 1 rows against the real
+  smile, the mouth-width gain, the spread of the K modes' apexes in inner-mouth opening (62-66) and eye aperture,
+  the smallest mode gain and the jitter (mean absolute second difference over time, over the IOD);
+- :func:`summarize`: medians over generations, and the share of generations whose conditional apex is closer to
+  the real smile than "nothing moved".
+
+The real shapes are plain dlib on the full-resolution photo (:func:`reference_shape`, as the reference does): the
+front end's landmarks (detection on a downscaled copy) differ from them by ~0.015 IOD, which would otherwise
+count as generation error. Used by ``scripts/generation_report.py`` (whole pipeline) and
+:mod:`cmmnet.evaluation.landmark_stages` (stage by stage); docs/landmark-generator.md has the measured tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..data.proxies import eye_aperture, eye_centres, inter_ocular_distance, lip_corner_distance
+from .registry import register_metric
+
+SUMMARY_KEYS = ("no_motion", "typical_smile", "cond_apex", "best_apex", "real_gain", "lm_gain", "mode_mouth_pts",
+                "mode_eyes_pts", "min_mode_gain", "jitter", "apex_frame")
+
+
+def reference_shape(image: np.ndarray) -> np.ndarray | None:
+    """68 dlib points (68, 2) of the largest face of an (H, W, 3) uint8 RGB image at full resolution (upsampling
+    0, 1, 2 until a face is found), or None: the real shapes the measures compare with."""
+    from ..faces.models import frontal_face_detector, shape_predictor
+
+    img = np.ascontiguousarray(image)
+    det, sp = frontal_face_detector(), shape_predictor()
+    for up in (0, 1, 2):
+        rects = det(img, up)
+        if rects:
+            s = sp(img, max(rects, key=lambda r: r.area()))
+            return np.array([[q.x, q.y] for q in s.parts()], dtype=np.float64)
+    return None
+
+
+def canonical(points: np.ndarray) -> np.ndarray:
+    """(..., 68, 2) -> the same shapes with the right eye centre at (0, 0) and the left one at (1, 0)."""
+    p = np.asarray(points, dtype=np.float64)
+    right, left = eye_centres(p)  # (..., 2) each
+    d = left - right
+    s2 = (d**2).sum(-1)[..., None]  # (..., 1) squared IOD
+    q = p - right[..., None, :]  # (..., 68, 2)
+    x = (q[..., 0] * d[..., :1] + q[..., 1] * d[..., 1:]) / s2  # rotate by -angle, scale by 1 / IOD
+    y = (q[..., 1] * d[..., :1] - q[..., 0] * d[..., 1:]) / s2
+    return np.stack([x, y], axis=-1)
+
+
+def rms(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """RMS over the 68 points of the point-to-point distance, (..., 68, 2) x2 -> (...)."""
+    return np.sqrt(((np.asarray(a, dtype=np.float64) - b) ** 2).sum(-1).mean(-1))
+
+
+def canonical_rms(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """RMS distance of two shapes after each is similarity-normalised (IOD units), (...)."""
+    return rms(canonical(a), canonical(b))
+
+
+def inner_mouth_opening(points: np.ndarray) -> np.ndarray:
+    """Gap between the inner lips' centres (62-66) over the IOD, (...)."""
+    p = np.asarray(points, dtype=np.float64)
+    return np.linalg.norm(p[..., 62, :] - p[..., 66, :], axis=-1) / inter_ocular_distance(p)
+
+
+def apex_frame(sequence: np.ndarray) -> np.ndarray:
+    """Frame of widest mouth of (..., T, 68, 2) sequences, (...) int."""
+    return lip_corner_distance(sequence).argmax(-1)
+
+
+def typical_displacement(neutral: np.ndarray, smile: np.ndarray) -> np.ndarray:
+    """Mean canonical neutral-to-smile displacement (68, 2) of people's (N, 68, 2) neutral and smiling shapes."""
+    return (canonical(smile) - canonical(neutral)).mean(0)
+
+
+def smile_baselines(neutral: np.ndarray, smile: np.ndarray, displacement: np.ndarray) -> dict[str, float]:
+    """"Nothing moved" and "typical smile" distances to the real smile, and the real mouth-width gain."""
+    c0, c1 = canonical(neutral), canonical(smile)
+    return {"no_motion": float(rms(c0, c1)), "typical_smile": float(rms(c0 + displacement, c1)),
+            "real_gain": float(lip_corner_distance(smile) / lip_corner_distance(neutral) - 1)}
+
+
+@register_metric("smile_generation")
+def generation_measures(points: np.ndarray, neutral: np.ndarray, smile: np.ndarray,
+                        displacement: np.ndarray) -> dict[str, Any]:
+    """The measures of one generation: ``points`` (K+1, T, 68, 2), row 0 the conditional sequence, rows 1..K the
+    modes (as drawn, i.e. retargeted onto the person); ``neutral`` / ``smile`` (68, 2) the person's real shapes;
+    ``displacement`` (68, 2) the typical smile's canonical displacement (:func:`typical_displacement`)."""
+    pts = np.asarray(points, dtype=np.float64)
+    c1 = canonical(smile)
+    out: dict[str, Any] = smile_baselines(neutral, smile, displacement)
+    widths = lip_corner_distance(pts)  # (K+1, T)
+    apex = widths.argmax(-1)  # (K+1,)
+    apexes = pts[np.arange(len(pts)), apex]  # (K+1, 68, 2)
+    dist = rms(canonical(apexes), c1)  # (K+1,)
+    gains = widths[np.arange(len(pts)), apex] / widths[:, 0] - 1  # (K+1,)
+    out.update(cond_apex=float(dist[0]), best_apex=float(dist.min()), lm_gain=float(gains[0]),
+               apex_frame=int(apex[0]), jitter=float(np.abs(np.diff(pts, 2, axis=1)).mean()
+                                                      / inter_ocular_distance(pts[0, 0])))
+    modes = apexes[1:]
+    out.update(mode_mouth_pts=float(np.ptp(inner_mouth_opening(modes))) if len(modes) > 1 else 0.0,
+               mode_eyes_pts=float(np.ptp(eye_aperture(modes))) if len(modes) > 1 else 0.0,
+               min_mode_gain=float(gains[1:].min()) if len(modes) else float("nan"))
+    return out
+
+
+def sequence_jitter(sequences: np.ndarray) -> float:
+    """Mean over sequences (N, T, 68, 2) of the mean absolute second difference over time, over the first
+    frame's IOD (the jitter of :func:`generation_measures` for real data)."""
+    s = np.asarray(sequences, dtype=np.float64)
+    return float((np.abs(np.diff(s, 2, axis=1)).mean((1, 2, 3)) / inter_ocular_distance(s[:, 0])).mean())
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over generations (all, and per label where rows carry ``label``) and the share of generations whose
+    conditional apex is closer to the real smile than "nothing moved"."""
+    out: dict[str, Any] = {k: float(np.median([r[k] for r in rows])) for k in SUMMARY_KEYS if rows and k in rows[0]}
+    out["cond_better_than_no_motion"] = float(np.mean([r["cond_apex"] < r["no_motion"] for r in rows]))
+    out["typical_better_than_no_motion"] = float(np.mean([r["typical_smile"] < r["no_motion"] for r in rows]))
+    for label in sorted({r["label"] for r in rows if "label" in r}):
+        sel = [r for r in rows if r.get("label") == label]
+        out[label] = {k: float(np.median([r[k] for r in sel])) for k in ("lm_gain", "apex_frame", "cond_apex")}
+    out["n"] = len(rows)
+    return out

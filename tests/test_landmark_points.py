@@ -1,0 +1,94 @@
+"""The linear point read-out, the point losses, and the landmark phases trained on read-out points (tiny configs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from cmmnet.cli import main
+from cmmnet.errors import CmmnetError
+from cmmnet.losses import landmark as L
+from cmmnet.models.landmark_generator import LandmarkGenerator
+from cmmnet.models.point_readout import PointReadout
+
+SMOKE = ["--preset", "smoke", "--set", "run.device=cpu", "run.determinism=deterministic", "run.num_threads=1"]
+POINTS = ['landmark_generator.readout="linear"', 'lstm.target="points"', 'multimode.target="points"',
+          'multimode.recon="best_of_k"']
+
+
+@pytest.fixture(scope="module")
+def tiny_data(frl_dir, tmp_path_factory) -> Path:
+    from cmmnet.data.synth import synthesize
+
+    return synthesize(frl_dir, tmp_path_factory.mktemp("data") / "frl2", people=2, per_face=2, seed=0, workers=1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_readout_recovers_a_linear_map(seed):
+    g = torch.Generator().manual_seed(seed)
+    w, b = torch.randn(10, 136, generator=g), torch.randn(136, generator=g)
+    h = torch.randn(200, 10, generator=g)
+    r = PointReadout(10)
+    r.fit(h, (h @ w + b).reshape(-1, 68, 2), ridge=0.0)
+    torch.testing.assert_close(r(h[:5]), (h[:5] @ w + b).reshape(5, 68, 2), atol=1e-4, rtol=1e-4)
+    assert r(torch.randn(3, 7, 10, generator=g)).shape == (3, 7, 68, 2)
+
+
+def test_readout_refuses_before_fit_and_bad_shapes():
+    r = PointReadout(4)
+    with pytest.raises(CmmnetError, match="not fitted"):
+        r(torch.zeros(1, 4))
+    with pytest.raises(CmmnetError, match="embeddings"):
+        r.fit(torch.zeros(5, 3), torch.zeros(5, 68, 2), 0.0)
+
+
+def test_point_error_and_best_of_k():
+    pts = torch.zeros(2, 68, 2)
+    tgt = torch.ones(2, 68, 2)
+    assert torch.allclose(L.point_error(pts, tgt, "l1"), torch.ones(2))
+    assert torch.allclose(L.point_error(pts, tgt, "l2"), torch.full((2,), 2.0))
+    err = torch.tensor([[1.0, 3.0, 5.0], [4.0, 2.0, 6.0]], requires_grad=True)
+    loss = L.best_of_k(err, eps=0.3)
+    assert loss.item() == pytest.approx(((0.7 * 1 + 0.1 * 9) + (0.7 * 2 + 0.1 * 12)) / 2)
+    loss.backward()
+    assert torch.allclose(err.grad, torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1]]) / 2)
+
+
+def test_train_on_points_end_to_end(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    sets = [a for kv in POINTS for a in ("--set", kv)]
+    assert main(["train", "--data", str(tiny_data), "--out", str(out), "--phases", "vae,lstm,multimode", *SMOKE,
+                 *sets]) == 0
+    import json
+
+    recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert any(r["phase"] == "lstm" and np.isfinite(r["points"]) for r in recs)
+    mm = [r for r in recs if r["phase"] == "multimode"]
+    assert mm and all(np.isfinite(r["best_of_k"]) and "push" in r and "pull" in r for r in mm)
+    # the VAE stays as phase 1 left it
+    vae_before = {k: v for k, v in load_file(str(out / "checkpoints" / "vae.safetensors")).items()
+                  if k.startswith("model/generator/vae.")}
+    final = load_file(str(out / "landmark_generator" / "model.safetensors"))
+    for k, v in vae_before.items():
+        assert torch.equal(final[k[len("model/generator/"):]].float(), v.float()), k
+    gen = LandmarkGenerator.from_pretrained(out / "landmark_generator")
+    assert gen.readout is not None and int(gen.readout.fitted) == 1
+    lm = np.load(tiny_data / "landmarks.npy")[0, 0]
+    res = gen.generate(lm, "posed")
+    assert res.points.shape == (4, 32, 68, 2)
+    np.testing.assert_allclose(res.points, gen.readout(torch.from_numpy(res.embeddings)).numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("sets, message", [
+    (['lstm.target="points"'], "readout"),
+    (['multimode.recon="best_of_k"'], "best_of_k"),
+])
+def test_points_settings_that_do_not_fit(tiny_data, tmp_path, capsys, sets, message):
+    args = ["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--phases", "vae,lstm,multimode", *SMOKE]
+    assert main(args + [a for kv in sets for a in ("--set", kv)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) >= 1 and message in err[-1] and "Traceback" not in "\n".join(err)

@@ -1,0 +1,110 @@
+"""Smile measures (IOD units after similarity normalisation): geometry properties, the reference's definitions, and
+hand-built generations whose measures are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cmmnet.evaluation import smile_measures as sm
+
+
+def _ring(n: int, cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
+    """n points on an ellipse from the image-left end over the top (iBUG order for eyes and lips)."""
+    a = np.pi - 2 * np.pi * np.arange(n) / n
+    return np.stack([cx + rx * np.cos(a), cy - ry * np.sin(a)], -1)
+
+
+def _face() -> np.ndarray:
+    """(68, 2) a schematic frontal face in px, iBUG order, IOD 20 px."""
+    jaw = np.stack([32 - 24 * np.cos(np.linspace(0, np.pi, 17)), 30 + 24 * np.sin(np.linspace(0, np.pi, 17))], -1)
+    brows = np.concatenate([np.stack([np.linspace(14, 28, 5), np.full(5, 18.0)], -1),
+                            np.stack([np.linspace(36, 50, 5), np.full(5, 18.0)], -1)])
+    nose = np.concatenate([np.stack([np.full(4, 32.0), np.linspace(24, 36, 4)], -1),
+                           np.stack([np.linspace(28, 36, 5), np.full(5, 38.0)], -1)])
+    eyes = np.concatenate([_ring(6, 22, 24, 4, 1.5), _ring(6, 42, 24, 4, 1.5)])
+    lips = np.concatenate([_ring(12, 32, 46, 8, 3), _ring(8, 32, 46, 6, 0.5)])
+    return np.concatenate([jaw, brows, nose, eyes, lips])
+
+
+def _similarity(p: np.ndarray, angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return scale * p @ np.array([[c, s], [-s, c]]) + np.asarray(shift)
+
+
+def _reference_canon(p: np.ndarray) -> np.ndarray:
+    """shared/tools/smile_quality.py's canon(), as written there."""
+    left, right = p[36:42].mean(0), p[42:48].mean(0)
+    d = right - left
+    s = np.linalg.norm(d)
+    c, si = d / s
+    rot = np.array([[c, si], [-si, c]]) / s
+    return (p - left) @ rot.T
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_canonical_matches_reference_and_is_similarity_invariant(seed):
+    rng = np.random.default_rng(seed)
+    p = _face() + rng.normal(0, 0.5, (68, 2))
+    q = _similarity(p, rng.uniform(-0.6, 0.6), rng.uniform(0.3, 4), tuple(rng.uniform(-50, 50, 2)))
+    np.testing.assert_allclose(sm.canonical(p), _reference_canon(p), atol=1e-12)
+    np.testing.assert_allclose(sm.canonical(q), sm.canonical(p), atol=1e-9)
+    right, left = sm.canonical(p)[36:42].mean(0), sm.canonical(p)[42:48].mean(0)
+    np.testing.assert_allclose([right, left], [[0, 0], [1, 0]], atol=1e-12)
+    assert sm.canonical_rms(p, q) < 1e-9
+
+
+def test_rms_in_iod_units():
+    p = _face()
+    iod = np.linalg.norm(p[42:48].mean(0) - p[36:42].mean(0))
+    q = p.copy()
+    q[48:68] += [0.0, 0.1 * iod]  # the mouth (20 of 68 points) drops by 0.1 IOD
+    assert sm.canonical_rms(p, q) == pytest.approx(0.1 * np.sqrt(20 / 68), rel=1e-9)
+
+
+def _smile(p: np.ndarray, amount: float) -> np.ndarray:
+    """Widen the mouth symmetrically by ``amount`` (fraction of its width) and part the inner lips."""
+    q = p.copy()
+    c = q[48:68].mean(0)
+    q[48:68, 0] = c[0] + (q[48:68, 0] - c[0]) * (1 + amount)
+    q[66, 1] += 4 * amount
+    return q
+
+
+def test_generation_measures_of_a_known_generation():
+    neutral = _face()
+    smile = _smile(neutral, 0.2)
+    t = np.linspace(0, 1, 32)
+    cond = np.stack([_smile(neutral, 0.2 * a) for a in t])  # reaches the real smile exactly at the last frame
+    modes = [np.stack([_smile(neutral, f * a) for a in t]) for f in (0.1, 0.2, 0.3)]
+    pts = np.stack([cond, *modes])  # (4, 32, 68, 2)
+    zero = np.zeros((68, 2))
+    m = sm.generation_measures(pts, neutral, smile, zero)
+    assert m["apex_frame"] == 31 and m["cond_apex"] < 1e-9 and m["best_apex"] < 1e-9
+    assert m["typical_smile"] == pytest.approx(m["no_motion"])  # a zero displacement is "nothing moved"
+    assert m["lm_gain"] == pytest.approx(m["real_gain"]) == pytest.approx(0.2, rel=1e-6)
+    assert m["min_mode_gain"] == pytest.approx(0.1, rel=1e-6)
+    iod = np.linalg.norm(neutral[42:48].mean(0) - neutral[36:42].mean(0))
+    assert m["mode_mouth_pts"] == pytest.approx(4 * 0.2 / iod, rel=1e-6)  # inner-lip gap 0.4 vs 1.2 px
+    assert m["mode_eyes_pts"] == pytest.approx(0.0, abs=1e-12)
+    assert m["jitter"] < 1e-6  # widening linear in time: no second difference (up to the lip parting's rounding)
+    shaky = pts.copy()
+    shaky[:, 1::2] += 1.0
+    assert sm.generation_measures(shaky, neutral, smile, zero)["jitter"] == pytest.approx(2.0 / iod, rel=1e-6)
+
+
+def test_summarize_medians_and_share():
+    rows = [{"no_motion": 0.05, "typical_smile": 0.04, "cond_apex": c, "label": lab, "lm_gain": 0.1,
+             "apex_frame": 10} for c, lab in ((0.03, "posed"), (0.06, "posed"), (0.04, "spontaneous"))]
+    s = sm.summarize(rows)
+    assert s["cond_apex"] == pytest.approx(0.04) and s["cond_better_than_no_motion"] == pytest.approx(2 / 3)
+    assert s["typical_better_than_no_motion"] == 1.0 and s["posed"]["cond_apex"] == pytest.approx(0.045)
+    assert s["n"] == 3
+
+
+def test_typical_displacement_is_mean_canonical_motion():
+    a = _face()
+    pairs_n = np.stack([a, _similarity(a, 0.3, 2.0, (5.0, -3.0))])
+    pairs_s = np.stack([_smile(a, 0.2), _similarity(_smile(a, 0.2), 0.3, 2.0, (5.0, -3.0))])
+    d = sm.typical_displacement(pairs_n, pairs_s)
+    np.testing.assert_allclose(d, sm.canonical(_smile(a, 0.2)) - sm.canonical(a), atol=1e-9)
