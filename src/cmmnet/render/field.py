@@ -35,17 +35,7 @@ import torch.nn.functional as F
 
 from ..data.synth.render import separate_pairs
 from ..models.warp import tps_evaluate, tps_solve
-
-
-@dataclass(frozen=True)
-class FieldConfig:
-    grid_step: float = 1 / 12  # coarse node spacing as a fraction of the IOD (at least 2 px)
-    regularization: float = 1e-3  # smoothing-TPS lambda in IOD^2 units (spline's kernel in IOD units)
-    max_displacement: float = 0.45  # each landmark moves at most this many IODs
-    closed_gap: float = 0.01  # IOD: facing lip/lid points are kept at least this far apart (source and target)
-    min_jacobian: float = 0.05  # least corner cross product of a mapped cell, relative to the undeformed cell
-    repair_iterations: int = 6  # local smoothing passes around bad cells before the global fallback
-    bisection_steps: int = 12  # of the global fallback's scale factor
+from .config import FieldConfig
 
 
 @dataclass(frozen=True)
@@ -75,14 +65,16 @@ def corner_jacobians(source: torch.Tensor, step: float) -> torch.Tensor:
     """The four corner cross products of every mapped cell of a coarse map ``source`` (T, ny, nx, 2), over the
     undeformed cell area ``step^2``: (T, ny - 1, nx - 1, 4). All > 0 iff the bilinear map is orientation-preserving
     (Jacobian determinant > 0) on the whole cell; 1 for the identity."""
-    a, b = source[:, :-1, :-1], source[:, :-1, 1:]  # top-left, top-right
-    d, c = source[:, 1:, :-1], source[:, 1:, 1:]  # bottom-left, bottom-right
+    top = source[:, :-1, 1:] - source[:, :-1, :-1]  # (T, ny-1, nx-1, 2) A -> B
+    bottom = source[:, 1:, 1:] - source[:, 1:, :-1]  # D -> C
+    left = source[:, 1:, :-1] - source[:, :-1, :-1]  # A -> D
+    right = source[:, 1:, 1:] - source[:, :-1, 1:]  # B -> C
 
     def cross(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
 
     # quad A B C D, clockwise on screen (y down): cross(next - V, previous - V) at every corner V
-    out = torch.stack([cross(b - a, d - a), cross(c - b, a - b), cross(d - c, b - c), cross(a - d, c - d)], -1)
+    out = torch.stack([cross(top, left), cross(right, -top), cross(bottom, right), cross(-left, bottom)], -1)
     return out / float(step) ** 2
 
 
@@ -105,24 +97,29 @@ def repair(nodes: torch.Tensor, displacement: torch.Tensor, step: float, movable
     cross product >= ``cfg.min_jacobian``: local smoothing around bad cells (only at ``movable`` (ny, nx) nodes:
     the others stay where they are), then a per-frame global scale."""
     floor = cfg.min_jacobian
-    u = displacement.permute(0, 3, 1, 2)  # (T, 2, ny, nx)
+    bad_frames = corner_jacobians(nodes + displacement, step).flatten(1).amin(1) < floor  # (T,)
+    if not bool(bad_frames.any()):
+        return displacement
+    u = displacement[bad_frames].permute(0, 3, 1, 2)  # (B, 2, ny, nx) only the frames that need it
     for _ in range(cfg.repair_iterations):
-        bad = _bad_nodes(nodes + u.permute(0, 2, 3, 1), step, floor)  # (T, 1, ny, nx)
+        bad = _bad_nodes(nodes + u.permute(0, 2, 3, 1), step, floor)  # (B, 1, ny, nx)
         if not bad.any():
             break
         weight = F.max_pool2d(bad, 5, stride=1, padding=2) * movable  # the neighbourhood of the bad cells
         u = u + weight * (_smooth(u) - u)
-    u = u.permute(0, 2, 3, 1)  # (T, ny, nx, 2)
-    ok = corner_jacobians(nodes + u, step).flatten(1).amin(1) >= floor  # (T,)
-    if bool(ok.all()):
-        return u
-    lo = torch.where(ok, 1.0, 0.0)  # (T,) a scale known to pass (0 = identity)
-    hi = torch.ones_like(lo)
-    for _ in range(cfg.bisection_steps):
-        mid = 0.5 * (lo + hi)
-        passes = corner_jacobians(nodes + mid[:, None, None, None] * u, step).flatten(1).amin(1) >= floor
-        lo, hi = torch.where(passes, mid, lo), torch.where(passes, hi, mid)
-    return lo[:, None, None, None] * u
+    u = u.permute(0, 2, 3, 1)  # (B, ny, nx, 2)
+    ok = corner_jacobians(nodes + u, step).flatten(1).amin(1) >= floor  # (B,)
+    if not bool(ok.all()):
+        lo = torch.where(ok, 1.0, 0.0)  # (B,) a scale known to pass (0 = identity)
+        hi = torch.ones_like(lo)
+        for _ in range(cfg.bisection_steps):
+            mid = 0.5 * (lo + hi)
+            passes = corner_jacobians(nodes + mid[:, None, None, None] * u, step).flatten(1).amin(1) >= floor
+            lo, hi = torch.where(passes, mid, lo), torch.where(passes, hi, mid)
+        u = lo[:, None, None, None] * u
+    out = displacement.clone()
+    out[bad_frames] = u
+    return out
 
 
 def prepare_shapes(source: np.ndarray, targets: np.ndarray, iod: float,

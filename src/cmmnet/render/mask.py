@@ -16,14 +16,8 @@ import torch
 from scipy.spatial import ConvexHull
 
 from ..faces.align import border_points
+from .config import MaskConfig
 from .field import Grid
-
-
-@dataclass(frozen=True)
-class MaskConfig:
-    inner: float = 0.35  # IOD outside the landmarks' hull where the field still has full strength
-    outer: float = 0.9  # IOD outside the hull where the field (and so every change) ends
-    anchors_per_side: int = 8  # fixed spline anchors per side of the region's bounding box
 
 
 def hull_polygon(points: np.ndarray) -> np.ndarray:

@@ -14,10 +14,6 @@ Coordinates: (x, y) pixels with pixel centres at integers, as in :mod:`cmmnet.fa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import field as _default
-from typing import Literal
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,20 +21,9 @@ import torch.nn.functional as F
 from ..data.proxies import inter_ocular_distance, mouth_opening
 from ..data.synth.render import RenderConfig, default_mouth_colours, paint_mouth_interior
 from ..errors import CmmnetError
-from .field import FieldConfig, backward_field, upsample
-from .mask import MaskConfig, Region, face_region
-
-
-@dataclass(frozen=True)
-class WarpRenderConfig:
-    field: FieldConfig = _default(default_factory=FieldConfig)
-    mask: MaskConfig = _default(default_factory=MaskConfig)
-    interpolation: Literal["bilinear", "bicubic"] = "bicubic"  # how the photo is sampled (bicubic keeps more detail)
-    mouth_interior: Literal["painted", "none"] = "painted"  # what fills lips that part
-    parted_lips: float = 0.03  # IOD: a photo with lips this far apart shows its own mouth interior (not painted)
-    paint_ramp: float = 2.0  # px: the painted interior fades in as the lips part this much beyond the photo's own gap
-    gray_spread: float = 3.0  # a photo whose face has at most this channel spread (grey levels) is greyscale
-    chunk: int = 8  # frames sampled at once (bounds memory for large photos)
+from .config import WarpRenderConfig
+from .field import backward_field, upsample
+from .mask import Region, face_region
 
 
 def _is_gray(patch: np.ndarray, spread: float) -> bool:
