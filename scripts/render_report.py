@@ -25,6 +25,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from PIL import Image
 from cmmnet.data import load_dataset
 from cmmnet.evaluation.metrics import ssim
 from cmmnet.faces import AlignConfig, align_face, draw_landmarks, invert_transform, transform_points, warp_image
+from cmmnet.faces.align import between_alignments
 from cmmnet.faces.image_io import read_image_scaled
 from cmmnet.faces.pipeline import process_image
 from cmmnet.generate import CMMNet
@@ -98,11 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         source = transform_points(neutral.aligned.landmarks, to_photo)  # (68, 2) photo px
         target = transform_points(smile.aligned.landmarks, to_photo)  # the smile's landmarks in this frame
         frame = WarpRenderer(photo, source).render(np.stack([source, target]))[1]
-        to_big = np.asarray(m_photo) * (BIG.size / net.image_size)  # photo px -> aligned 256 px
+        b = between_alignments(net.front_end.align, replace(net.front_end.align, size=BIG.size))
+        to_big = np.hstack([b[:, :2] @ m_photo[:, :2], (b[:, :2] @ m_photo[:, 2] + b[:, 2])[:, None]])  # -> 256 px
         smile_big = align_face(read_image_scaled(smile_path)[0], smile.face.landmarks, BIG).image
         warp_big = warp_image(frame, to_big, BIG.size)
         neutral_big = warp_image(photo, to_big, BIG.size)
-        y = draw_landmarks(smile.aligned.landmarks, net.image_size, net.config.draw)[None].astype(np.float32)
+        y = draw_landmarks(smile.aligned.landmarks, net.image_size, net.front_end.draw)[None].astype(np.float32)
         paper = net.translate(y, neutral.aligned.image, smile.aligned.landmarks[None], neutral.aligned.landmarks)[0]
         paper_big = np.asarray(Image.fromarray(paper).resize((BIG.size, BIG.size), Image.Resampling.BICUBIC))
         if args.images:
