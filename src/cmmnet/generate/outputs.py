@@ -108,7 +108,7 @@ def write_preview(path: Path, videos: list[np.ndarray], cfg: OutputConfig) -> No
     """``preview.gif``: a looping animation of all videos side by side (plays wherever an image does)."""
     frames = preview_frames(videos, cfg.preview_height)
     frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0,
-                   duration=round(1000 / cfg.fps))
+                   duration=10 * max(1, round(100 / cfg.fps)))  # GIF times frames in 10 ms steps
 
 
 def check_out_dir(out: Path, marker: str = "meta.json", command: str = "generate") -> None:
