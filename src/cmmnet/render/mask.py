@@ -13,17 +13,29 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-from scipy.spatial import ConvexHull
 
 from ..faces.align import border_points
 from .config import MaskConfig
 from .field import Grid
 
 
+def _cross(u: np.ndarray, v: np.ndarray) -> float:
+    return float(u[0] * v[1] - u[1] * v[0])
+
+
 def hull_polygon(points: np.ndarray) -> np.ndarray:
-    """Convex hull ``(V, 2)`` (counter-clockwise in (x, y)) of all landmarks ``(..., 2)``."""
-    pts = np.asarray(points, np.float64).reshape(-1, 2)
-    return pts[ConvexHull(pts).vertices]
+    """Convex hull ``(V, 2)`` of all landmarks ``(..., 2)`` (Andrew's monotone chain; no scipy to import)."""
+    pts = np.unique(np.asarray(points, np.float64).reshape(-1, 2), axis=0)  # sorted by x, then y
+
+    def chain(seq: np.ndarray) -> list[np.ndarray]:
+        out: list[np.ndarray] = []
+        for p in seq:
+            while len(out) >= 2 and _cross(out[-1] - out[-2], p - out[-2]) <= 0:
+                out.pop()
+            out.append(p)
+        return out[:-1]
+
+    return np.array(chain(pts) + chain(pts[::-1]))
 
 
 def distance_outside(polygon: np.ndarray, xy: np.ndarray) -> np.ndarray:
