@@ -20,8 +20,8 @@ from cmmnet.commands.demo_cmd import example_image
 PINNED_ARRAYS = {  # (renderer, precision) -> sha256[:16] of frames, points, landmark images (warp: and the video)
     ("paper", "fp32"): ("ddb758c090cf5c0f", "90736c7d34b57b83", "832660a896364acf"),
     ("paper", "bf16"): ("2cd8edc96ed82e20", "ffa303f13db524fb", "24b4dc15bd4c0a52"),
-    ("warp", "fp32"): ("446865abf747893e", "90736c7d34b57b83", "832660a896364acf", "2c34361e9131008b"),
-    ("warp", "bf16"): ("19b0d542459afd64", "ffa303f13db524fb", "24b4dc15bd4c0a52", "d41a58b96c525f24"),
+    ("warp", "fp32"): ("1914c9ffc991efe5", "90736c7d34b57b83", "832660a896364acf", "ec7a82bae0a8a527"),
+    ("warp", "bf16"): ("f390bf3edc44b0f3", "ffa303f13db524fb", "24b4dc15bd4c0a52", "754ea9d45b177a73"),
 }
 BF16_PINNED_ON = ("AVX512", False)  # (torch's CPU capability, AMX tiles) where the bf16 rows were measured
 PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -> sha256[:16]
@@ -36,15 +36,15 @@ PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -
         "sheet.png": "2d79a17fb4ade404",
     },
     ("--crop",): {  # the warp renderer (the default)
-        "conditional.mp4": "ef6b5dc67de3d1e1",
-        "conditional_crop.mp4": "59f0441601ac5b59",
+        "conditional.mp4": "a8ba9f68d46aaba0",
+        "conditional_crop.mp4": "ee38021a649f92bd",
         "input_aligned.png": "ba5a92900da3d1b1",
         "landmark_images.npy": "c1171dbcb7e5695f",
         "landmarks.npy": "b5ccfae191ea14b9",
-        "mode_1.mp4": "007a0ee409e94018",
-        "mode_1_crop.mp4": "1bbe8b75480a654a",
-        "preview.gif": "09415119ffb7f3d0",
-        "sheet.png": "981baa46ebbed247",
+        "mode_1.mp4": "de4c9f2229e1cfc0",
+        "mode_1_crop.mp4": "e2a14c669de7418c",
+        "preview.gif": "6a19baded3940162",
+        "sheet.png": "d59ef298861cdddb",
     },
 }
 
