@@ -96,7 +96,7 @@ def main() -> int:
             if renderer == "warp":
                 res = net.generate(p512, "posed", modes=3, seed=0)
                 image = np.asarray(Image.open(p512).convert("RGB"))
-                out["render_ms"] = timed(lambda net=net, r=res: net.render_warp(
+                out["render_ms"] = timed(lambda net=net, r=res, image=image: net.render_warp(
                     image, r.video_transform, r.neutral_landmarks, r.points), args.repeats)
                 out["video_shape"] = list(res.video.shape)
         runs = [process(p512, tmp / f"o{i}", args.threads)[0] for i in range(args.process_runs)]

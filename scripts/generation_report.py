@@ -79,11 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     desc = FaceDescriptor()
     labels = args.labels.split(",")
     rows = []
-    for pid in people:
-        neutral_path, smile_path = args.faces / f"{pid}_03.jpg", args.faces / f"{pid}_08.jpg"
-        if not neutral_path.is_file() or not smile_path.is_file():
-            print(f"skip {pid}: photos not found", file=sys.stderr)
-            continue
+    for pid, neutral_path, smile_path in photo_pairs(args.faces, people):
         smile_aligned = process_image(smile_path, net.front_end).aligned  # aligned as G's faces
         smile = smile_aligned.image  # (64, 64, 3) the real smiling photo, aligned
         photo = read_image(neutral_path)
@@ -135,6 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def photo_pairs(faces: Path, people: list[str]):
+    """``(person, neutral photo, smiling photo)`` of each person in ``faces`` (``NNN_03.jpg``, ``NNN_08.jpg``); a
+    person without both is skipped with a message."""
+    for pid in people:
+        neutral_path, smile_path = faces / f"{pid}_03.jpg", faces / f"{pid}_08.jpg"
+        if not neutral_path.is_file() or not smile_path.is_file():
+            print(f"skip {pid}: photos not found", file=sys.stderr)
+            continue
+        yield pid, neutral_path, smile_path
 
 
 def _mean_smile_displacement(faces: Path, people: list[str]) -> np.ndarray | None:

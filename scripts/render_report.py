@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from generation_report import photo_pairs  # scripts/ is the script's own directory
 from PIL import Image
 
 from cmmnet.data import load_dataset
@@ -84,14 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     people = sorted({names[s] for s in np.asarray(data.subset("test").subjects)})[:args.people or None]
     net = CMMNet.from_pretrained()
     rows = []
-    for pid in people:
-        neutral_path, smile_path = args.faces / f"{pid}_03.jpg", args.faces / f"{pid}_08.jpg"
-        if not neutral_path.is_file() or not smile_path.is_file():
-            print(f"skip {pid}: photos not found", file=sys.stderr)
-            continue
+    for pid, neutral_path, smile_path in photo_pairs(args.faces, people):
         photo, scale = read_image_scaled(neutral_path, args.max_side)
-        neutral = process_image(neutral_path)
-        smile = process_image(smile_path)
+        neutral = process_image(neutral_path, net.front_end)  # aligned as G's faces
+        smile = process_image(smile_path, net.front_end)
         # the neutral photo's landmarks and alignment, in the pixels of the (capped) photo
         to_file = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5]])
         m = neutral.aligned.transform  # file px -> aligned 64 px
