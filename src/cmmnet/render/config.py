@@ -34,4 +34,4 @@ class WarpRenderConfig:
     parted_lips: float = 0.03  # IOD: a photo with lips this far apart shows its own mouth interior (not painted)
     paint_ramp: float = 2.0  # px: the painted interior fades in as the lips part this much beyond the photo's own gap
     gray_spread: float = 3.0  # a photo whose face has at most this channel spread (grey levels) is greyscale
-    chunk: int = 8  # frames sampled at once (bounds memory for large photos)
+    chunk: int = 4  # frames sampled at once (bounds memory for large photos)
