@@ -42,7 +42,7 @@ from cmmnet.data.proxies import au12_proxy
 from cmmnet.evaluation.metrics import FaceDescriptor, identity_distance, mode_diversity, ssim
 from cmmnet.faces import align_face, draw_landmarks, read_image
 from cmmnet.faces.pipeline import process_image
-from cmmnet.generate import CMMNet
+from cmmnet.generate import CMMNet, GenerateConfig
 from cmmnet.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--faces", type=Path, default=ROOT.parent / "shared" / "faces" / "frl-london")
     ap.add_argument("--labels", default="posed,spontaneous")
     ap.add_argument("--people", type=int, default=0, help="at most this many test people (0 = all)")
+    ap.add_argument("--renderer", choices=("paper", "warp"), default="paper",
+                    help="what makes the frames measured (warp: the warp renderer's frames aligned at 64)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write the report JSON here")
     args = ap.parse_args(argv)
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     people = sorted({names[s] for s in np.asarray(test.subjects)})
     if args.people:
         people = people[:args.people]
-    net = CMMNet.from_pretrained(args.weights)
+    net = CMMNet.from_pretrained(args.weights, GenerateConfig(renderer=args.renderer))
     train_people = sorted({names[s] for s in np.asarray(data.subset("train").subjects)})
     mean_disp = _mean_smile_displacement(args.faces, train_people)  # (68, 2)
     if mean_disp is None:
