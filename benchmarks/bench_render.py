@@ -4,14 +4,15 @@
     python benchmarks/bench_render.py [--threads 2] [--repeats 5] [--process-runs 3]
 
 1. In process, ``CMMNet.generate`` (detection, landmarks, rendering; detector and weights loaded) of the bundled
-   example photo resized to 512 x 512, K = 3 (4 x 32 frames), with ``--renderer warp`` (whole-photo frames) and
+   example photo on a 512 x 512 canvas, K = 3 (4 x 32 frames), with ``--renderer warp`` (whole-photo frames) and
    ``--renderer paper`` (64 px faces); median and min wall time and the median CPU time (the machine is shared:
    CPU time shows what waiting for a core hides); ``render_ms``: the warp renderer's part alone
    (:meth:`CMMNet.render_warp` on the generated points).
 2. The whole process ``cmmnet generate --image PHOTO_512 --label posed --out TMP`` (the default warp renderer),
    median of a few runs.
-3. A 4000 x 3000 photo (the example upscaled): the whole process's wall time and its peak resident memory (the
-   largest of the process and its face front end, ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in a fresh parent).
+3. A 4000 x 3000 photo (the example scaled to 3000 px high on such a canvas): the whole process's wall time and
+   its peak resident memory (the largest of the process and its face front end, ``getrusage(RUSAGE_CHILDREN)``'s
+   ``ru_maxrss`` in a fresh parent).
 Prints a JSON summary (benchmarks/RESULTS.md ``## Rendering`` quotes it).
 """
 
@@ -52,8 +53,14 @@ def timed(fn, repeats: int) -> dict[str, float]:
 
 
 def photo(path: Path, size: tuple[int, int]) -> Path:
-    """The example photo resized (Lanczos) to ``size`` (w, h), saved as a JPEG at ``path``."""
-    Image.open(EXAMPLE).convert("RGB").resize(size, Image.Resampling.LANCZOS).save(path, quality=92)
+    """The example photo scaled (Lanczos, aspect kept) to fill ``size`` (w, h) in height, centred on a plain
+    background of that size, saved as a JPEG at ``path``."""
+    example = Image.open(EXAMPLE).convert("RGB")
+    w, h = size
+    scaled = example.resize((min(w, round(example.width * h / example.height)), h), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", size, (40, 60, 110))
+    canvas.paste(scaled, ((w - scaled.width) // 2, 0))
+    canvas.save(path, quality=92)
     return path
 
 
