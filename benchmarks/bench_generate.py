@@ -13,6 +13,7 @@
 2. The whole process ``cmmnet generate --image example.jpg --label posed --out TMP`` (default ``--precision auto``:
    bf16 on an AMX CPU or a GPU; Python start, imports,
    loading weights and dlib models, generation, four H.264 videos, sheet, meta), median of a few runs.
+The paper's renderer (G) throughout; the warp renderer's speed: benchmarks/bench_render.py.
 Prints a JSON summary (paste the numbers into benchmarks/RESULTS.md ``## Generation``).
 """
 
@@ -94,7 +95,7 @@ def main() -> int:
                              "device": args.device, "load_avg": os.getloadavg()}}
     frames = {}
     for prec in ("fp32", "bf16"):
-        net = CMMNet.from_pretrained(args.weights, GenerateConfig(precision=prec, device=args.device))
+        net = CMMNet.from_pretrained(args.weights, GenerateConfig(precision=prec, device=args.device, renderer="paper"))
         aligned, _, _ = net.align(EXAMPLE)
         res = net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=3, seed=0)
         frames[prec] = res.frames

@@ -52,7 +52,7 @@ from cmmnet.evaluation.landmark_stages import load_people, read_stages
 from cmmnet.evaluation.metrics import FaceDescriptor, identity_distance, mode_diversity, ssim
 from cmmnet.faces import align_face, draw_landmarks, read_image
 from cmmnet.faces.pipeline import process_image
-from cmmnet.generate import CMMNet
+from cmmnet.generate import CMMNet, GenerateConfig
 from cmmnet.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--faces", type=Path, default=ROOT.parent / "shared" / "faces" / "frl-london")
     ap.add_argument("--labels", default="posed,spontaneous")
     ap.add_argument("--people", type=int, default=0, help="at most this many test people (0 = all)")
+    ap.add_argument("--renderer", choices=("paper", "warp"), default="paper",
+                    help="what makes the frames measured (warp: the warp renderer's frames aligned at 64)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write the report JSON here")
     args = ap.parse_args(argv)
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     people = sorted({names[s] for s in np.asarray(test.subjects)})
     if args.people:
         people = people[:args.people]
-    net = CMMNet.from_pretrained(args.weights)
+    net = CMMNet.from_pretrained(args.weights, GenerateConfig(renderer=args.renderer))
     train_people = sorted({names[s] for s in np.asarray(data.subset("train").subjects)})
     mean_disp = _mean_smile_displacement(args.faces, train_people)  # (68, 2)
     if mean_disp is None:
@@ -93,11 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     typical_disp = sm.typical_displacement(np.stack([p.real_neutral for p in train_real]),
                                            np.stack([p.real_smile for p in train_real]))  # (68, 2) canonical
     rows = []
+<<<<<<< HEAD
     for pid in people:
         neutral_path, smile_path = args.faces / f"{pid}_03.jpg", args.faces / f"{pid}_08.jpg"
         if pid not in real:
             print(f"skip {pid}: photos not found or no face in them", file=sys.stderr)
             continue
+=======
+    for pid, neutral_path, smile_path in photo_pairs(args.faces, people):
+>>>>>>> render
         smile_aligned = process_image(smile_path, net.front_end).aligned  # aligned as G's faces
         smile = smile_aligned.image  # (64, 64, 3) the real smiling photo, aligned
         photo = read_image(neutral_path)
@@ -157,6 +163,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def photo_pairs(faces: Path, people: list[str]):
+    """``(person, neutral photo, smiling photo)`` of each person in ``faces`` (``NNN_03.jpg``, ``NNN_08.jpg``); a
+    person without both is skipped with a message."""
+    for pid in people:
+        neutral_path, smile_path = faces / f"{pid}_03.jpg", faces / f"{pid}_08.jpg"
+        if not neutral_path.is_file() or not smile_path.is_file():
+            print(f"skip {pid}: photos not found", file=sys.stderr)
+            continue
+        yield pid, neutral_path, smile_path
 
 
 def _mean_smile_displacement(faces: Path, people: list[str]) -> np.ndarray | None:

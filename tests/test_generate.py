@@ -63,6 +63,14 @@ def weights(tmp_path_factory, frl_dir) -> Path:
 
 @pytest.fixture(scope="module")
 def net(weights):
+    """The paper's renderer (G): most tests here are about it; the warp renderer's are marked so."""
+    from cmmnet.generate import CMMNet, GenerateConfig
+
+    return CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="fp32", renderer="paper"))
+
+
+@pytest.fixture(scope="module")
+def warp_net(weights):
     from cmmnet.generate import CMMNet, GenerateConfig
 
     return CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="fp32"))
@@ -144,7 +152,7 @@ def test_fold_batch_norm_keeps_the_output():
 def test_landmark_input_modes(weights, net, photo, mode):
     from cmmnet.generate import CMMNet, GenerateConfig
 
-    other = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", landmark_input=mode))
+    other = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", landmark_input=mode, renderer="paper"))
     aligned, _, _, _ = net.align(photo)
     res = other.generate_aligned(aligned.image, aligned.landmarks, "spontaneous", seed=0)
     assert res.frames.shape == (net.trained_modes + 1, T, 64, 64, 3)
@@ -161,7 +169,7 @@ def test_generate_with_a_warped_translator(tmp_path, frl_dir):
     run = make_weights(tmp_path / "run", np.stack([aligned.landmarks + d for d in np.linspace(-1, 1, 6)]))
     g = UNetGenerator(UNetConfig(width=0.125, face_input="warped"))
     save_pretrained(g, g.cfg, run / "translator", name="UNetGenerator")
-    net = CMMNet.from_pretrained(run, GenerateConfig(device="cpu"))
+    net = CMMNet.from_pretrained(run, GenerateConfig(device="cpu", renderer="paper"))
     res = net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=1, seed=0)
     assert res.frames.shape == (2, 32, 64, 64, 3)
     # frame t is G on the landmark image and the neutral face warped onto frame t's points
@@ -176,7 +184,7 @@ def test_generate_with_a_warped_translator(tmp_path, frl_dir):
 def test_bf16_close_to_fp32(weights, net, photo):
     from cmmnet.generate import CMMNet, GenerateConfig
 
-    bf = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="bf16"))
+    bf = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="bf16", renderer="paper"))
     a = net.generate(photo, "posed", modes=1)
     b = bf.generate(photo, "posed", modes=1)
     diff = np.abs(a.frames.astype(int) - b.frames.astype(int))
@@ -228,7 +236,8 @@ def test_paste_maps_back_into_the_photo(weights, net, photo):
     # "delta" adds only what differs from G's own neutral rendering: the (retargeted) neutral frame 0 is the photo
     assert np.array_equal(full[0, 0], img) and np.array_equal(full[1, 0], img)
     # "replace" puts G's face into the photo: changes only around the face, nothing at the borders
-    rep = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", paste=PasteConfig(mode="replace")))
+    rep = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", paste=PasteConfig(mode="replace"),
+                                                         renderer="paper"))
     full = rep.paste(res, img)
     assert np.array_equal(full[1, -1, :20], img[:20]) and np.array_equal(full[1, -1, :, :20], img[:, :20])
     changed = np.abs(full[1, -1].astype(int) - img.astype(int)).sum(-1) > 30
@@ -256,26 +265,96 @@ def test_missing_and_damaged_weights(tmp_path, weights):
 
 
 # ----------------------------------------------------------------------------------------------------- CLI
+def test_warp_renderer_moves_the_photo_at_its_resolution(warp_net, photo):
+    from cmmnet.faces import read_image
+
+    img = read_image(photo)
+    res = warp_net.generate(photo, "posed", modes=1, seed=3)
+    assert res.renderer == "warp" and res.video.shape == (2, T, *img.shape) and res.video.dtype == np.uint8
+    assert res.frames.shape == (2, T, 64, 64, 3) and res.points.shape == (2, T, 68, 2)
+    for seq in res.video:  # frame 0 is the photo (its own landmarks), later frames move only the face
+        assert np.abs(seq[0].astype(int) - img).max() <= 1
+    assert np.array_equal(res.video[:, :, :20], np.broadcast_to(img[:20], res.video[:, :, :20].shape))
+    # the coordinates line up: a mouth widened 1.2 times in aligned px is what dlib finds in the photo frame
+    from cmmnet.faces import FaceDetector, transform_points
+
+    wide = res.neutral_landmarks.copy()
+    centre = wide[48:68].mean(0)
+    wide[48:68, 0] = centre[0] + 1.2 * (wide[48:68, 0] - centre[0])
+    frame = warp_net.render_warp(img, res.video_transform, res.neutral_landmarks, wide[None, None])[0, 0]
+    seen = transform_points(FaceDetector().detect(frame).landmarks, res.video_transform)  # aligned px
+    before = transform_points(FaceDetector().detect(img).landmarks, res.video_transform)
+
+    def width(p: np.ndarray) -> float:
+        return float(p[54, 0] - p[48, 0])
+
+    assert width(seen) - width(before) > 0.5 * (width(wide) - width(res.neutral_landmarks))
+    # frames are the video aligned like the input face, so frame 0 is (close to) it
+    assert np.abs(res.frames[:, 0].astype(int) - res.neutral_face).mean() < 3
+    # same seed, same videos
+    assert np.array_equal(warp_net.generate(photo, "posed", modes=1, seed=3).video, res.video)
+
+
+def test_warp_renderer_caps_the_photo_and_renders_aligned_input(weights, warp_net, photo):
+    from cmmnet.faces import read_image
+    from cmmnet.generate import CMMNet, GenerateConfig
+
+    big = np.asarray(Image.fromarray(read_image(photo)).resize((900, 700)))
+    capped = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="fp32", max_side=300))
+    res = capped.generate(big, "posed", modes=1, seed=0)
+    assert res.video.shape[2:4] == (233, 300)  # 900 x 700 fitted into 300
+    small = np.asarray(Image.fromarray(big).resize((300, 233), Image.Resampling.LANCZOS)).astype(int)
+    assert np.abs(res.video[0, 0].astype(int) - small).mean() < 2
+    # the landmarks keep their aligned-pixel layout, as the paper renderer's
+    paper = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="fp32", renderer="paper"))
+    assert np.allclose(paper.generate(big, "posed", modes=1, seed=0).points, res.points, atol=1e-4)
+    # aligned input: the warp renderer moves the aligned face itself; frame 0 is that face
+    aligned, _, _ = warp_net.align(photo)
+    res = warp_net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=1, seed=0)
+    assert res.video is None and res.frames.shape == (2, T, 64, 64, 3)
+    assert np.array_equal(res.frames[:, 0], np.broadcast_to(aligned.image, res.frames[:, 0].shape))
+
+
 def test_cli_generate_writes_everything(tmp_path, weights, photo):
     from cmmnet.video import read_video
 
     out = tmp_path / "out"
     r = cli("generate", "--image", str(photo), "--label", "spontaneous", "--modes", "2", "--seed", "7",
-            "--weights", str(weights), "--paste", "--out", str(out))
+            "--weights", str(weights), "--crop", "--out", str(out))
     assert r.returncode == 0, r.stderr
     names = ["conditional", "mode_1", "mode_2"]
+    original = np.asarray(Image.open(photo).convert("RGB")).astype(float)
     for n in names:
         v = read_video(out / f"{n}.mp4")
-        assert v.shape == (T, 256, 256, 3)
-        p = read_video(out / f"{n}_pasted.mp4")
-        assert p.shape == (T, 512, 512, 3)  # the photo's resolution
+        assert v.shape == (T, 512, 512, 3)  # the photo's resolution
+        assert 10 * np.log10(255**2 / ((v[0] - original) ** 2).mean()) >= 40  # frame 0 is the photo (H.264)
+        assert read_video(out / f"{n}_crop.mp4").shape == (T, 256, 256, 3)
+    preview = Image.open(out / "preview.gif")  # (PIL merges identical frames: count the time they show)
+    assert preview.size == (3 * 192, 192) and preview.info["loop"] == 0
+    shown = 0
+    for i in range(preview.n_frames):
+        preview.seek(i)
+        shown += preview.info["duration"]
+    assert abs(shown - T * 60) <= 10 * preview.n_frames  # 16 fps in GIF's 10 ms steps
     assert np.load(out / "landmarks.npy").shape == (3, T, 68, 2)
     sheet = Image.open(out / "sheet.png")
-    assert sheet.size[1] == 3 * 64 * 2
+    assert sheet.size[1] == 3 * 128
     meta = json.loads((out / "meta.json").read_text())
     assert meta["seed"] == 7 and meta["inputs"]["label"] == "spontaneous" and meta["inputs"]["modes"] == 2
+    assert meta["renderer"] == "warp" and meta["files"]["video_size"] == [512, 512]
+    assert np.asarray(meta["face"]["transform"]).shape == (2, 3)
     assert len(meta["weights"]["translator"]) == 16 and meta["versions"]["torch"] == torch.__version__
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+    # the paper renderer: 64 px faces upscaled, and pasted into the photo
+    paper = tmp_path / "paper"
+    r = cli("generate", "--image", str(photo), "--label", "spontaneous", "--modes", "2", "--seed", "7",
+            "--weights", str(weights), "--renderer", "paper", "--paste", "--out", str(paper))
+    assert r.returncode == 0, r.stderr
+    for n in names:
+        assert read_video(paper / f"{n}.mp4").shape == (T, 256, 256, 3)
+        assert read_video(paper / f"{n}_pasted.mp4").shape == (T, 512, 512, 3)
+    assert Image.open(paper / "sheet.png").size[1] == 3 * 64 * 2 and (paper / "preview.gif").is_file()
+    assert np.array_equal(np.load(paper / "landmarks.npy"), np.load(out / "landmarks.npy"))
     # a foreign non-empty directory is refused (it would be replaced); an earlier output is replaced
     from cmmnet.cli import main
 
@@ -307,6 +386,9 @@ def test_cli_bad_inputs(tmp_path, weights, photo):
     _one_error_line(cli(*base, "--label", "grin"), "grin", "posed")
     _one_error_line(cli(*base, "--label", "posed", "--modes", "0"), "between 1 and 16")  # 17: test_request_checks
     _one_error_line(cli(*base, "--label", "posed", "--modes", "3"), "K = 2")
+    _one_error_line(cli(*base, "--label", "posed", "--paste"), "--paste", "--renderer paper")
+    _one_error_line(cli(*base, "--label", "posed", "--renderer", "paper", "--crop"), "--crop")
+    _one_error_line(cli(*base, "--label", "posed", "--max-side", "-5"), "--max-side")
     damaged = tmp_path / "damaged"
     import shutil
 
@@ -386,7 +468,8 @@ def test_demo_command(tmp_path):
     assert r.returncode == 0, r.stderr
     for label in ("posed", "spontaneous"):
         d = tmp_path / "demo" / label
-        assert (d / "conditional.mp4").is_file() and (d / "conditional_pasted.mp4").is_file()
+        assert (d / "conditional.mp4").is_file() and (d / "conditional_crop.mp4").is_file()
+        assert (d / "preview.gif").is_file()
         assert (d / "sheet.png").is_file() and (d / "meta.json").is_file()
     assert str(tmp_path / "demo") in r.stdout
 

@@ -1,6 +1,7 @@
 """Pinned outputs of the shipped weights: one small generation (the example photo, K = 1, seed 3) must give
-byte-identical frames, points and files. A change that alters them on purpose (new weights, a new renderer) updates
-the hashes here in the same commit and says why."""
+byte-identical frames, points and files, with each renderer. A change that alters them on purpose (new weights, a
+new renderer) updates the hashes here in the same commit and says why. The paper renderer's pins are those from
+before the warp renderer became the default: with ``--renderer paper`` nothing it wrote changed."""
 
 from __future__ import annotations
 
@@ -16,20 +17,35 @@ import torch
 
 from cmmnet.commands.demo_cmd import example_image
 
-PINNED_ARRAYS = {  # precision -> sha256[:16] of frames, points, landmark images
-    "fp32": ("ddb758c090cf5c0f", "90736c7d34b57b83", "832660a896364acf"),
-    "bf16": ("2cd8edc96ed82e20", "ffa303f13db524fb", "24b4dc15bd4c0a52"),
+PINNED_ARRAYS = {  # (renderer, precision) -> sha256[:16] of frames, points, landmark images (warp: and the video)
+    ("paper", "fp32"): ("ddb758c090cf5c0f", "90736c7d34b57b83", "832660a896364acf"),
+    ("paper", "bf16"): ("2cd8edc96ed82e20", "ffa303f13db524fb", "24b4dc15bd4c0a52"),
+    ("warp", "fp32"): ("1914c9ffc991efe5", "90736c7d34b57b83", "832660a896364acf", "ec7a82bae0a8a527"),
+    ("warp", "bf16"): ("f390bf3edc44b0f3", "ffa303f13db524fb", "24b4dc15bd4c0a52", "754ea9d45b177a73"),
 }
-BF16_PINNED_ON = ("AVX512", False)  # (torch's CPU capability, AMX tiles) where the bf16 row was measured
-PINNED_FILES = {  # `cmmnet generate ... --precision fp32 --paste`: file -> sha256[:16]
-    "conditional.mp4": "d8e7849c6ce9737b",
-    "conditional_pasted.mp4": "972e1f8fdeb41dfc",
-    "input_aligned.png": "ba5a92900da3d1b1",
-    "landmark_images.npy": "c1171dbcb7e5695f",
-    "landmarks.npy": "b5ccfae191ea14b9",
-    "mode_1.mp4": "1fc9916bece5b11c",
-    "mode_1_pasted.mp4": "516eea1f22690239",
-    "sheet.png": "2d79a17fb4ade404",
+BF16_PINNED_ON = ("AVX512", False)  # (torch's CPU capability, AMX tiles) where the bf16 rows were measured
+PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -> sha256[:16]
+    ("--renderer", "paper", "--paste"): {
+        "conditional.mp4": "d8e7849c6ce9737b",
+        "conditional_pasted.mp4": "972e1f8fdeb41dfc",
+        "input_aligned.png": "ba5a92900da3d1b1",
+        "landmark_images.npy": "c1171dbcb7e5695f",
+        "landmarks.npy": "b5ccfae191ea14b9",
+        "mode_1.mp4": "1fc9916bece5b11c",
+        "mode_1_pasted.mp4": "516eea1f22690239",
+        "sheet.png": "2d79a17fb4ade404",
+    },
+    ("--crop",): {  # the warp renderer (the default)
+        "conditional.mp4": "a8ba9f68d46aaba0",
+        "conditional_crop.mp4": "ee38021a649f92bd",
+        "input_aligned.png": "ba5a92900da3d1b1",
+        "landmark_images.npy": "c1171dbcb7e5695f",
+        "landmarks.npy": "b5ccfae191ea14b9",
+        "mode_1.mp4": "de4c9f2229e1cfc0",
+        "mode_1_crop.mp4": "e2a14c669de7418c",
+        "preview.gif": "6a19baded3940162",
+        "sheet.png": "d59ef298861cdddb",
+    },
 }
 
 
@@ -37,25 +53,27 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_shipped_weights_arrays_are_pinned(precision):
+@pytest.mark.parametrize("renderer, precision", list(PINNED_ARRAYS))
+def test_shipped_weights_arrays_are_pinned(renderer, precision):
     cpu = (torch.backends.cpu.get_cpu_capability(), torch.cpu._is_amx_tile_supported())
     if precision == "bf16" and cpu != BF16_PINNED_ON:
         pytest.skip(f"bf16 hashes were pinned on a CPU with {BF16_PINNED_ON}; this one ({cpu}) rounds otherwise")
     from cmmnet.generate import CMMNet, GenerateConfig
 
-    net = CMMNet.from_pretrained(None, GenerateConfig(device="cpu", precision=precision))
+    net = CMMNet.from_pretrained(None, GenerateConfig(device="cpu", precision=precision, renderer=renderer))
     res = net.generate(example_image(), "spontaneous", modes=1, seed=3)
-    got = tuple(_sha(np.ascontiguousarray(a).tobytes()) for a in (res.frames, res.points, res.landmark_images))
-    assert got == PINNED_ARRAYS[precision]
+    arrays = (res.frames, res.points, res.landmark_images) + ((res.video,) if renderer == "warp" else ())
+    got = tuple(_sha(np.ascontiguousarray(a).tobytes()) for a in arrays)
+    assert got == PINNED_ARRAYS[renderer, precision]
 
 
-def test_generate_command_files_are_pinned(tmp_path: Path):
+@pytest.mark.parametrize("options", list(PINNED_FILES))
+def test_generate_command_files_are_pinned(tmp_path: Path, options):
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "cmmnet.cli", "generate", "--image", str(example_image()),
                            "--label", "posed", "--modes", "1", "--seed", "3", "--precision", "fp32", "--device", "cpu",
-                           "--paste", "--out", str(out)], capture_output=True, text=True, timeout=300,
+                           *options, "--out", str(out)], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "2"})
     assert proc.returncode == 0, proc.stderr
-    got = {name: _sha((out / name).read_bytes()) for name in PINNED_FILES}
-    assert got == PINNED_FILES
+    got = {name: _sha((out / name).read_bytes()) for name in PINNED_FILES[options]}
+    assert got == PINNED_FILES[options]

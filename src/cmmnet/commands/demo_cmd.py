@@ -1,7 +1,8 @@
 """`cmmnet demo`: the main job on the bundled example photo with the shipped default weights.
 
 Generates posed and spontaneous smiles (the conditional sequence + K modes each) of the person in
-``cmmnet/assets/example.jpg``, with the faces also pasted back into the photo, and prints where the files are.
+``cmmnet/assets/example.jpg`` with the default (warp) renderer: the whole photo at its resolution, the aligned
+faces at 256 px and a looping preview of all videos; prints where the files are.
 Argument parsing and reporting only: the work is :mod:`cmmnet.generate`.
 """
 
@@ -37,14 +38,14 @@ def run(args: argparse.Namespace) -> int:
     net = CMMNet.from_pretrained(None)
     with atomic_dir(out, "demo") as tmp:
         for label in net.label_names:
-            write_generation(net, src, label, None, args.seed, tmp / label, paste="paste")
-        s = net.image_size
+            write_generation(net, src, label, None, args.seed, tmp / label, crop="crop")
         lines = [f"cmmnet demo on {src.name} (seed {args.seed}), default weights {net.weights.get('translator')}",
-                 *(f"{label}/: conditional.mp4, mode_1..{net.trained_modes}.mp4 ({s}x{s} faces upscaled), "
-                   f"*_pasted.mp4 (in the photo), sheet.png, landmarks.npy, meta.json" for label in net.label_names)]
+                 *(f"{label}/: conditional.mp4, mode_1..{net.trained_modes}.mp4 (the photo), *_crop.mp4 (the aligned "
+                   f"face), preview.gif, sheet.png, landmarks.npy, meta.json" for label in net.label_names)]
         (tmp / README).write_text("\n".join(lines) + "\n")
     root = out.resolve()
     print(f"cmmnet demo: smile videos of {src.name} written to {root}/")
     for label in net.label_names:
-        print(f"  {root / label}/  conditional.mp4  mode_1..{net.trained_modes}.mp4  *_pasted.mp4  sheet.png")
+        print(f"  {root / label}/  conditional.mp4  mode_1..{net.trained_modes}.mp4  *_crop.mp4  preview.gif  "
+              "sheet.png")
     return 0

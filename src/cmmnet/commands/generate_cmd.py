@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from typing import get_args
 
-from ..generate.config import GenerateConfig, Precision
+from ..errors import CmmnetError
+from ..generate.config import GenerateConfig, Precision, Renderer
+from ..generate.outputs import OutputConfig
 from ..limits import MAX_MODES, modes_arg, path_arg, seed_arg
 
 
@@ -23,8 +25,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=path_arg, default=None,
                    help="weights directory (a `cmmnet train` run: model_index.json, or landmark_generator/ and "
                         "translator/); default: the weights shipped with cmmnet")
+    p.add_argument("--renderer", choices=get_args(Renderer), default=GenerateConfig.renderer,
+                   help="warp (default): the photo's own pixels moved along the generated landmarks, at the photo's "
+                        "resolution; paper: the 64 px U-Net of the paper paints aligned faces")
+    p.add_argument("--max-side", type=int, default=GenerateConfig.max_side,
+                   help=f"warp renderer: the videos' longer side is at most this (default {GenerateConfig.max_side}; "
+                        "0 = the photo's own)")
+    p.add_argument("--crop", action="store_true",
+                   help=f"warp renderer: also write videos of the aligned face at {OutputConfig.video_size} px")
     p.add_argument("--paste", action="store_true",
-                   help="also write full-resolution videos of the face pasted back into the photo")
+                   help="paper renderer: also write full-resolution videos of the face pasted back into the photo")
     p.add_argument("--precision", choices=get_args(Precision), default=GenerateConfig.precision,
                    help="bf16 autocast; auto (default) = bf16 on a GPU or a CPU with AMX, else fp32")
     p.add_argument("--device", default=GenerateConfig.device, help="auto (default: GPU when available), cpu, cuda, "
@@ -36,17 +46,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..faces.image_io import check_image_path
     from ..generate.front_end import FaceFrontEnd
+    from ..generate.outputs import check_options
     from ..io import check_output
 
+    if args.max_side < 0:
+        raise CmmnetError(f"--max-side {args.max_side}: use a positive size in pixels, or 0 for the photo's own")
+    paste, crop = ("paste" if args.paste else "none"), ("crop" if args.crop else "none")
+    check_options(args.renderer, paste, crop)
     check_image_path(args.image)  # before loading anything
     check_output(args.out)
     face = FaceFrontEnd(args.image)  # dlib loads its models there while torch loads here
     from ..generate.outputs import write_generation
     from ..generate.pipeline import CMMNet
 
-    net = CMMNet.from_pretrained(args.weights, GenerateConfig(precision=args.precision, device=args.device))
+    config = GenerateConfig(precision=args.precision, device=args.device, renderer=args.renderer,
+                            max_side=args.max_side)
+    net = CMMNet.from_pretrained(args.weights, config)
     meta = write_generation(net, args.image, args.label, args.modes, args.seed, args.out,
-                            paste="paste" if args.paste else "none", face=face)
-    files = meta["files"]["videos"] + meta["files"]["pasted_videos"]
-    print(f"wrote {args.out}/: {', '.join(files)}, landmarks.npy, sheet.png, meta.json")
+                            paste=paste, face=face, crop=crop)
+    files = meta["files"]["videos"] + meta["files"]["crop_videos"] + meta["files"]["pasted_videos"]
+    print(f"wrote {args.out}/: {', '.join(files)}, preview.gif, landmarks.npy, sheet.png, meta.json")
     return 0

@@ -121,6 +121,24 @@ def warp_image(image: np.ndarray, m: np.ndarray, size: int | tuple[int, int], fi
     return np.asarray(out)
 
 
+def align_frames(frames: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
+    """Frames ``(T, H, W, C)`` uint8 of one photo, each warped by ``m`` (photo px -> output px) into
+    ``(T, size, size, C)``: :func:`warp_image`, on the part of the frames the output sees (plus a margin for the
+    filters), so that the cost follows the face, not the photo."""
+    m = np.asarray(m, dtype=np.float64)
+    h, w = frames.shape[1:3]
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    margin = int(np.ceil(4.0 / min(scale, 1.0))) + 2
+    square = np.array([[-1.0, -1.0], [size, -1.0], [-1.0, size], [size, size]])
+    corners = transform_points(square, invert_transform(m))
+    x0, y0 = (int(np.clip(np.floor(v) - margin, 0, lim)) for v, lim in zip(corners.min(0), (w, h)))
+    x1, y1 = (int(np.clip(np.ceil(v) + margin + 1, 0, lim)) for v, lim in zip(corners.max(0), (w, h)))
+    if x1 <= x0 or y1 <= y0:  # the output sees none of the photo
+        x0, y0, x1, y1 = 0, 0, w, h
+    shifted = np.hstack([m[:, :2], (m[:, 2] + m[:, :2] @ np.array([x0, y0], np.float64))[:, None]])
+    return np.stack([warp_image(f[y0:y1, x0:x1], shifted, size) for f in frames])
+
+
 def align_face(image: np.ndarray, landmarks: np.ndarray, config: AlignConfig | None = None) -> AlignedFace:
     """Aligned face crop, its landmarks and the transform."""
     cfg = config or AlignConfig()

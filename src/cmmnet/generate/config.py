@@ -8,8 +8,10 @@ from typing import Literal
 
 from ..faces.detect import DetectorConfig
 from ..faces.paste import PasteConfig
+from ..render.config import WarpRenderConfig
 
 Precision = Literal["auto", "fp32", "bf16"]
+Renderer = Literal["warp", "paper"]
 
 
 @dataclass(frozen=True)
@@ -21,4 +23,9 @@ class GenerateConfig:
     device: str = "auto"  # auto (CUDA when available), cpu, cuda, cuda:N
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     paste: PasteConfig = field(default_factory=PasteConfig)
+    # warp: the photo's own pixels moved along the landmarks at the photo's resolution (cmmnet.render, not in the
+    # paper); paper: the 64 px U-Net G of §3.4 paints aligned faces (docs/translation.md compares them)
+    renderer: Renderer = "warp"
+    render: WarpRenderConfig = field(default_factory=WarpRenderConfig)
+    max_side: int = 1024  # the warp renderer's videos: the photo, downscaled to this longer side when larger
     point_fit_iterations: int = 6  # ICP iterations of the point fit (from the neutral shape); 0 = the model's

@@ -1,12 +1,16 @@
-"""What `cmmnet generate` and `cmmnet demo` write: videos, landmarks, the contact sheet and meta.json.
+"""What `cmmnet generate` and `cmmnet demo` write: videos, landmarks, the contact sheet, a preview and meta.json.
 
-An output directory holds ``conditional.mp4``, ``mode_1.mp4`` ... ``mode_K.mp4`` (H.264, T frames, the faces
-upscaled to ``OutputConfig.video_size``), ``landmarks.npy`` (K+1, T, 68, 2), ``landmark_images.npy``
-(K+1, T, S, S) uint8 (what G saw, x255), ``sheet.png`` (one row per sequence: landmark images, then faces, as the
-paper's Fig. 6), ``input_aligned.png``, ``meta.json`` (inputs, seed, weights hashes and defaulted config keys,
-versions, timings) and, with paste, ``conditional_pasted.mp4``, ``mode_k_pasted.mp4``: the face mapped back into
-the full-resolution photo. It is built under a temporary name and renamed into place when complete. This module
-imports no torch (the command starts the face front end before torch loads).
+An output directory holds ``conditional.mp4``, ``mode_1.mp4`` ... ``mode_K.mp4`` (H.264 yuv420p, T frames): with
+the warp renderer (the default) the whole photo at its resolution (longer side capped at
+``GenerateConfig.max_side``), frame 0 the photo itself; with the paper renderer the 64 px faces upscaled to
+``OutputConfig.video_size``. ``preview.gif``: all K + 1 videos side by side, looping. ``landmarks.npy``
+(K+1, T, 68, 2, aligned pixels), ``landmark_images.npy`` (K+1, T, S, S) uint8 (x255), ``sheet.png`` (one row per
+sequence: landmark images, then faces, as the paper's Fig. 6), ``input_aligned.png``, ``meta.json`` (inputs, seed,
+renderer, the face's transform, weights hashes and defaulted config keys, versions, timings). With crop (warp
+renderer): ``conditional_crop.mp4``, ``mode_k_crop.mp4``, the aligned faces at ``video_size``; with paste (paper
+renderer): ``conditional_pasted.mp4``, ``mode_k_pasted.mp4``, the faces mapped back into the photo. It is built
+under a temporary name and renamed into place when complete. This module imports no torch (the command starts the
+face front end before torch loads).
 """
 
 from __future__ import annotations
@@ -18,16 +22,19 @@ import shlex
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..errors import CmmnetError
+from ..faces.align import AlignConfig, between_alignments
+
 if TYPE_CHECKING:
     from .front_end import FaceFrontEnd
-    from .pipeline import CMMNet
+    from .pipeline import CMMNet, GenerationResult
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,10 @@ class OutputConfig:
     fps: float = 16.0  # T = 32 frames -> a 2 s smile (the paper's sources run at 20-50 fps; slower is easier to see)
     crf: int = 18  # H.264 quality (lower = better)
     sheet_frames: int = 8  # frames per sequence shown in sheet.png (evenly spaced, first and last included)
-    sheet_scale: int = 2  # sheet tiles are S * sheet_scale pixels (nearest)
+    sheet_scale: int = 2  # paper renderer: sheet tiles are S * sheet_scale pixels (nearest)
+    sheet_tile: int = 128  # warp renderer: sheet tiles are the rendered faces aligned at this size
+    preview_height: int = 192  # preview.gif: each video scaled to this height
+    encoders: int = 1  # videos encoded at once
 
 
 def upscale(frames: np.ndarray, size: int, method: str) -> np.ndarray:
@@ -52,23 +62,54 @@ def sequence_names(k: int) -> list[str]:
     return ["conditional"] + [f"mode_{i}" for i in range(1, k + 1)]
 
 
-def contact_sheet(landmark_images: np.ndarray, frames: np.ndarray, names: list[str], cfg: OutputConfig) -> np.ndarray:
-    """Fig. 6-style sheet: one row per sequence, ``sheet_frames`` landmark images (left) then the faces (right)."""
+def contact_sheet(landmark_images: np.ndarray, frames: np.ndarray, names: list[str], cfg: OutputConfig,
+                  scale: int | None = None) -> np.ndarray:
+    """Fig. 6-style sheet: one row per sequence, ``sheet_frames`` landmark images (left) then the faces (right).
+
+    ``frames`` (K+1, T', F, F, 3): every frame (T' = T) or only the sheet's columns (T' = ``sheet_frames``);
+    tiles are F pixels (landmark images resized to F, nearest), the sheet is scaled by ``scale`` (default
+    ``cfg.sheet_scale``)."""
     n, T, s = landmark_images.shape[:3]
-    cols = np.unique(np.linspace(0, T - 1, min(cfg.sheet_frames, T)).round().astype(int))
+    cols = sheet_columns(T, cfg)
     label_w, gap = 80, 8
-    tile = s
+    tile = frames.shape[2]
     width = label_w + 2 * len(cols) * tile + gap
     sheet = Image.new("RGB", (width, n * tile), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     for r in range(n):
         draw.text((4, r * tile + tile // 2 - 5), names[r].replace("_", " "), fill=(0, 0, 0))
         for j, t in enumerate(cols):
-            lm = (np.clip(landmark_images[r, t], 0, 1) * 255).astype(np.uint8)
-            sheet.paste(Image.fromarray(np.repeat(lm[..., None], 3, axis=2)), (label_w + j * tile, r * tile))
-            sheet.paste(Image.fromarray(frames[r, t]), (label_w + len(cols) * tile + gap + j * tile, r * tile))
-    big = sheet.resize((width * cfg.sheet_scale, n * tile * cfg.sheet_scale), Image.Resampling.NEAREST)
-    return np.asarray(big)
+            lm = Image.fromarray((np.clip(landmark_images[r, t], 0, 1) * 255).astype(np.uint8)).convert("RGB")
+            sheet.paste(lm if s == tile else lm.resize((tile, tile), Image.Resampling.NEAREST),
+                        (label_w + j * tile, r * tile))
+            face = frames[r, t] if frames.shape[1] == T else frames[r, j]
+            sheet.paste(Image.fromarray(face), (label_w + len(cols) * tile + gap + j * tile, r * tile))
+    k = cfg.sheet_scale if scale is None else scale
+    return np.asarray(sheet.resize((width * k, n * tile * k), Image.Resampling.NEAREST) if k != 1 else sheet)
+
+
+def sheet_columns(T: int, cfg: OutputConfig) -> np.ndarray:
+    """The frames the sheet shows: ``sheet_frames`` evenly spaced, first and last included."""
+    return np.unique(np.linspace(0, T - 1, min(cfg.sheet_frames, T)).round().astype(int))
+
+
+def preview_frames(videos: list[np.ndarray], height: int) -> list[Image.Image]:
+    """The videos (each (T, H, W, 3) uint8) side by side, scaled to ``height``, as palette images sharing one
+    palette (from the first, middle and last frame: no colour flicker between frames)."""
+    t = len(videos[0])
+    h, w = videos[0].shape[1:3]
+    size = (max(1, round(w * height / h)), height)
+    strips = [np.concatenate([np.asarray(Image.fromarray(v[i]).resize(size, Image.Resampling.LANCZOS))
+                              for v in videos], 1) for i in range(t)]  # T x (height, (K+1) width, 3)
+    palette = Image.fromarray(np.concatenate([strips[0], strips[t // 2], strips[-1]], 0)).quantize(256)
+    return [Image.fromarray(strip).quantize(palette=palette, dither=Image.Dither.NONE) for strip in strips]
+
+
+def write_preview(path: Path, videos: list[np.ndarray], cfg: OutputConfig) -> None:
+    """``preview.gif``: a looping animation of all videos side by side (plays wherever an image does)."""
+    frames = preview_frames(videos, cfg.preview_height)
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0,
+                   duration=10 * max(1, round(100 / cfg.fps)))  # GIF times frames in 10 ms steps
 
 
 def versions() -> dict[str, str]:
@@ -83,22 +124,43 @@ def versions() -> dict[str, str]:
 
 
 def _write_videos(paths: list[Path], videos: list[np.ndarray], cfg: OutputConfig) -> None:
-    """H.264 files, encoded in parallel (libx264 runs outside the GIL)."""
+    """H.264 files, ``cfg.encoders`` at a time (libx264 runs outside the GIL; each encoder holds ~140 MB of frame
+    buffers at 1024 x 768, so a photo-sized generation keeps its peak memory by not running all at once)."""
     from ..video import write_video
 
-    with ThreadPoolExecutor(len(paths)) as pool:
+    with ThreadPoolExecutor(max(1, min(cfg.encoders, len(paths)))) as pool:
         list(pool.map(lambda path, v: write_video(path, v, fps=cfg.fps, crf=cfg.crf), paths, videos))
+
+
+def video_alignment(res: GenerationResult, align: AlignConfig, size: int) -> np.ndarray:
+    """The (2, 3) transform from the warp renderer's video pixels to the face aligned as ``align`` (the
+    translator's alignment) but ``size`` pixels wide."""
+    b = between_alignments(align, replace(align, size=size))
+    m = np.asarray(res.video_transform, dtype=np.float64)
+    return np.hstack([b[:, :2] @ m[:, :2], (b[:, :2] @ m[:, 2] + b[:, 2])[:, None]])
+
+
+def check_options(renderer: str, paste: Literal["none", "paste"], crop: Literal["none", "crop"]) -> None:
+    """Refuse output options the renderer has no use for (before any work)."""
+    if paste == "paste" and renderer != "paper":
+        raise CmmnetError("--paste maps the paper renderer's 64 px faces into the photo; the warp renderer's "
+                          "videos are the whole photo already: drop --paste, or add --renderer paper")
+    if crop == "crop" and renderer != "warp":
+        raise CmmnetError("--crop adds aligned face videos to the warp renderer's; the paper renderer's videos are "
+                          "the aligned faces already: drop --crop")
 
 
 def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, seed: int, out: Path,
                      paste: Literal["none", "paste"] = "none", cfg: OutputConfig | None = None,
-                     face: FaceFrontEnd | None = None) -> dict:
+                     face: FaceFrontEnd | None = None, crop: Literal["none", "crop"] = "none") -> dict:
     """Generate with ``net`` on ``image`` and write every output file into ``out`` atomically; returns the meta
     dict written to ``meta.json``. ``face``: the face front end already started on ``image``."""
     from ..faces import read_image_scaled
+    from ..faces.align import align_frames
     from ..io import atomic_dir
 
     cfg = cfg or OutputConfig()
+    check_options(net.config.renderer, paste, crop)
     timings: dict[str, float] = {}
     with atomic_dir(out, "generate") as tmp:  # checked and created first: a bad --out fails before any work
         t0 = time.perf_counter()
@@ -106,13 +168,28 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
         timings["generate_s"] = time.perf_counter() - t0
         names = sequence_names(res.modes)
         t0 = time.perf_counter()
-        _write_videos([tmp / f"{n}.mp4" for n in names],
-                      [upscale(seq, cfg.video_size, cfg.upscale) for seq in res.frames], cfg)
+        cols = sheet_columns(res.points.shape[1], cfg)
+        if res.video is not None:  # the warp renderer: the whole photo
+            videos = list(res.video)
+            to_tile = video_alignment(res, net.front_end.align, cfg.sheet_tile)
+            sheet_faces = np.stack([align_frames(v[cols], to_tile, cfg.sheet_tile) for v in res.video])
+            sheet = contact_sheet(res.landmark_images, sheet_faces, names, cfg, scale=1)
+        else:
+            videos = [upscale(seq, cfg.video_size, cfg.upscale) for seq in res.frames]
+            sheet = contact_sheet(res.landmark_images, res.frames, names, cfg)
+        _write_videos([tmp / f"{n}.mp4" for n in names], videos, cfg)
+        write_preview(tmp / "preview.gif", videos, cfg)
         np.save(tmp / "landmarks.npy", res.points.astype(np.float32))
         np.save(tmp / "landmark_images.npy", (np.clip(res.landmark_images, 0, 1) * 255).round().astype(np.uint8))
-        Image.fromarray(contact_sheet(res.landmark_images, res.frames, names, cfg)).save(tmp / "sheet.png")
+        Image.fromarray(sheet).save(tmp / "sheet.png")
         Image.fromarray(res.neutral_face).save(tmp / "input_aligned.png")
         timings["write_s"] = time.perf_counter() - t0
+        if crop == "crop":
+            t0 = time.perf_counter()
+            to_crop = video_alignment(res, net.front_end.align, cfg.video_size)
+            _write_videos([tmp / f"{n}_crop.mp4" for n in names],
+                          [align_frames(v, to_crop, cfg.video_size) for v in videos], cfg)
+            timings["crop_s"] = time.perf_counter() - t0
         pasted_size = None
         if paste == "paste":
             t0 = time.perf_counter()
@@ -129,8 +206,9 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "command": shlex.join(sys.argv),
             "inputs": {"image": str(Path(image).resolve()), "label": res.label, "modes": res.modes, "seed": res.seed,
-                       "paste": paste == "paste"},
+                       "paste": paste == "paste", "crop": crop == "crop"},
             "seed": res.seed,
+            "renderer": res.renderer,
             "face": {"n_faces": int(res.n_faces), "box": [round(float(v), 2) for v in res.box],
                      "transform": np.asarray(res.transform).round(6).tolist()},
             "weights": net.weights,
@@ -139,9 +217,12 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
             "front_end": to_dict(net.front_end),
             "runtime": {"device": str(net.device), "precision": net.precision},
             "output_config": to_dict(cfg),
-            "files": {"videos": [f"{n}.mp4" for n in names],
+            "files": {"videos": [f"{n}.mp4" for n in names], "video_size": [int(videos[0].shape[2]),
+                                                                           int(videos[0].shape[1])],
+                      "crop_videos": [f"{n}_crop.mp4" for n in names] if crop == "crop" else [],
                       "pasted_videos": [f"{n}_pasted.mp4" for n in names] if paste == "paste" else [],
-                      "pasted_size": pasted_size, "landmarks": "landmarks.npy", "sheet": "sheet.png"},
+                      "pasted_size": pasted_size, "landmarks": "landmarks.npy", "sheet": "sheet.png",
+                      "preview": "preview.gif"},
             "shapes": {"frames": list(res.frames.shape), "landmarks": list(res.points.shape)},
             "timings": {k: round(v, 3) for k, v in timings.items()},
         }

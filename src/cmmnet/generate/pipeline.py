@@ -40,12 +40,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..errors import CheckpointError, CmmnetError
 from ..faces import AlignedFace, FaceDetector, between_alignments, draw_landmarks
-from ..faces.align import transform_points
-from ..faces.image_io import check_image_array
-from ..faces.pipeline import FrontEndConfig, detect_array, detect_image
+from ..faces.align import align_frames, invert_transform, transform_points
+from ..faces.image_io import check_image_array, read_image_scaled
+from ..faces.pipeline import FrontEndConfig, detect_array, detect_image, rescale_transform, upright
 from ..limits import check_modes_range, check_seed
 from ..models.io import load_pretrained_defaulted, read_model_index, weights_hash
 from ..models.landmark_generator import CLASS_NAME as LANDMARK_CLASS
@@ -84,17 +85,20 @@ class GenerationResult:
 
     label: str
     seed: int
-    frames: np.ndarray  # (K+1, T, S, S, 3) uint8 generated faces
+    frames: np.ndarray  # (K+1, T, S, S, 3) uint8 generated faces (warp renderer: its frames aligned at S)
     landmark_images: np.ndarray  # (K+1, T, S, S) float32 in [0, 1]: what G was fed
     points: np.ndarray  # (K+1, T, 68, 2) float32 aligned px (the drawn points; fitted ones for `decoded`)
     neutral_face: np.ndarray  # (S, S, 3) uint8 aligned input face z_0
     neutral_landmarks: np.ndarray  # (68, 2) float32 aligned px
-    reference: np.ndarray  # (S, S, 3) uint8: G's rendering of the neutral face (for `paste` mode "delta")
+    reference: np.ndarray  # (S, S, 3) uint8: G's rendering of the neutral face (`paste` mode "delta"; warp: z_0)
     transform: np.ndarray | None = None  # (2, 3) input-image pixels -> aligned pixels (None for aligned input)
     n_faces: int = 1  # faces found in the photo (the largest was used)
     box: np.ndarray | None = None  # (4,) face box in input-image pixels
     rotation: int = 0  # quarter turns (np.rot90) after which the photo's face was upright; its pixels are those
     # of the photo so turned (cmmnet.faces.pipeline.upright)
+    renderer: str = "paper"  # what made the frames (GenerateConfig.renderer)
+    video: np.ndarray | None = None  # (K+1, T, H, W, 3) uint8: the whole photo (warp renderer on a photo)
+    video_transform: np.ndarray | None = None  # (2, 3) video pixels -> aligned pixels
 
     @property
     def modes(self) -> int:
@@ -260,8 +264,10 @@ class CMMNet:
         check_image_array(neutral_face, "neutral_face")
         return self._generate(neutral_face, neutral_landmarks, name, k, check_seed(seed, "seed"))
 
-    def _generate(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, name: str, k: int,
-                  seed: int) -> GenerationResult:
+    def _generate(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, name: str, k: int, seed: int,
+                  photo: tuple[np.ndarray, np.ndarray] | None = None) -> GenerationResult:
+        """The sequences; ``photo``: ``(image, transform image px -> aligned px)`` the warp renderer moves (None:
+        it moves the aligned face)."""
         face = np.asarray(neutral_face)
         pts0 = np.asarray(neutral_landmarks, dtype=np.float32)
         s = self.image_size
@@ -271,11 +277,45 @@ class CMMNet:
             raise CmmnetError(f"neutral landmarks must be (68, 2), got {pts0.shape}")
         images, points = (a[0] for a in self.translator_inputs(self.landmark_batch(pts0[None], [name], k, seed)))
         n_seq, T = images.shape[:2]  # images (K+1, T, S, S), points (K+1, T, 68, 2)
+        if self.config.renderer == "warp":
+            image, m = photo if photo is not None else (face, np.hstack([np.eye(2), np.zeros((2, 1))]))
+            video = self.render_warp(image, m, pts0, points)  # (K+1, T, H, W, 3)
+            frames = video if photo is None else np.stack([align_frames(v, m, s) for v in video])
+            return GenerationResult(name, int(seed), frames, images, points, face, pts0, face, renderer="warp",
+                                    video=None if photo is None else video, video_transform=m)
         frames = self.translate(images.reshape(n_seq * T, s, s), face, points.reshape(n_seq * T, 68, 2), pts0)
         frames = frames.reshape(n_seq, T, s, s, 3)
         reference = self.translate(draw_landmarks(pts0, s, self.front_end.draw)[None].astype(np.float32), face,
                                    pts0[None], pts0)[0]
         return GenerationResult(name, int(seed), frames, images, points, face, pts0, reference)
+
+    def render_warp(self, image: np.ndarray, transform: np.ndarray, neutral_points: np.ndarray,
+                    points: np.ndarray) -> np.ndarray:
+        """The warp renderer (:mod:`cmmnet.render`): ``image`` (H, W, 3) uint8, whose pixels ``transform`` (2, 3)
+        maps to aligned pixels, moved from its face's ``neutral_points`` (68, 2) along ``points`` (K+1, T, 68, 2)
+        (aligned px) -> (K+1, T, H, W, 3) uint8. One face region for all sequences."""
+        from ..render import WarpRenderer
+
+        to_image = invert_transform(transform)
+        renderer = WarpRenderer(image, transform_points(neutral_points, to_image), self.config.render)
+        video = renderer.render(transform_points(points, to_image).reshape(-1, 68, 2))  # (N, H, W, 3)
+        return video.reshape(*points.shape[:2], *video.shape[1:])
+
+    def video_photo(self, image: str | Path | np.ndarray, transform: np.ndarray,
+                    rotation: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The photo the warp renderer moves: ``image`` (a path or (H, W, 3) uint8) turned by ``rotation`` quarter
+        turns as its face was found, with its longer side capped at ``GenerateConfig.max_side`` (0: not capped), and
+        ``transform`` (the turned photo's pixels -> aligned) re-expressed in the capped photo's pixels."""
+        cap = self.config.max_side if self.config.max_side > 0 else None
+        if isinstance(image, (str, Path)):
+            arr, scale = read_image_scaled(image, cap)
+        else:
+            arr, scale = np.asarray(image), 1.0
+            if cap is not None and max(arr.shape[:2]) > cap:
+                small = Image.fromarray(arr)
+                small.thumbnail((cap, cap), Image.Resampling.LANCZOS)
+                arr, scale = np.asarray(small), arr.shape[1] / small.width
+        return upright(arr, rotation), rescale_transform(transform, 1.0 / scale)
 
     def _detector_instance(self) -> FaceDetector:
         if self._detector is None:
@@ -303,7 +343,8 @@ class CMMNet:
             aligned, n_faces, box, rotation = front_end.result(self.front_end.align)
         else:
             aligned, n_faces, box, rotation = self.align(image)
-        res = self._generate(aligned.image, aligned.landmarks, name, k, seed)
+        photo = self.video_photo(image, aligned.transform, rotation) if self.config.renderer == "warp" else None
+        res = self._generate(aligned.image, aligned.landmarks, name, k, seed, photo)
         res.transform, res.n_faces, res.box = aligned.transform, int(n_faces), np.asarray(box)
         res.rotation = int(rotation)
         return res

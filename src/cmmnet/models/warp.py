@@ -44,6 +44,30 @@ def _kernel(r2: torch.Tensor) -> torch.Tensor:
     return 0.5 * r2 * torch.log(r2.clamp_min(1e-12))
 
 
+def tps_solve(centres: torch.Tensor, values: torch.Tensor, regularization: float) -> torch.Tensor:
+    """Coefficients (B, Q + 3, D) of the smoothing TPS through ``values`` (B, Q, D) at ``centres`` (B, Q, 2): the
+    kernel weights of the Q centres, then the affine part (constant, x, y). ``regularization`` (the lambda, in
+    squared units of the coordinates) keeps coincident centres solvable."""
+    b, q, _ = centres.shape
+    ones = torch.ones(b, q, 1, device=centres.device, dtype=centres.dtype)
+    affine = torch.cat([ones, centres], 2)  # (B, Q, 3)
+    lhs = torch.zeros(b, q + 3, q + 3, device=centres.device, dtype=centres.dtype)
+    eye = torch.eye(q, device=centres.device, dtype=centres.dtype)
+    lhs[:, :q, :q] = _kernel(torch.cdist(centres, centres).pow(2)) + regularization * eye
+    lhs[:, :q, q:] = affine
+    lhs[:, q:, :q] = affine.transpose(1, 2)
+    rhs = torch.cat([values, torch.zeros(b, 3, values.shape[2], device=centres.device, dtype=centres.dtype)], 1)
+    return torch.linalg.solve(lhs, rhs)  # (B, Q+3, D)
+
+
+def tps_evaluate(coef: torch.Tensor, centres: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """The TPS of :func:`tps_solve` (``coef`` (B, Q + 3, D), ``centres`` (B, Q, 2)) at ``points`` (B, N, 2) ->
+    (B, N, D)."""
+    q = centres.shape[1]
+    basis = _kernel(torch.cdist(points, centres).pow(2))  # (B, N, Q)
+    return basis @ coef[:, :q] + points @ coef[:, q + 1:] + coef[:, q:q + 1]  # (B, N, D)
+
+
 def tps_warp(image: torch.Tensor, source_points: torch.Tensor, target_points: torch.Tensor,
              config: WarpConfig | None = None) -> torch.Tensor:
     """Warp ``image`` (B, C, S, S) so that ``source_points`` (B, P, 2) move to ``target_points`` (B, P, 2).
@@ -60,21 +84,12 @@ def tps_warp(image: torch.Tensor, source_points: torch.Tensor, target_points: to
         ring = ring_points(s, ring_per_side).to(image.device)[None].expand(b, -1, -1)  # (B, R, 2)
         src = torch.cat([source_points.to(dtype), ring], 1)  # (B, Q, 2)
         dst = torch.cat([target_points.to(dtype), ring], 1)  # (B, Q, 2)
-        q = src.shape[1]
-        ones = torch.ones(b, q, 1, device=image.device, dtype=dtype)
-        affine = torch.cat([ones, dst], 2)  # (B, Q, 3)
-        lhs = torch.zeros(b, q + 3, q + 3, device=image.device, dtype=dtype)
-        lhs[:, :q, :q] = _kernel(torch.cdist(dst, dst).pow(2)) + regularization * torch.eye(q, device=image.device)
-        lhs[:, :q, q:] = affine
-        lhs[:, q:, :q] = affine.transpose(1, 2)
-        rhs = torch.cat([src, torch.zeros(b, 3, 2, device=image.device, dtype=dtype)], 1)  # (B, Q+3, 2)
-        coef = torch.linalg.solve(lhs, rhs)  # (B, Q+3, 2)
+        coef = tps_solve(dst, src, regularization)  # (B, Q+3, 2)
         n = max(2, -(-(s - 1) // max(1, grid_step)) + 1)  # coarse grid points per side, spanning pixels 0..S-1
         axis = torch.linspace(0, s - 1, n, device=image.device, dtype=dtype)
         gy, gx = torch.meshgrid(axis, axis, indexing="ij")
         grid = torch.stack([gx, gy], -1).reshape(1, n * n, 2).expand(b, -1, -1)  # (B, n*n, 2) output positions
-        basis = _kernel(torch.cdist(grid, dst).pow(2))  # (B, n*n, Q)
-        coords = basis @ coef[:, :q] + grid @ coef[:, q + 1:] + coef[:, q:q + 1]  # (B, n*n, 2) source positions
+        coords = tps_evaluate(coef, dst, grid)  # (B, n*n, 2) source positions
         coords = coords.reshape(b, n, n, 2)
         if n != s:
             coords = F.interpolate(coords.permute(0, 3, 1, 2), size=(s, s), mode="bilinear", align_corners=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import Delaunay
 
 # Triangles with a smaller area (px^2) in the target are skipped (closed lips, closed eyes): they cover no pixel.
 _MIN_AREA = 1e-4
@@ -22,6 +21,8 @@ _MIN_AREA = 1e-4
 
 def triangulate(reference: np.ndarray) -> np.ndarray:
     """Delaunay triangles ``(M, 3)`` int of a reference point set ``(P, 2)`` (landmarks + border points)."""
+    from scipy.spatial import Delaunay  # imported on use: the warp renderer imports this module's neighbours
+
     return np.ascontiguousarray(Delaunay(np.asarray(reference, dtype=np.float64)).simplices.astype(np.int64))
 
 

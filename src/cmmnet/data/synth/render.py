@@ -220,6 +220,17 @@ def paint_lash_lines(img: np.ndarray, lm: np.ndarray, closure: float, lash_rgb: 
     return img
 
 
+def default_mouth_colours(image: np.ndarray, lm: np.ndarray, cfg: RenderConfig) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(skin luminance, teeth RGB, cavity RGB)``: the default mouth colours scaled to the face's light, the median
+    luminance of the cheeks/nose area of ``image`` (h, w, 3) with landmarks ``lm`` (68, 2)."""
+    box = np.concatenate([lm[[31, 35, 48, 54]], cheek_points(lm)])
+    (x0, y0), (x1, y1) = np.floor(box.min(0)).astype(int), np.ceil(box.max(0)).astype(int)
+    patch = image[max(y0, 0) : max(y1, 1), max(x0, 0) : max(x1, 1)].reshape(-1, 3).astype(np.float64)
+    skin = float(np.median(_luma(patch))) if len(patch) else cfg.reference_skin_luma
+    light = float(np.clip(skin / cfg.reference_skin_luma, 0.55, 1.2))
+    return skin, np.array(cfg.teeth_rgb, np.float64) * light, np.array(cfg.cavity_rgb, np.float64) * light
+
+
 class MorphRenderer:
     """Renders frames of one person in one frame geometry (the aligned crop, or the original photo)."""
 
@@ -258,13 +269,7 @@ class MorphRenderer:
 
     def _colours(self, neutral_pts, smile_pts, iod):
         cfg = self.cfg
-        # skin light: median luminance of the cheeks/nose area of the neutral photo
-        box = np.concatenate([neutral_pts[[31, 35, 48, 54]], cheek_points(neutral_pts)])
-        (x0, y0), (x1, y1) = np.floor(box.min(0)).astype(int), np.ceil(box.max(0)).astype(int)
-        patch = self.neutral[max(y0, 0) : max(y1, 1), max(x0, 0) : max(x1, 1)].reshape(-1, 3).astype(np.float64)
-        skin = float(np.median(_luma(patch))) if len(patch) else cfg.reference_skin_luma
-        light = float(np.clip(skin / cfg.reference_skin_luma, 0.55, 1.2))
-        teeth = np.array(cfg.teeth_rgb, np.float64) * light
+        skin, teeth, cavity = default_mouth_colours(self.neutral, neutral_pts, cfg)
         # the smiling photo's own teeth, where it shows some
         alpha = inner_mouth_alpha(smile_pts, self.h, self.w)
         inside = self.smile[alpha > 0.9].astype(np.float64)
@@ -274,7 +279,6 @@ class MorphRenderer:
             sat = bright.max(1) - bright.min(1)
             if len(bright) and float(np.median(_luma(bright))) > 0.9 * skin and float(np.median(sat)) < 60:
                 teeth = np.median(bright, axis=0)
-        cavity = np.array(cfg.cavity_rgb, np.float64) * light
         eye = np.concatenate([neutral_pts[36:42], neutral_pts[42:48]])
         (x0, y0), (x1, y1) = np.floor(eye.min(0)).astype(int), np.ceil(eye.max(0)).astype(int)
         lid = self.neutral[max(y0, 0) : max(y1, 1), max(x0, 0) : max(x1, 1)].reshape(-1, 3).astype(np.float64)

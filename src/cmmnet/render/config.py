@@ -1,0 +1,37 @@
+"""Configs of the warp renderer (no torch imported: the command line derives its defaults from them)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class FieldConfig:
+    grid_step: float = 1 / 12  # coarse node spacing as a fraction of the IOD (at least 2 px)
+    regularization: float = 1e-3  # smoothing-TPS lambda in IOD^2 units (spline's kernel in IOD units)
+    max_displacement: float = 0.45  # each landmark moves at most this many IODs
+    closed_gap: float = 0.01  # IOD: facing lip/lid points are kept at least this far apart (source and target)
+    min_jacobian: float = 0.05  # least corner cross product of a mapped cell, relative to the undeformed cell
+    repair_iterations: int = 6  # local smoothing passes around bad cells before the global fallback
+    bisection_steps: int = 12  # of the global fallback's scale factor
+
+
+@dataclass(frozen=True)
+class MaskConfig:
+    inner: float = 0.3  # IOD outside the landmarks' hull where the field still has full strength
+    outer: float = 0.7  # IOD outside the hull where the field (and so every change) ends
+    anchors_per_side: int = 8  # fixed spline anchors per side of the region's bounding box
+
+
+@dataclass(frozen=True)
+class WarpRenderConfig:
+    field: FieldConfig = dataclasses.field(default_factory=FieldConfig)
+    mask: MaskConfig = dataclasses.field(default_factory=MaskConfig)
+    interpolation: Literal["bilinear", "bicubic"] = "bicubic"  # how the photo is sampled (bicubic keeps more detail)
+    mouth_interior: Literal["painted", "none"] = "painted"  # what fills lips that part
+    parted_lips: float = 0.03  # IOD: a photo with lips this far apart shows its own mouth interior (not painted)
+    paint_ramp: float = 2.0  # px: the painted interior fades in as the lips part this much beyond the photo's own gap
+    gray_spread: float = 3.0  # a photo whose face has at most this channel spread (grey levels) is greyscale
+    chunk: int = 4  # frames sampled at once (bounds memory for large photos)

@@ -1,0 +1,118 @@
+"""The warp renderer: the input photo's own pixels, at its own resolution, moved along a landmark motion.
+
+Not in the paper (whose G of §3.4 paints 64 x 64 faces, ``--renderer paper``). Like the warp stage of First Order
+Motion Model and LivePortrait, but with no network: every frame samples the photo through the fold-free backward
+field of :mod:`cmmnet.render.field`, inside the soft face mask of :mod:`cmmnet.render.mask` (the background is the
+photo's own pixels, unchanged), so identity, detail, colour or its absence (a black-and-white photo stays black and
+white) are kept by construction. What a warp cannot show is the mouth's inside when closed lips part: it is painted
+between the target's inner lips with FRL-Smile's mouth interior (:func:`cmmnet.data.synth.render.paint_mouth_interior`:
+a dark cavity and upper/lower teeth, scaled to the face's light, in grey for a grey photo). A photo that already
+shows parted lips keeps its own mouth interior, moved with the lips.
+
+Coordinates: (x, y) pixels with pixel centres at integers, as in :mod:`cmmnet.faces`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.proxies import inter_ocular_distance, mouth_opening
+from ..data.synth.render import RenderConfig, default_mouth_colours, paint_mouth_interior
+from ..errors import CmmnetError
+from .config import WarpRenderConfig
+from .field import backward_field, upsample
+from .mask import Region, face_region
+
+
+def _is_gray(patch: np.ndarray, spread: float) -> bool:
+    """Whether an (h, w, 3) uint8 patch is greyscale: the 99th percentile of its channel spread is within
+    ``spread`` grey levels."""
+    p = patch.reshape(-1, 3).astype(np.int16)
+    return len(p) == 0 or float(np.percentile(p.max(1) - p.min(1), 99)) <= spread
+
+
+class WarpRenderer:
+    """Renders frames of one photo ``(H, W, 3)`` uint8 whose face has the 68 ``landmarks`` (photo pixels)."""
+
+    def __init__(self, photo: np.ndarray, landmarks: np.ndarray, config: WarpRenderConfig | None = None):
+        self.cfg = config or WarpRenderConfig()
+        photo = np.asarray(photo)
+        if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
+            raise CmmnetError(f"the photo to render must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
+        lm = np.asarray(landmarks, np.float64)
+        if lm.shape != (68, 2) or not np.isfinite(lm).all():
+            raise CmmnetError(f"the photo's landmarks must be 68 finite (x, y) points, got shape {lm.shape}")
+        self.photo = photo
+        self.landmarks = lm
+        self.iod = float(inter_ocular_distance(lm))
+        if not self.iod > 1.0:
+            raise CmmnetError(f"the face in the photo is too small to render (eye distance {self.iod:.1f} px)")
+        self.step = max(2, int(round(self.cfg.field.grid_step * self.iod)))
+        self._tensor = torch.from_numpy(np.ascontiguousarray(photo.transpose(2, 0, 1))).float()[None]  # (1,3,H,W)
+        self._opening = float(mouth_opening(lm))
+        self.paints_mouth = self.cfg.mouth_interior == "painted" and self._opening < self.cfg.parted_lips
+        render_cfg = RenderConfig()
+        _, teeth, cavity = default_mouth_colours(photo, lm, render_cfg)
+        x0, y0 = np.floor(lm.min(0)).astype(int)
+        x1, y1 = np.ceil(lm.max(0)).astype(int) + 1
+        if _is_gray(photo[max(y0, 0):max(y1, 1), max(x0, 0):max(x1, 1)], self.cfg.gray_spread):
+            teeth, cavity = (np.full(3, c @ (0.299, 0.587, 0.114)) for c in (teeth, cavity))
+        self._teeth, self._cavity, self._render_cfg = teeth.astype(np.float32), cavity.astype(np.float32), render_cfg
+
+    def region(self, targets: np.ndarray) -> Region:
+        """The face region (node grid, mask, anchors) for frames with landmarks ``targets`` (T, 68, 2)."""
+        pts = np.concatenate([self.landmarks[None], np.asarray(targets, np.float64)])
+        return face_region(pts, self.iod, self.photo.shape[:2], self.step, self.cfg.mask)
+
+    def field(self, targets: np.ndarray, region: Region | None = None) -> torch.Tensor:
+        """Coarse backward map (T, ny, nx, 2) over ``region.grid`` (source photo pixels of each node)."""
+        targets = self._check(targets)
+        region = region or self.region(targets)
+        return backward_field(self.landmarks, targets, region.grid, region.mask, region.anchors, self.iod,
+                              self.cfg.field)
+
+    def _check(self, targets: np.ndarray) -> np.ndarray:
+        t = np.asarray(targets, np.float64)
+        if t.ndim != 3 or t.shape[1:] != (68, 2) or not np.isfinite(t).all():
+            raise CmmnetError(f"target landmarks must be finite (T, 68, 2), got shape {t.shape}")
+        return t
+
+    def render(self, targets: np.ndarray) -> np.ndarray:
+        """(T, H, W, 3) uint8 frames: the photo with its face moved to each frame's ``targets`` (T, 68, 2)."""
+        targets = self._check(targets)
+        region = self.region(targets)
+        coarse = self.field(targets, region)  # (T, ny, nx, 2)
+        h, w = self.photo.shape[:2]
+        g = region.grid
+        bh, bw = min(g.pixel_size[0], h - g.y0), min(g.pixel_size[1], w - g.x0)
+        out = np.repeat(self.photo[None], len(targets), axis=0)  # (T, H, W, 3)
+        scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
+        for i in range(0, len(targets), self.cfg.chunk):
+            src = upsample(coarse[i:i + self.cfg.chunk], g)[:, :bh, :bw]  # (c, bh, bw, 2) photo px
+            norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
+            img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
+            block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
+            block = block.add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (c, bh, bw, 3)
+            out[i:i + len(src), g.y0:g.y0 + bh, g.x0:g.x0 + bw] = block
+        if self.paints_mouth:
+            for frame, lm in zip(out, targets):
+                self._paint_mouth(frame, lm)
+        return out
+
+    def _paint_mouth(self, frame: np.ndarray, lm: np.ndarray) -> None:
+        """Paint the mouth interior between the inner lips of ``lm`` into ``frame`` (H, W, 3) uint8, in place."""
+        inner = lm[60:68]
+        strength = (float(mouth_opening(lm)) - self._opening) * self.iod / self.cfg.paint_ramp
+        if strength <= 0:  # no wider than the photo's own mouth: nothing to paint
+            return
+        h, w = frame.shape[:2]
+        x0, y0 = (max(int(v) - 4, 0) for v in np.floor(inner.min(0)))
+        x1, y1 = (min(int(v) + 5, lim) for v, lim in zip(np.ceil(inner.max(0)), (w, h)))
+        if x1 <= x0 or y1 <= y0:
+            return
+        crop = frame[y0:y1, x0:x1].astype(np.float32)
+        painted = paint_mouth_interior(crop.copy(), lm - (x0, y0), self._teeth, self._cavity, self._render_cfg)
+        crop += min(strength, 1.0) * (painted - crop)
+        frame[y0:y1, x0:x1] = np.clip(crop + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,182 @@
+"""The warp renderer (cmmnet.render): fold-free field, frame 0 = the photo, background unchanged, colour kept."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pytest
+import torch
+
+from cmmnet.data.proxies import inter_ocular_distance
+from cmmnet.errors import CmmnetError
+from cmmnet.faces import FaceDetector, read_image
+from cmmnet.render import WarpRenderer, corner_jacobians
+from cmmnet.render.field import upsample
+from cmmnet.render.mask import distance_outside
+
+
+@pytest.fixture(scope="module")
+def portrait() -> tuple[np.ndarray, np.ndarray]:
+    """The bundled public-domain portrait and its dlib landmarks."""
+    photo = read_image(resources.files("cmmnet") / "assets" / "example.jpg")
+    return photo, FaceDetector().detect(photo).landmarks.astype(np.float64)
+
+
+def _gray(photo: np.ndarray) -> np.ndarray:
+    y = (photo.astype(np.float64) @ (0.299, 0.587, 0.114)).round().astype(np.uint8)
+    return np.repeat(y[..., None], 3, axis=2)
+
+
+def smile(lm: np.ndarray, frames: int = 6, gain: float = 0.15, part: float = 0.0, close_eyes: float = 0.0,
+          close_lips: bool = False) -> np.ndarray:
+    """(T, 68, 2) landmark motion from ``lm`` (68, 2), growing linearly to its apex at the last frame: lip corners
+    out by ``gain`` IOD in all (and up), the lower lip and jaw down by ``part`` IOD, upper lids towards the lower
+    ones by the fraction ``close_eyes`` (1 = they meet), the inner lips pressed onto each other (``close_lips``)."""
+    iod = float(inter_ocular_distance(lm))
+    out = []
+    for s in np.linspace(0.0, 1.0, frames):
+        p = lm.copy()
+        p[[48, 60], 0] -= s * gain * iod / 2
+        p[[54, 64], 0] += s * gain * iod / 2
+        p[[48, 54, 60, 64], 1] -= s * 0.05 * iod
+        p[[55, 56, 57, 58, 59, 65, 66, 67], 1] += s * part * iod
+        p[5:12, 1] += s * 0.5 * part * iod
+        for up, down in ((37, 41), (38, 40), (43, 47), (44, 46)):
+            p[up] += s * close_eyes * (p[down] - p[up])
+        if close_lips and s > 0:
+            for up, down in ((61, 67), (62, 66), (63, 65)):
+                p[up] = p[down] = 0.5 * (p[up] + p[down])
+        out.append(p)
+    return np.stack(out)
+
+
+def assert_fold_free(renderer: WarpRenderer, targets: np.ndarray) -> None:
+    """Every mapped cell keeps its orientation, and the per-pixel map's finite-difference Jacobian is > 0."""
+    region = renderer.region(targets)
+    coarse = renderer.field(targets, region)  # (T, ny, nx, 2)
+    assert float(corner_jacobians(coarse, region.grid.step).min()) > 0
+    full = upsample(coarse, region.grid)  # (T, H, W, 2)
+    dx, dy = full[:, :-1, 1:] - full[:, :-1, :-1], full[:, 1:, :-1] - full[:, :-1, :-1]
+    det = dx[..., 0] * dy[..., 1] - dx[..., 1] * dy[..., 0]
+    assert float(det.min()) > 0
+
+
+MOTIONS = {
+    "smile": dict(gain=0.2),
+    "open mouth": dict(gain=0.15, part=0.25),
+    "eyes that close": dict(gain=0.15, close_eyes=1.0),
+    "lips that meet": dict(gain=0.1, close_lips=True),
+    "everything at once": dict(gain=0.25, part=0.2, close_eyes=1.0),
+}
+
+
+@pytest.mark.parametrize("motion", MOTIONS)
+def test_the_field_never_folds(portrait, motion):
+    photo, lm = portrait
+    assert_fold_free(WarpRenderer(photo, lm), smile(lm, **MOTIONS[motion]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_field_never_folds_under_landmark_noise(portrait, seed):
+    """Every landmark of every frame jittered by 0.1 IOD (std), the apex frame with eyes and lips shut."""
+    photo, lm = portrait
+    iod = float(inter_ocular_distance(lm))
+    targets = smile(lm, frames=8, gain=0.2, close_eyes=1.0)
+    targets = targets + np.random.default_rng(seed).normal(0.0, 0.1 * iod, targets.shape)
+    assert_fold_free(WarpRenderer(photo, lm), targets)
+
+
+def test_a_photo_with_closed_eyes_and_lips_opening_them(portrait):
+    """Points that meet in the source (the photo's own lids and lips shut) part in the targets."""
+    photo, lm = portrait
+    shut = smile(lm, frames=2, close_eyes=1.0, close_lips=True)[-1]  # (68, 2) eyes and lips closed
+    renderer = WarpRenderer(photo, shut)
+    assert_fold_free(renderer, smile(shut, frames=5, part=0.2) - 0.0)
+
+
+def test_frame_zero_is_the_photo(portrait):
+    photo, lm = portrait
+    frames = WarpRenderer(photo, lm).render(smile(lm, part=0.2))
+    assert frames.shape == (6, *photo.shape)
+    mse = float(((frames[0].astype(np.float64) - photo) ** 2).mean())
+    assert mse == 0 or 10 * np.log10(255**2 / mse) >= 40
+    assert not np.array_equal(frames[-1], photo)  # and the apex is not
+
+
+def test_outside_the_face_mask_nothing_changes(portrait):
+    photo, lm = portrait
+    renderer = WarpRenderer(photo, lm)
+    targets = smile(lm, gain=0.25, part=0.2, close_eyes=1.0)
+    frames = renderer.render(targets)
+    region = renderer.region(targets)
+    h, w = photo.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    outside = distance_outside(region.polygon, np.stack([xs, ys], -1)) > renderer.cfg.mask.outer * renderer.iod
+    assert outside.mean() > 0.2  # the test means something: a good part of the photo is background
+    assert (frames[:, outside] == photo[outside]).all()
+    changed = np.abs(frames[-1].astype(int) - photo).max(-1) > 0
+    assert changed[~outside].mean() > 0.05  # the face does move
+
+
+@pytest.mark.parametrize("which", ["portrait", "astronaut"])
+def test_a_grayscale_photo_stays_grayscale(portrait, which):
+    """Also where the parted lips get a painted mouth interior."""
+    if which == "portrait":
+        photo, lm = portrait
+    else:
+        from skimage import data
+
+        photo = data.astronaut()
+        lm = FaceDetector().detect(photo).landmarks.astype(np.float64)
+    gray = _gray(photo)
+    frames = WarpRenderer(gray, lm).render(smile(lm, frames=3, gain=0.2, part=0.3))
+    spread = frames.max(-1).astype(int) - frames.min(-1)
+    assert spread.max() == 0
+    colour = WarpRenderer(photo, lm).render(smile(lm, frames=3, gain=0.2, part=0.3))
+    assert not np.array_equal(colour[-1], WarpRenderer(photo, lm).render(smile(lm, frames=3, gain=0.2))[-1])
+
+
+def test_dlib_sees_the_mouth_widen(portrait):
+    """What dlib finds in the rendered apex frame follows the target landmarks' mouth-width gain."""
+    photo, lm = portrait
+    targets = smile(lm, frames=2, gain=0.2)
+    apex = WarpRenderer(photo, lm).render(targets)[-1]
+    seen = FaceDetector().detect(apex).landmarks.astype(np.float64)
+    detected0 = lm
+
+    def width(p: np.ndarray) -> float:
+        return float(np.linalg.norm(p[54] - p[48]))
+
+    wanted = width(targets[-1]) / width(targets[0]) - 1
+    assert width(seen) / width(detected0) - 1 >= 0.7 * wanted
+
+
+BAD = {
+    "a grey photo without channels": (np.zeros((64, 64), np.uint8), np.zeros((68, 2)), "(H, W, 3) uint8"),
+    "a float photo": (np.zeros((64, 64, 3), np.float32), np.zeros((68, 2)), "(H, W, 3) uint8"),
+    "too few landmarks": (np.zeros((64, 64, 3), np.uint8), np.zeros((5, 2)), "68 finite"),
+    "NaN landmarks": (np.zeros((64, 64, 3), np.uint8), np.full((68, 2), np.nan), "68 finite"),
+    "a face without eye distance": (np.zeros((64, 64, 3), np.uint8), np.zeros((68, 2)), "too small"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_is_one_clear_error(case):
+    photo, lm, message = BAD[case]
+    with pytest.raises(CmmnetError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        WarpRenderer(photo, lm)
+
+
+@pytest.mark.parametrize("targets", [np.zeros((3, 5, 2)), np.zeros((68, 2)), np.full((2, 68, 2), np.inf)])
+def test_bad_targets_are_one_clear_error(portrait, targets):
+    photo, lm = portrait
+    with pytest.raises(CmmnetError, match="target landmarks"):
+        WarpRenderer(photo, lm).render(targets)
+
+
+def test_same_input_same_frames(portrait):
+    photo, lm = portrait
+    targets = smile(lm, frames=3, gain=0.2, part=0.2)
+    assert np.array_equal(WarpRenderer(photo, lm).render(targets), WarpRenderer(photo, lm).render(targets))
+    assert torch.get_num_threads() >= 1
