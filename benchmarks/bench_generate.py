@@ -96,7 +96,7 @@ def main() -> int:
     frames = {}
     for prec in ("fp32", "bf16"):
         net = CMMNet.from_pretrained(args.weights, GenerateConfig(precision=prec, device=args.device, renderer="paper"))
-        aligned, _, _ = net.align(EXAMPLE)
+        aligned, _, _, _ = net.align(EXAMPLE)
         res = net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=3, seed=0)
         frames[prec] = res.frames
         out[f"generate_aligned_{prec}"] = timed(

@@ -309,7 +309,7 @@ def test_warp_renderer_caps_the_photo_and_renders_aligned_input(weights, warp_ne
     paper = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="fp32", renderer="paper"))
     assert np.allclose(paper.generate(big, "posed", modes=1, seed=0).points, res.points, atol=1e-4)
     # aligned input: the warp renderer moves the aligned face itself; frame 0 is that face
-    aligned, _, _ = warp_net.align(photo)
+    aligned, _, _, _ = warp_net.align(photo)
     res = warp_net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=1, seed=0)
     assert res.video is None and res.frames.shape == (2, T, 64, 64, 3)
     assert np.array_equal(res.frames[:, 0], np.broadcast_to(aligned.image, res.frames[:, 0].shape))
