@@ -1,4 +1,7 @@
-"""`cmmnet show DATASET [--out sheet.png]`: counts, AU proxy curves per label (plot) and a contact sheet."""
+"""`cmmnet show DATASET [--out sheet.png]`: counts, AU proxy curves per label (plot) and a contact sheet.
+
+Argument parsing and reporting only: the work is :mod:`cmmnet.data.show`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from ..data import load_dataset
-from ..data.proxies import au_curves, curve_stats
+from ..data.proxies import au_curves
+from ..data.show import contact_sheet, counts_text, dynamics_text, plot_curves
 from ..errors import CmmnetError
-from ..io import PNG_SOFTWARE, atomic_path, check_output, save_png
+from ..io import check_output
 from ..limits import path_arg
 
 
@@ -24,104 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _print_counts(ds) -> None:
-    c = ds.meta["counts"]
-    print(f"{ds.path}: {c['total']} sequences, {len(ds.subject_names)} subjects, T={ds.T}, {ds.image_size}px, "
-          f"source {ds.meta.get('source')}")
-    for key in ("label", "style", "split"):
-        print(f"  {key:6s} " + ", ".join(f"{k}: {v}" for k, v in c[key].items()))
-    for split, per in c.get("split_label", {}).items():
-        print(f"  {split:6s} " + ", ".join(f"{k}: {v}" for k, v in per.items()))
-
-
-def _print_dynamics(ds, curves: dict[str, np.ndarray]) -> None:
-    s12, s6 = curve_stats(curves["au12"]), curve_stats(curves["au6"])
-    print("  AU proxies per label (mean over sequences): AU12 apex frame / amplitude (IOD) / peak speed, "
-          "|AU6 apex - AU12 apex|")
-    for i, name in enumerate(ds.label_names):
-        m = ds.labels == i
-        if not m.any():
-            continue
-        lag = np.abs(s6["apex"][m] - s12["apex"][m]).mean()
-        print(f"  {name:12s} {s12['apex'][m].mean():5.1f} / {s12['amplitude'][m].mean():.3f} / "
-              f"{s12['peak_speed'][m].mean():.4f}, {lag:4.1f} frames")
-    if ds.style_names:
-        print("  per style at the last frame: mouth opening (IOD) / eye closure")
-        for j, name in enumerate(ds.style_names):
-            m = ds.styles == j
-            if m.any():
-                print(f"  {name:12s} {curves['mouth_opening'][m, -1].mean():.3f} / "
-                      f"{curves['eye_closure'][m, -1].mean():.2f}")
-
-
-def _plot_curves(ds, curves: dict[str, np.ndarray], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
-    t = np.arange(ds.T)
-    panels = [("au12", "AU12 proxy: lip-corner distance change (IOD)", "label"),
-              ("au6", "AU6 proxy: lower-lid raise / neutral eye aperture", "label"),
-              ("mouth_opening", "inner-lip gap change (IOD)", "style"),
-              ("eye_closure", "eye closure (1 - aperture / neutral)", "style")]
-    for ax, (key, title, by) in zip(axes.ravel(), panels):
-        if by == "style" and not ds.style_names:  # no known styles (e.g. a prepared dataset): by label
-            by = "label"
-        names = ds.label_names if by == "label" else ds.style_names
-        groups = ds.labels if by == "label" else ds.styles
-        for i, name in enumerate(names):
-            m = groups == i
-            if not m.any():
-                continue
-            mean, sd = curves[key][m].mean(0), curves[key][m].std(0)
-            ax.plot(t, mean, label=f"{name} (n={int(m.sum())})")
-            ax.fill_between(t, mean - sd, mean + sd, alpha=0.2)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("frame")
-        ax.legend(fontsize=8)
-    fig.suptitle(f"{ds.path.name}: landmark AU proxies, mean +- sd")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": f"{PNG_SOFTWARE} show"})
-    plt.close(fig)
-
-
-def _contact_sheet(ds, path: Path, n_frames: int) -> None:
-    """One row of faces and one of landmark images per (label, style) pair, first sequence of each."""
-    s, T = ds.image_size, ds.T
-    frames = np.unique(np.linspace(0, T - 1, max(2, min(n_frames, T))).round().astype(int))
-    picks = []
-    styles = range(len(ds.style_names)) if ds.style_names else [None]
-    for li, lname in enumerate(ds.label_names):
-        for si in styles:
-            m = (ds.labels == li) & ((ds.styles == si) if si is not None else True)
-            idx = np.flatnonzero(m)
-            if len(idx):  # a different person on every row where possible
-                sname = ds.style_names[si] if si is not None else ""
-                subjects = np.unique(ds.subjects[idx])
-                want = subjects[len(picks) % len(subjects)]
-                picks.append((int(idx[ds.subjects[idx] == want][0]), f"{lname} {sname}".strip()))
-    margin = 120
-    sheet = Image.new("RGB", (margin + len(frames) * s, 2 * s * len(picks)), (255, 255, 255))
-    draw = ImageDraw.Draw(sheet)
-    for row, (i, name) in enumerate(picks):
-        faces = np.asarray(ds.faces[i][frames]).transpose(0, 2, 3, 1)  # (F, S, S, 3)
-        lms = np.asarray(ds.landmark_images[i][frames])  # (F, S, S)
-        y = 2 * s * row
-        sheet.paste(Image.fromarray(np.concatenate(list(faces), 1)), (margin, y))
-        lm_row = np.concatenate(list(lms), 1) * 255
-        sheet.paste(Image.fromarray(lm_row.astype(np.uint8)).convert("RGB"), (margin, y + s))
-        draw.text((4, y + 4), f"#{i}", fill=(0, 0, 0))
-        draw.text((4, y + 18), name, fill=(0, 0, 0))
-        draw.text((4, y + 32), ds.subject_names[int(ds.subjects[i])], fill=(90, 90, 90))
-    scale = max(1, 128 // s)
-    if scale > 1:
-        sheet = sheet.resize((sheet.width * scale, sheet.height * scale), Image.Resampling.NEAREST)
-    save_png(np.asarray(sheet), path, "show")
-
-
 def run(args: argparse.Namespace) -> int:
     ds = load_dataset(args.dataset)
     out = args.out or Path(f"{ds.path.resolve().name}-sheet.png")
@@ -130,10 +35,9 @@ def run(args: argparse.Namespace) -> int:
     curves_path = out.with_name(f"{out.stem}-curves.png")
     check_output(out, "file")
     check_output(curves_path, "file", "--out (its curves plot)")
-    _print_counts(ds)
     curves = au_curves(np.asarray(ds.landmarks))
-    _print_dynamics(ds, curves)
-    _plot_curves(ds, curves, curves_path)
-    _contact_sheet(ds, out, args.frames)
+    print("\n".join(counts_text(ds) + dynamics_text(ds, curves)))
+    plot_curves(ds, curves, curves_path)
+    contact_sheet(ds, out, args.frames)
     print(f"wrote {out} (contact sheet) and {curves_path} (AU proxy curves)")
     return 0
