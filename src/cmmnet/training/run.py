@@ -100,7 +100,7 @@ def git_revision(cwd: Path | None = None) -> str:
 def check_run_dir(out: Path, resume: bool) -> bool:
     """Whether ``out`` holds a run to resume; a new run's folder must pass the output rule (cmmnet.io.check_output),
     and a run is never replaced (CmmnetError)."""
-    if not (out / "config.json").is_file():
+    if not ((out / "config.json").is_file() or (out / "checkpoints").is_dir()):
         check_output(out)
         return False
     if not resume:
