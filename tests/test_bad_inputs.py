@@ -454,7 +454,7 @@ def _api_cases(inputs: dict[str, str]):
          "shape"),
         ("api-weights-nan", lambda: CMMNet.from_pretrained(inputs["weights_nan"]), CheckpointError, "NaN"),
         ("api-train-config-huge", lambda: check_model_sizes(apply_overrides(ExperimentConfig(), [
-            "translation.translator.channels=[1000000,1000000,1000000,1000000,1000000,1000000]"])),
+            "translation.translator.channels=[1000000,1000000,1000000,1000000,1000000,1000000]"]), ["translation"]),
          CheckpointError, "parameters"),
         ("api-weights-huge", lambda: CMMNet.from_pretrained(inputs["weights_huge"]), CheckpointError, "parameters"),
         ("api-detect-0x0", lambda: det.detect(np.zeros((0, 0, 3), np.uint8)), InputFileError, "empty image"),
