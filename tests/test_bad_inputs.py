@@ -423,12 +423,15 @@ def test_cli_cases_one_line_exit_2_nothing_changed(inputs, tmp_path):
 
 
 def _api_cases(inputs: dict[str, str]):
+    from cmmnet.commands.train_cmd import check_model_sizes
+    from cmmnet.config import apply_overrides
     from cmmnet.errors import CheckpointError, ConfigError, InputFileError, NoFaceError, OutputError
     from cmmnet.faces import FaceDetector, read_image_scaled
     from cmmnet.faces.pipeline import process_array
     from cmmnet.generate import CMMNet, GenerateConfig
     from cmmnet.io import check_output
     from cmmnet.limits import check_modes_range, check_seed
+    from cmmnet.training.experiment import ExperimentConfig
 
     det = FaceDetector()
     net = CMMNet.from_pretrained(inputs["weights"], GenerateConfig(device="cpu"))
@@ -450,6 +453,9 @@ def _api_cases(inputs: dict[str, str]):
         ("api-generate-aligned-face", lambda: net.generate_aligned(face[:, :, 0], pts, "posed"), InputFileError,
          "shape"),
         ("api-weights-nan", lambda: CMMNet.from_pretrained(inputs["weights_nan"]), CheckpointError, "NaN"),
+        ("api-train-config-huge", lambda: check_model_sizes(apply_overrides(ExperimentConfig(), [
+            "translation.translator.channels=[1000000,1000000,1000000,1000000,1000000,1000000]"]), ["translation"]),
+         CheckpointError, "parameters"),
         ("api-weights-huge", lambda: CMMNet.from_pretrained(inputs["weights_huge"]), CheckpointError, "parameters"),
         ("api-detect-0x0", lambda: det.detect(np.zeros((0, 0, 3), np.uint8)), InputFileError, "empty image"),
         ("api-detect-float", lambda: det.detect(np.zeros((64, 64, 3), np.float32)), InputFileError, "float32"),

@@ -4,7 +4,8 @@ The output rule (docs/reliability.md), checked by :func:`check_output` before an
 
 * a path that does not exist, an empty folder, or a folder cmmnet wrote (it holds the marker file
   ``.cmmnet-output`` naming the command; outputs of earlier versions are recognised by ``meta.json`` (generate),
-  ``README.txt`` (demo) or a cmmnet ``dataset.json`` (synth, prepare)) is written, replacing it atomically;
+  ``README.txt`` (demo), a cmmnet ``dataset.json`` (synth, prepare) or study ``key.json``, or ``report.md`` with
+  ``metrics.jsonl`` (evaluate)) is written, replacing it atomically;
 * an existing file (unless it is a PNG cmmnet wrote: its ``Software`` text chunk says so), a folder with anything
   else in it, a symbolic link, the current folder or one of its parents is refused with one line naming it.
 
@@ -28,6 +29,7 @@ from .errors import OutputError
 MARKER = ".cmmnet-output"  # in every folder cmmnet writes; holds {"command": NAME}
 PNG_SOFTWARE = "cmmnet"  # the PNG "Software" text chunk of the images cmmnet writes as outputs
 _LEGACY_MARKERS = ("meta.json", "README.txt")  # generate's and demo's folders before the marker file existed
+_LEGACY_JSON = (("dataset.json", "cmmnet-dataset"), ("key.json", "cmmnet-study-key"))  # synth/prepare, study make
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)(?:-.*)?$")
 
 
@@ -61,17 +63,23 @@ def remove_stale_temporaries(path: str | Path) -> None:
                 os.unlink(e.path)
 
 
+def _json_format(path: Path) -> object:
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return meta.get("format") if isinstance(meta, dict) else None
+
+
 def written_by_cmmnet(path: str | Path) -> bool:
     """Whether the existing folder or PNG ``path`` is a cmmnet output (see the module docstring)."""
     path = Path(path)
     if path.is_dir():
         if (path / MARKER).is_file() or any((path / m).is_file() for m in _LEGACY_MARKERS):
             return True
-        try:
-            meta = json.loads((path / "dataset.json").read_text())
-        except (OSError, UnicodeDecodeError, ValueError):
-            return False
-        return isinstance(meta, dict) and meta.get("format") == "cmmnet-dataset"
+        if (path / "report.md").is_file() and (path / "metrics.jsonl").is_file():  # an earlier evaluate report
+            return True
+        return any(_json_format(path / name) == fmt for name, fmt in _LEGACY_JSON)
     try:
         from PIL import Image
 

@@ -21,7 +21,7 @@ from ..limits import check_seed, path_arg
 from ..runtime import seed_everything, set_deterministic
 from ..training.distributed import cleanup_distributed, init_distributed
 from ..training.experiment import CMMNET_PHASES, PHASES, PRESETS, ExperimentConfig
-from ..training.run import Run
+from ..training.run import Run, check_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +61,30 @@ def resolve_config(data: SmileDataset, preset: str, overrides: list[str]) -> Exp
     return apply_overrides(cfg, overrides)
 
 
+def check_model_sizes(cfg: ExperimentConfig, phases: list[str]) -> None:
+    """CMM-Net's networks that ``phases`` train, as configured, built on the meta device: absurd sizes are refused
+    before any allocation."""
+    from ..models.io import check_model_size
+    from ..models.landmark_generator import LandmarkGenerator
+    from ..models.patch_discriminator import PatchDiscriminator
+    from ..models.unet import UNetGenerator
+
+    for key, model_cls, model_cfg, phase in (
+            ("landmark_generator", LandmarkGenerator, cfg.landmark_generator, ("vae", "lstm", "multimode")),
+            ("translation.translator", UNetGenerator, cfg.translation.translator, ("translation",)),
+            ("translation.discriminator", PatchDiscriminator, cfg.translation.discriminator, ("translation",))):
+        if set(phase) & set(phases):
+            check_model_size(model_cls, model_cfg, f"--set {key}")
+
+
 def train(data_dir: Path, out: Path, phases: list[str], preset: str = "paper", overrides: list[str] | None = None,
           resume: bool = False, argv: list[str] | None = None) -> ExperimentConfig:
     """The whole command as a function (also used by tests and benchmarks)."""
+    check_run_dir(Path(out), resume)  # before anything else
     data = load_dataset(data_dir)
     cfg = resolve_config(data, preset, list(overrides or []))
     check_seed(cfg.run.seed, "run.seed")
+    check_model_sizes(cfg, phases)
     if cfg.run.num_threads > 0:
         torch.set_num_threads(cfg.run.num_threads)
     was_deterministic = torch.are_deterministic_algorithms_enabled()

@@ -127,14 +127,14 @@ def load_pretrained_defaulted(model_cls: type[torch.nn.Module], config_cls: type
     """:func:`load_pretrained` and the config keys that took their defaults (:func:`read_config_defaulted`)."""
     directory = Path(directory)
     cfg, defaulted = read_config_defaulted(directory, config_cls, expected_class or model_cls.__name__)
-    check_model_size(model_cls, cfg, directory)
+    check_model_size(model_cls, cfg, directory / CONFIG_NAME)
     model = model_cls(cfg)
     load_checked(model, load_state(directory / WEIGHTS_NAME), f"{directory}: weights",
                  f"the {model_cls.__name__} architecture")
     return model, cfg, defaulted
 
 
-def check_model_size(model_cls: type[torch.nn.Module], cfg: Any, directory: Path) -> None:
+def check_model_size(model_cls: type[torch.nn.Module], cfg: Any, where: str | Path) -> None:
     """Build the model on the meta device (no memory) and refuse a config whose parameters would not fit
     (:data:`cmmnet.limits.MAX_PARAMETERS`), before anything is allocated."""
     try:
@@ -143,10 +143,10 @@ def check_model_size(model_cls: type[torch.nn.Module], cfg: Any, directory: Path
     except CmmnetError:
         raise
     except (RuntimeError, ValueError, TypeError, OverflowError) as e:
-        raise CheckpointError(f"{directory / CONFIG_NAME}: the config builds no {model_cls.__name__} ({e})") from e
+        raise CheckpointError(f"{where}: the config builds no {model_cls.__name__} ({e})") from e
     if n > MAX_PARAMETERS:
-        raise CheckpointError(f"{directory / CONFIG_NAME}: the config asks for {n:,} parameters (limit "
-                              f"{MAX_PARAMETERS:,}); the config is damaged, re-download or retrain")
+        raise CheckpointError(f"{where}: the config asks for {n:,} parameters of {model_cls.__name__} (limit "
+                              f"{MAX_PARAMETERS:,}); give smaller sizes, or re-download the weights")
 
 
 def load_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str, what: str,

@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..config import to_dict
 from ..errors import CmmnetError
-from ..io import atomic_write_text, claim_dir
+from ..io import atomic_write_text, check_output, claim_dir
 from .checkpoints import Checkpointer
 from .distributed import DistContext, all_reduce_mean, barrier
 
@@ -97,6 +97,17 @@ def git_revision(cwd: Path | None = None) -> str:
         return "unknown"
 
 
+def check_run_dir(out: Path, resume: bool) -> bool:
+    """Whether ``out`` holds a run to resume; a new run's folder must pass the output rule (cmmnet.io.check_output),
+    and a run is never replaced (CmmnetError)."""
+    if not ((out / "config.json").is_file() or (out / "checkpoints").is_dir()):
+        check_output(out)
+        return False
+    if not resume:
+        raise CmmnetError(f"{out}: already holds a run; add --resume to continue it or choose another --out")
+    return True
+
+
 class Run:
     """A run directory and everything a phase writes into it.
 
@@ -122,11 +133,7 @@ class Run:
         self._log_handler: logging.Handler | None = None
         cfg_path = self.dir / "config.json"
         if self.dist.is_main:
-            if cfg_path.is_file() and not resume:
-                raise CmmnetError(
-                    f"{self.dir}: already holds a run; add --resume to continue it or choose another --out"
-                )
-            if not (resume and cfg_path.is_file()):  # a new run: the output rule (cmmnet.io.check_output)
+            if not check_run_dir(self.dir, resume):
                 claim_dir(self.dir, "train")
             if resume and cfg_path.is_file():
                 old = json.loads(cfg_path.read_text())
