@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import CmmnetError
     from ..reproduce import ReproduceConfig, build_plan, check_settings, dataset_specs, run_stages
     from ..reproduce.stages import device_of, execute, run_overrides, subject_code_warnings
-    from ..reproduce.state import write_timings
+    from ..reproduce.state import process_group, write_timings
 
     if args.workers < 1:
         raise CmmnetError(f"--workers {args.workers}: give 1 or more")
@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
             say(line)
         return 0
     check_settings(plan)
-    seconds = run_stages(plan, lambda stage: execute(plan, stage, argv), say=lambda s: print(s, flush=True))
+    with process_group(device_of(plan)):
+        seconds = run_stages(plan, lambda stage: execute(plan, stage, argv), say=lambda s: print(s, flush=True))
     write_timings(plan, seconds)
     print(plan.out / "report.md", file=sys.stdout)
     return 0

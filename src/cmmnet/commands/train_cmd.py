@@ -89,7 +89,8 @@ def train(data_dir: Path, out: Path, phases: list[str], preset: str = "paper", o
         torch.set_num_threads(cfg.run.num_threads)
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     set_deterministic(cfg.run.determinism == "deterministic")
-    dist = init_distributed(cfg.run.device)
+    owns_group = not (torch.distributed.is_available() and torch.distributed.is_initialized())
+    dist = init_distributed(cfg.run.device)  # joins the group a caller (cmmnet reproduce) may hold open
     if not dist.is_main:  # one copy of the log lines (rank 0 also writes RUN/train.log)
         logging.getLogger("cmmnet").setLevel(logging.WARNING)
     try:
@@ -102,7 +103,8 @@ def train(data_dir: Path, out: Path, phases: list[str], preset: str = "paper", o
                 log.info("phase %s", name)
                 PHASES[name](cfg, data, run)
     finally:
-        cleanup_distributed()
+        if owns_group:  # whoever joined the group leaves it: reinitialising it per call does not work under torchrun
+            cleanup_distributed()
         set_deterministic(was_deterministic)
     return cfg
 

@@ -8,11 +8,12 @@ cache), so a run killed anywhere continues where it stopped and ends with the sa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,22 @@ def _wait_for(plan: Plan, stage: Stage, poll: float) -> dict[str, Any]:
     while (rec := read_marker(plan, stage)) is None:
         time.sleep(poll)
     return rec
+
+
+@contextlib.contextmanager
+def process_group(device: str) -> Iterator[None]:
+    """Under ``torchrun``, one process group for the whole reproduction (each training stage joins it; joining
+    and leaving it per stage fails on the second rendezvous); nothing otherwise."""
+    from ..training.distributed import cleanup_distributed, init_distributed
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        yield
+        return
+    init_distributed(device)
+    try:
+        yield
+    finally:
+        cleanup_distributed()
 
 
 def run_stages(plan: Plan, execute: StageFn, say: Callable[[str], None] = print, poll: float = 2.0
