@@ -72,7 +72,7 @@ _CPU_POINTS = (
     *_CPU,
     'landmark_generator.readout="linear"',
     'lstm.target="points"',
-    "lstm.epochs=12",
+    "lstm.epochs=30",
     "lstm.batch_size=32",
     "lstm.lr=0.002",
     'multimode.target="points"',
