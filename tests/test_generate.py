@@ -27,6 +27,21 @@ from cmmnet.models.unet import UNetConfig, UNetGenerator
 T = 32
 
 
+def as_generated():
+    """The T generated frames as they are (the default timing resamples them to a real-speed clip)."""
+    from cmmnet.generate import TimingConfig
+
+    return TimingConfig.as_generated(T)
+
+
+def default_clip_frames() -> int:
+    """Frames of the default clip of weights trained at 50 fps (tests/test_timing.py checks the timing)."""
+    from cmmnet.generate import TimingConfig
+    from cmmnet.generate.timing import source_times
+
+    return len(source_times(T, 50.0, TimingConfig()))
+
+
 def make_weights(directory: Path, landmarks: np.ndarray, modes: int = 2) -> Path:
     """A run-like directory with freshly initialised tiny models (T = 32, K = ``modes``)."""
     from cmmnet.models.conditional_lstm import ConditionalLSTMConfig
@@ -81,7 +96,7 @@ def cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
 
 # ------------------------------------------------------------------------------------------------ Python API
 def test_generate_shapes_determinism_and_retargeting(net, photo):
-    res = net.generate(photo, "posed", seed=3)
+    res = net.generate(photo, "posed", seed=3, timing=as_generated())
     k = net.trained_modes
     assert res.frames.shape == (k + 1, T, 64, 64, 3) and res.frames.dtype == np.uint8
     assert res.landmark_images.shape == (k + 1, T, 64, 64) and res.points.shape == (k + 1, T, 68, 2)
@@ -89,7 +104,8 @@ def test_generate_shapes_determinism_and_retargeting(net, photo):
     # retargeted (default): every sequence starts exactly on the person's own landmarks
     assert np.allclose(res.points[:, 0], res.neutral_landmarks[None], atol=1e-4)
     # same seed, same result; and the conditional sequence and the first mode do not depend on K
-    other = net.generate_aligned(res.neutral_face, res.neutral_landmarks, "posed", modes=1, seed=3)
+    other = net.generate_aligned(res.neutral_face, res.neutral_landmarks, "posed", modes=1, seed=3,
+                                 timing=as_generated())
     assert other.frames.shape[0] == 2
     assert np.array_equal(other.frames, res.frames[:2]) and np.array_equal(other.points, res.points[:2])
     # the frames are G's output on exactly the landmark images reported
@@ -146,7 +162,7 @@ def test_landmark_input_modes(weights, net, photo, mode):
 
     other = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", landmark_input=mode))
     aligned, _, _ = net.align(photo)
-    res = other.generate_aligned(aligned.image, aligned.landmarks, "spontaneous", seed=0)
+    res = other.generate_aligned(aligned.image, aligned.landmarks, "spontaneous", seed=0, timing=as_generated())
     assert res.frames.shape == (net.trained_modes + 1, T, 64, 64, 3)
     if mode == "decoded":  # soft decoded images, not binary
         assert res.landmark_images.min() >= 0 and res.landmark_images.max() <= 1
@@ -162,7 +178,7 @@ def test_generate_with_a_warped_translator(tmp_path, frl_dir):
     g = UNetGenerator(UNetConfig(width=0.125, face_input="warped"))
     save_pretrained(g, g.cfg, run / "translator", name="UNetGenerator")
     net = CMMNet.from_pretrained(run, GenerateConfig(device="cpu"))
-    res = net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=1, seed=0)
+    res = net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=1, seed=0, timing=as_generated())
     assert res.frames.shape == (2, 32, 64, 64, 3)
     # frame t is G on the landmark image and the neutral face warped onto frame t's points
     t = 20
@@ -222,7 +238,7 @@ def test_paste_maps_back_into_the_photo(weights, net, photo):
     from cmmnet.generate import CMMNet, GenerateConfig
 
     img = read_image(photo)
-    res = net.generate(photo, "posed", modes=1)
+    res = net.generate(photo, "posed", modes=1, timing=as_generated())
     full = net.paste(res, img)
     assert full.shape == (2, T, *img.shape)
     # "delta" adds only what differs from G's own neutral rendering: the (retargeted) neutral frame 0 is the photo
@@ -264,12 +280,13 @@ def test_cli_generate_writes_everything(tmp_path, weights, photo):
             "--weights", str(weights), "--paste", "--out", str(out))
     assert r.returncode == 0, r.stderr
     names = ["conditional", "mode_1", "mode_2"]
+    n_frames = default_clip_frames()
     for n in names:
         v = read_video(out / f"{n}.mp4")
-        assert v.shape == (T, 256, 256, 3)
+        assert v.shape == (n_frames, 256, 256, 3)
         p = read_video(out / f"{n}_pasted.mp4")
-        assert p.shape == (T, 512, 512, 3)  # the photo's resolution
-    assert np.load(out / "landmarks.npy").shape == (3, T, 68, 2)
+        assert p.shape == (n_frames, 512, 512, 3)  # the photo's resolution
+    assert np.load(out / "landmarks.npy").shape == (3, n_frames, 68, 2)
     sheet = Image.open(out / "sheet.png")
     assert sheet.size[1] == 3 * 64 * 2
     meta = json.loads((out / "meta.json").read_text())
@@ -439,7 +456,7 @@ def test_a_64px_landmark_generator_pairs_with_a_128px_translator(tmp_path, frl_d
     net = CMMNet.from_pretrained(pair, GenerateConfig(device="cpu", precision="fp32"))
     assert net.image_size == 128 and net.landmark_generator.cfg.image_size == 64
     photo = frl_dir / "001_03.jpg"
-    res = net.generate(photo, "posed", modes=1, seed=0)
+    res = net.generate(photo, "posed", modes=1, seed=0, timing=as_generated())
     assert res.frames.shape == (2, net.T, 128, 128, 3) and res.landmark_images.shape == (2, net.T, 128, 128)
     assert np.allclose(res.points[:, 0], res.neutral_landmarks[None], atol=1e-4)  # retargeted onto the person
     lg_align, tr_align = net.landmark_generator.cfg.align, net.front_end.align

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from ..errors import CmmnetError
+from ..generate.timing import MAX_INTENSITY, TimingConfig, frames_for_onset
 from .session import Session
 
 OFFLINE_ENV = {  # Gradio's analytics and version check, the Hugging Face hub's telemetry and downloads
@@ -41,9 +42,14 @@ def build_page(net, example: Path, session: Session | None = None):
     session = session or Session(net)
     n_videos = net.trained_modes + 1
 
-    def generate(photo, label, modes, seed):
+    real_onset = (net.T - 1) / net.fps  # seconds: the onset at the training data's speed
+    default = TimingConfig()
+
+    def generate(photo, label, modes, seed, intensity, onset, back):
         try:
-            res = session.run(photo, label, int(modes), int(seed))
+            timing = TimingConfig(intensity=float(intensity), frames=frames_for_onset(float(onset), default.fps),
+                                  ending="return" if back else "apex")
+            res = session.run(photo, label, int(modes), int(seed), timing)
         except CmmnetError as e:
             hidden = [gr.update(value=None, visible=i == 0) for i in range(n_videos)]
             return [f"**error:** {e}", *hidden, None, None]
@@ -51,8 +57,10 @@ def build_page(net, example: Path, session: Session | None = None):
                            label=res.videos[i].stem.replace("_", " ") if i < len(res.videos) else None)
                  for i in range(n_videos)]
         inputs = res.meta["inputs"]
+        video = res.meta["video"]
         status = (f"{inputs['label']} smile, seed {inputs['seed']}: the conditional sequence and {inputs['modes']} "
-                  f"mode(s), {len(res.videos)} videos")
+                  f"mode(s), {len(res.videos)} videos of {video['seconds']:g} s ({video['frames']} frames at "
+                  f"{video['fps']} fps)")
         return [status, *shown, str(res.sheet), str(res.archive)]
 
     with gr.Blocks(title="cmmnet: smile videos from one photo", analytics_enabled=False) as page:
@@ -69,6 +77,12 @@ def build_page(net, example: Path, session: Session | None = None):
                 modes = gr.Slider(1, net.trained_modes, value=net.trained_modes, step=1, label="K modes",
                                   elem_id="modes")
                 seed = gr.Number(0, precision=0, minimum=0, label="seed (same seed = same videos)", elem_id="seed")
+                intensity = gr.Slider(0, MAX_INTENSITY, value=default.intensity, step=0.1, elem_id="intensity",
+                                      label="intensity (0 = neutral face, 1 = as generated, 2 = twice the motion)")
+                onset = gr.Slider(0.2, 4.0, value=round(real_onset, 2), step=0.02, elem_id="onset",
+                                  label=f"duration of the smile's onset, s ({real_onset:.2f} = real speed)")
+                back = gr.Checkbox(default.ending == "return", elem_id="return",
+                                   label="return to neutral (neutral -> smile -> hold -> neutral; off: ends at apex)")
                 button = gr.Button("Generate", variant="primary", elem_id="generate")
         status = gr.Markdown("", elem_id="status")
         with gr.Row(elem_id="videos"):
@@ -77,7 +91,7 @@ def build_page(net, example: Path, session: Session | None = None):
         sheet = gr.Image(label="contact sheet: landmark images, then faces", type="filepath", interactive=False,
                          elem_id="sheet")
         archive = gr.File(label="everything as one zip", interactive=False, elem_id="archive")
-        button.click(generate, [photo, label, modes, seed], [status, *videos, sheet, archive],
+        button.click(generate, [photo, label, modes, seed, intensity, onset, back], [status, *videos, sheet, archive],
                      concurrency_limit=1, show_progress_on=videos)
     return page
 

@@ -8,8 +8,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import CmmnetError
+
+if TYPE_CHECKING:
+    from ..generate import TimingConfig
 
 KEEP_REQUESTS = 8  # the newest request folders kept on disk (the page has copied the files it shows by then)
 
@@ -38,10 +42,11 @@ class Session:
             shutil.rmtree(old, ignore_errors=True)
         return folder
 
-    def run(self, photo: str | Path | None, label: str, modes: int, seed: int, **controls) -> Outputs:
+    def run(self, photo: str | Path | None, label: str, modes: int, seed: int,
+            timing: TimingConfig | None = None) -> Outputs:
         """Generate (as ``cmmnet generate`` does) and zip; a problem with the input raises :class:`CmmnetError`
         whose message names the uploaded file by its own name, not the server's temporary path."""
-        from ..commands.generate_cmd import write_generation
+        from ..generate import write_generation
 
         if photo is None:
             raise CmmnetError("no photo: upload or drop a photo with one face, or pick the example")
@@ -49,7 +54,7 @@ class Session:
         folder = self._new_folder()
         out = folder / "smiles"
         try:
-            meta = write_generation(self.net, photo, label, int(modes), int(seed), out, **controls)
+            meta = write_generation(self.net, photo, label, int(modes), int(seed), out, timing=timing)
         except CmmnetError as e:
             raise CmmnetError(str(e).replace(str(photo), photo.name)) from e
         archive = folder / f"cmmnet-{photo.stem}-{meta['inputs']['label']}-seed{meta['inputs']['seed']}.zip"

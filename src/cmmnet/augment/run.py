@@ -14,7 +14,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..config import to_dict
 from ..errors import CmmnetError
+from ..generate.timing import TimingConfig
 from ..io import atomic_write_text
 from .manifest import item_rows, skipped_row, write_manifest
 from .plan import SKIPPED_FILE, Shard, find_photos, item_dir, photo_dir
@@ -29,6 +31,7 @@ class AugmentConfig:
     modes: int | None = None  # K mode sequences besides the conditional one; None = the weights' K
     seeds: int = 1  # seeds 0 .. seeds-1 for each photo and label
     workers: int = 0  # worker processes; 0 = this machine's cores shared among a launcher's local processes
+    timing: TimingConfig = field(default_factory=TimingConfig)  # the clips' intensity, length, rate and ending
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,14 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def complete_meta(item: Item, modes: int, weights: dict[str, str]) -> dict | None:
-    """The item's ``meta.json`` when its output is complete and was made by these weights with this K."""
+def complete_meta(item: Item, modes: int, timing: TimingConfig, weights: dict[str, str]) -> dict | None:
+    """The item's ``meta.json`` when its output is complete and was made by these weights with this K and timing."""
     meta = _read_json(item.directory / "meta.json")
     if meta is None:
         return None
     inputs = meta.get("inputs", {})
     ok = (inputs.get("label") == item.label and inputs.get("modes") == modes and inputs.get("seed") == item.seed
+          and inputs.get("timing") == to_dict(timing)
           and _weights_id(meta.get("weights", {})) == _weights_id(weights)
           and all((item.directory / n).is_file() for n in meta.get("files", {}).get("videos", [None])))
     return meta if ok else None
@@ -104,15 +108,15 @@ def _start_worker(weights: Path | None, generate_config) -> None:
     _NET = CMMNet.from_pretrained(weights, generate_config)
 
 
-def _run_item(task: tuple[Item, Path, int]) -> tuple[Item, str | None]:
+def _run_item(task: tuple[Item, Path, int, TimingConfig]) -> tuple[Item, str | None]:
     """Generate one item (unless its photo was skipped meanwhile); returns the item and the skip reason if any."""
-    from ..commands.generate_cmd import write_generation
+    from ..generate import write_generation
 
-    item, out, modes = task
+    item, out, modes, timing = task
     reason = skip_reason(out, item.source)
     if reason is None:
         try:
-            write_generation(_NET, item.image, item.label, modes, item.seed, item.directory)
+            write_generation(_NET, item.image, item.label, modes, item.seed, item.directory, timing=timing)
         except CmmnetError as e:  # the photo's problem (no face, unreadable, too large): record it and go on
             reason = str(e).replace(str(item.image), item.source)  # the same in every shard, wherever it runs
             atomic_write_text(photo_dir(out, Path(item.source)) / SKIPPED_FILE,
@@ -162,17 +166,18 @@ def augment(images: Path, out: Path, weights: Path | None = None, config: Augmen
     if config.seeds < 1:
         raise CmmnetError(f"--seeds {config.seeds}: must be 1 or more")
     _check_settings(out, {"labels": list(labels), "modes": modes, "seeds": config.seeds,
-                          "weights": _weights_id(net.weights)})
+                          "timing": to_dict(config.timing), "weights": _weights_id(net.weights)})
     _remove_stale_temporaries(out, photos)
     items = [Item(images / p, p.as_posix(), item_dir(out, p, label, seed), label, seed)
              for p in photos for label in labels for seed in range(config.seeds)]
-    todo = [it for it in items if skip_reason(out, it.source) is None and complete_meta(it, modes, net.weights) is None]
+    todo = [it for it in items
+            if skip_reason(out, it.source) is None and complete_meta(it, modes, config.timing, net.weights) is None]
     summary = AugmentSummary(len(photos), len(items), 0, len(items) - len(todo))
     workers = min(config.workers or default_workers(), max(1, len(todo)))
     t0 = time.perf_counter()
     bar = tqdm(total=len(items), initial=summary.already, unit="item", desc=f"augment{shard.name}",
                disable=not progress, dynamic_ncols=True)
-    tasks = [(it, out, modes) for it in todo]
+    tasks = [(it, out, modes, config.timing) for it in todo]
     with bar:
         if workers == 1:
             import torch
@@ -202,7 +207,7 @@ def augment(images: Path, out: Path, weights: Path | None = None, config: Augmen
             rows.append(skipped_row(source.as_posix(), reason))
             continue
         for it in (i for i in items if i.source == source.as_posix()):
-            meta = complete_meta(it, modes, net.weights)
+            meta = complete_meta(it, modes, config.timing, net.weights)
             if meta is None:  # cannot happen unless files were removed while running
                 raise CmmnetError(f"{it.directory}: incomplete after the run; rerun `cmmnet augment` to redo it")
             rows += item_rows(out, it.source, it.directory, meta)

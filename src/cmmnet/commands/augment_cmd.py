@@ -10,6 +10,7 @@ from pathlib import Path
 from ..augment.run import AugmentConfig
 from ..errors import CmmnetError
 from ..limits import MAX_MODES, check_modes_range
+from .generate_cmd import add_net_arguments, add_timing_arguments, net_config, timing_from_args
 
 DEFAULTS = AugmentConfig()
 
@@ -24,16 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"K mode sequences besides the conditional one (1..{MAX_MODES}; default: the weights' K)")
     p.add_argument("--seeds", type=int, default=DEFAULTS.seeds,
                    help=f"seeds 0..N-1 for each photo and label (default {DEFAULTS.seeds})")
+    add_timing_arguments(p)
     p.add_argument("--workers", type=int, default=DEFAULTS.workers,
                    help="worker processes (default 0: one per core, shared among a launcher's local processes)")
     p.add_argument("--shard", default=None,
                    help="i/n: do shard i of n (default: RANK/WORLD_SIZE when set, as torchrun does, else all)")
     p.add_argument("--merge", action="store_true", help="join the shard manifests in --out into manifest.jsonl/.csv")
-    p.add_argument("--weights", type=Path, default=None,
-                   help="directory with landmark_generator/ and translator/ (default: the shipped weights)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="fp32",
-                   help="bf16 autocast; auto = bf16 on a GPU or a CPU with AMX (default fp32)")
-    p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N")
+    add_net_arguments(p, precision="fp32", device="cpu")  # the same files on every machine of a sharded run
     p.set_defaults(func=run)
 
 
@@ -48,15 +46,15 @@ def run(args: argparse.Namespace) -> int:
         raise CmmnetError("--images DIR is required (or --merge to join shard manifests)")
     if args.modes is not None:
         check_modes_range(args.modes)
+    timing = timing_from_args(args)
     if args.workers < 0:
         raise CmmnetError(f"--workers {args.workers}: must be 0 (one per core) or more")
     shard = parse_shard(args.shard) if args.shard else shard_from_env()
     labels = tuple(w.strip() for w in args.labels.split(",") if w.strip()) if args.labels else ()
     from ..augment import augment
-    from ..generate import GenerateConfig
 
-    s = augment(args.images, args.out, args.weights, AugmentConfig(labels, args.modes, args.seeds, args.workers),
-                GenerateConfig(precision=args.precision, device=args.device), shard)
+    s = augment(args.images, args.out, args.weights,
+                AugmentConfig(labels, args.modes, args.seeds, args.workers, timing), net_config(args), shard)
     print(f"augment{shard.name}: {s.photos} photos, {s.items} items ({s.generated} generated now, {s.already} "
           f"already done), {len(s.skipped)} photos skipped, {s.photos_per_minute:.1f} photos/min; "
           f"manifest {s.manifest}")

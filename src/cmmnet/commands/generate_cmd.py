@@ -12,7 +12,41 @@ from typing import get_args
 
 from ..errors import CmmnetError
 from ..generate.config import GenerateConfig, Precision
+from ..generate.timing import MAX_INTENSITY, TimingConfig
 from ..limits import MAX_MODES, check_modes_range
+
+
+def add_net_arguments(p: argparse.ArgumentParser, precision: str = GenerateConfig.precision,
+                      device: str = GenerateConfig.device) -> None:
+    """``--weights``, ``--precision``, ``--device`` (the commands that load CMM-Net)."""
+    p.add_argument("--weights", type=Path, default=None,
+                   help="weights directory (a `cmmnet train` run: model_index.json, or landmark_generator/ and "
+                        "translator/); default: the weights shipped with cmmnet")
+    p.add_argument("--precision", choices=get_args(Precision), default=precision,
+                   help=f"bf16 autocast; auto = bf16 on a GPU or a CPU with AMX, else fp32 (default {precision})")
+    p.add_argument("--device", default=device, help=f"auto (GPU when available), cpu, cuda, cuda:N (default {device})")
+
+
+def net_config(args: argparse.Namespace) -> GenerateConfig:
+    return GenerateConfig(precision=args.precision, device=args.device)
+
+
+def add_timing_arguments(p: argparse.ArgumentParser) -> None:
+    """The clip's controls (:class:`TimingConfig`): ``--intensity``, ``--frames``, ``--fps``, ``--no-return``."""
+    d = TimingConfig()
+    p.add_argument("--intensity", type=float, default=d.intensity,
+                   help=f"the smile's motion scaled around the neutral face, 0..{MAX_INTENSITY:g} (default "
+                        f"{d.intensity:g})")
+    p.add_argument("--frames", type=int, default=d.frames,
+                   help="frames of the smile's onset (the generated ones resampled smoothly in time); default: real "
+                        "speed (the frame rate of the weights' training data)")
+    p.add_argument("--fps", type=int, default=d.fps, help=f"video frame rate (default {d.fps})")
+    p.add_argument("--no-return", dest="ending", action="store_const", const="apex", default=d.ending,
+                   help="end the videos at the apex (default: neutral -> smile -> a short hold -> back to neutral)")
+
+
+def timing_from_args(args: argparse.Namespace) -> TimingConfig:
+    return TimingConfig(intensity=args.intensity, frames=args.frames, fps=args.fps, ending=args.ending)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,15 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--modes", type=int, default=None,
                    help=f"K mode sequences besides the conditional one (1..{MAX_MODES}; default: the weights' K)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed = same videos)")
-    p.add_argument("--weights", type=Path, default=None,
-                   help="weights directory (a `cmmnet train` run: model_index.json, or landmark_generator/ and "
-                        "translator/); default: the weights shipped with cmmnet")
+    add_timing_arguments(p)
     p.add_argument("--paste", action="store_true",
                    help="also write full-resolution videos of the face pasted back into the photo")
-    p.add_argument("--precision", choices=get_args(Precision), default=GenerateConfig.precision,
-                   help="bf16 autocast; auto (default) = bf16 on a GPU or a CPU with AMX, else fp32")
-    p.add_argument("--device", default=GenerateConfig.device, help="auto (default: GPU when available), cpu, cuda, "
-                                                                   "cuda:N")
+    add_net_arguments(p)
     p.add_argument("--out", type=Path, required=True, help="output directory (written atomically)")
     p.set_defaults(func=run)
 
@@ -41,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.modes is not None:
         check_modes_range(args.modes)  # before loading anything
+    timing = timing_from_args(args)
     if not args.image.is_file():
         raise CmmnetError(f"--image {args.image}: file not found")
     check_out_dir(args.out)
@@ -48,9 +78,11 @@ def run(args: argparse.Namespace) -> int:
     from ..generate.outputs import write_generation
     from ..generate.pipeline import CMMNet
 
-    net = CMMNet.from_pretrained(args.weights, GenerateConfig(precision=args.precision, device=args.device))
+    net = CMMNet.from_pretrained(args.weights, net_config(args))
     meta = write_generation(net, args.image, args.label, args.modes, args.seed, args.out,
-                            paste="paste" if args.paste else "none", face=face)
+                            paste="paste" if args.paste else "none", face=face, timing=timing)
     files = meta["files"]["videos"] + meta["files"]["pasted_videos"]
-    print(f"wrote {args.out}/: {', '.join(files)}, landmarks.npy, sheet.png, meta.json")
+    video = meta["video"]
+    print(f"wrote {args.out}/: {', '.join(files)} ({video['frames']} frames, {video['seconds']:g} s at "
+          f"{video['fps']} fps), landmarks.npy, sheet.png, meta.json")
     return 0

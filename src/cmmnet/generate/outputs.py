@@ -1,12 +1,13 @@
 """What `cmmnet generate` and `cmmnet demo` write: videos, landmarks, the contact sheet and meta.json.
 
-An output directory holds ``conditional.mp4``, ``mode_1.mp4`` ... ``mode_K.mp4`` (H.264, T frames, the faces
-upscaled to ``OutputConfig.video_size``), ``landmarks.npy`` (K+1, T, 68, 2), ``landmark_images.npy``
-(K+1, T, S, S) uint8 (what G saw, x255), ``sheet.png`` (one row per sequence: landmark images, then faces, as the
-paper's Fig. 6), ``input_aligned.png``, ``meta.json`` (inputs, seed, weights hashes and defaulted config keys,
-versions, timings) and, with paste, ``conditional_pasted.mp4``, ``mode_k_pasted.mp4``: the face mapped back into
-the full-resolution photo. It is built under a temporary name and renamed into place when complete. This module
-imports no torch (the command starts the face front end before torch loads).
+An output directory holds ``conditional.mp4``, ``mode_1.mp4`` ... ``mode_K.mp4`` (H.264, N frames at the
+:class:`TimingConfig`'s frame rate, the faces upscaled to ``OutputConfig.video_size``), ``landmarks.npy``
+(K+1, N, 68, 2), ``landmark_images.npy`` (K+1, N, S, S) uint8 (what G saw, x255), ``sheet.png`` (one row per
+sequence: landmark images, then faces, as the paper's Fig. 6), ``input_aligned.png``, ``meta.json`` (inputs with
+the timing, the video's rate and length, seed, weights hashes and defaulted config keys, versions, timings) and,
+with paste, ``conditional_pasted.mp4``, ``mode_k_pasted.mp4``: the face mapped back into the full-resolution
+photo. It is built under a temporary name and renamed into place when complete. This module imports no torch (the
+command starts the face front end before torch loads).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from ..errors import CmmnetError
 
 if TYPE_CHECKING:
     from .front_end import FaceFrontEnd
-    from .pipeline import CMMNet
+    from .pipeline import CMMNet, GenerationResult
+    from .timing import TimingConfig
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,6 @@ class OutputConfig:
     # into mush. Bicubic gives a smooth face; "nearest" shows the true pixels.
     video_size: int = 256
     upscale: Literal["bicubic", "nearest"] = "bicubic"
-    fps: float = 16.0  # T = 32 frames -> a 2 s smile (the paper's sources run at 20-50 fps; slower is easier to see)
     crf: int = 18  # H.264 quality (lower = better)
     sheet_frames: int = 8  # frames per sequence shown in sheet.png (evenly spaced, first and last included)
     sheet_scale: int = 2  # sheet tiles are S * sheet_scale pixels (nearest)
@@ -94,19 +95,65 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "dlib": dlib.__version__, "av": av.__version__}
 
 
-def _write_videos(paths: list[Path], videos: list[np.ndarray], cfg: OutputConfig) -> None:
+def _write_videos(paths: list[Path], videos: list[np.ndarray], fps: int, cfg: OutputConfig) -> None:
     """H.264 files, encoded in parallel (libx264 runs outside the GIL)."""
     from ..video import write_video
 
     with ThreadPoolExecutor(len(paths)) as pool:
-        list(pool.map(lambda path, v: write_video(path, v, fps=cfg.fps, crf=cfg.crf), paths, videos))
+        list(pool.map(lambda path, v: write_video(path, v, fps=fps, crf=cfg.crf), paths, videos))
+
+
+def write_sequence(res: GenerationResult, sequence: int, path: Path, cfg: OutputConfig | None = None) -> Path:
+    """Sequence ``sequence`` of ``res`` (0 = conditional, k = mode k) as an H.264 file at the result's rate."""
+    from ..video import write_video
+
+    cfg = cfg or OutputConfig()
+    if not 0 <= sequence <= res.modes:
+        raise CmmnetError(f"sequence {sequence}: this result has 0 (conditional) to {res.modes} (modes)")
+    return write_video(path, upscale(res.frames[sequence], cfg.video_size, cfg.upscale), fps=res.fps, crf=cfg.crf)
+
+
+def _write_files(res: GenerationResult, tmp: Path, cfg: OutputConfig) -> dict:
+    """The videos, landmarks, sheet and aligned input of ``res`` into ``tmp``; returns what meta.json says of them."""
+    from ..config import to_dict
+
+    names = sequence_names(res.modes)
+    _write_videos([tmp / f"{n}.mp4" for n in names],
+                  [upscale(seq, cfg.video_size, cfg.upscale) for seq in res.frames], res.fps, cfg)
+    np.save(tmp / "landmarks.npy", res.points.astype(np.float32))
+    np.save(tmp / "landmark_images.npy", (np.clip(res.landmark_images, 0, 1) * 255).round().astype(np.uint8))
+    Image.fromarray(contact_sheet(res.landmark_images, res.frames, names, cfg)).save(tmp / "sheet.png")
+    Image.fromarray(res.neutral_face).save(tmp / "input_aligned.png")
+    n = int(res.frames.shape[1])
+    return {"inputs": {"label": res.label, "modes": res.modes, "seed": res.seed, "timing": to_dict(res.timing)},
+            "seed": res.seed,
+            "video": {"fps": res.fps, "frames": n, "seconds": round(n / res.fps, 4)},
+            "files": {"videos": [f"{n}.mp4" for n in names], "pasted_videos": [], "pasted_size": None,
+                      "landmarks": "landmarks.npy", "sheet": "sheet.png"},
+            "shapes": {"frames": list(res.frames.shape), "landmarks": list(res.points.shape)}}
+
+
+def save_result(res: GenerationResult, out: Path, cfg: OutputConfig | None = None) -> dict:
+    """What :meth:`GenerationResult.save` writes: the files of ``cmmnet generate`` and a meta.json of the result's
+    own inputs (without the run's provenance, which :func:`write_generation` adds), atomically."""
+    from ..config import to_dict
+    from ..io import atomic_dir
+
+    cfg = cfg or OutputConfig()
+    check_out_dir(out)
+    with atomic_dir(out) as tmp:
+        meta = {**_write_files(res, tmp, cfg), "output_config": to_dict(cfg)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
 
 
 def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, seed: int, out: Path,
                      paste: Literal["none", "paste"] = "none", cfg: OutputConfig | None = None,
-                     face: FaceFrontEnd | None = None) -> dict:
+                     face: FaceFrontEnd | None = None, timing: TimingConfig | None = None) -> dict:
     """Generate with ``net`` on ``image`` and write every output file into ``out`` atomically; returns the meta
-    dict written to ``meta.json``. ``face``: the face front end already started on ``image``."""
+    dict written to ``meta.json``. ``face``: the face front end already started on ``image``; ``timing``: the clips'
+    intensity, length, rate and ending (default :class:`TimingConfig`)."""
+    from ..config import to_dict
     from ..faces import read_image
     from ..io import atomic_dir
 
@@ -115,32 +162,23 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
     timings: dict[str, float] = {}
     with atomic_dir(out) as tmp:  # created first: an unwritable --out fails before any work
         t0 = time.perf_counter()
-        res = net.generate(image, label, modes=modes, seed=seed, front_end=face)
+        res = net.generate(image, label, modes=modes, seed=seed, front_end=face, timing=timing)
         timings["generate_s"] = time.perf_counter() - t0
-        names = sequence_names(res.modes)
         t0 = time.perf_counter()
-        _write_videos([tmp / f"{n}.mp4" for n in names],
-                      [upscale(seq, cfg.video_size, cfg.upscale) for seq in res.frames], cfg)
-        np.save(tmp / "landmarks.npy", res.points.astype(np.float32))
-        np.save(tmp / "landmark_images.npy", (np.clip(res.landmark_images, 0, 1) * 255).round().astype(np.uint8))
-        Image.fromarray(contact_sheet(res.landmark_images, res.frames, names, cfg)).save(tmp / "sheet.png")
-        Image.fromarray(res.neutral_face).save(tmp / "input_aligned.png")
+        written = _write_files(res, tmp, cfg)
         timings["write_s"] = time.perf_counter() - t0
-        pasted_size = None
         if paste == "paste":
             t0 = time.perf_counter()
-            pasted = net.paste(res, read_image(image))  # (K+1, T, H, W, 3)
-            _write_videos([tmp / f"{n}_pasted.mp4" for n in names], list(pasted), cfg)
-            pasted_size = [int(pasted.shape[3]), int(pasted.shape[2])]
+            pasted = net.paste(res, read_image(image))  # (K+1, N, H, W, 3)
+            names = [Path(v).stem + "_pasted.mp4" for v in written["files"]["videos"]]
+            _write_videos([tmp / n for n in names], list(pasted), res.fps, cfg)
+            written["files"].update(pasted_videos=names, pasted_size=[int(pasted.shape[3]), int(pasted.shape[2])])
             timings["paste_s"] = time.perf_counter() - t0
-        from ..config import to_dict
-
         meta = {
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "command": shlex.join(sys.argv),
-            "inputs": {"image": str(Path(image).resolve()), "label": res.label, "modes": res.modes, "seed": res.seed,
-                       "paste": paste == "paste"},
-            "seed": res.seed,
+            "inputs": {"image": str(Path(image).resolve()), **written.pop("inputs"), "paste": paste == "paste"},
+            **written,
             "face": {"n_faces": int(res.n_faces), "box": [round(float(v), 2) for v in res.box],
                      "transform": np.asarray(res.transform).round(6).tolist()},
             "weights": net.weights,
@@ -149,10 +187,6 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
             "front_end": to_dict(net.front_end),
             "runtime": {"device": str(net.device), "precision": net.precision},
             "output_config": to_dict(cfg),
-            "files": {"videos": [f"{n}.mp4" for n in names],
-                      "pasted_videos": [f"{n}_pasted.mp4" for n in names] if paste == "paste" else [],
-                      "pasted_size": pasted_size, "landmarks": "landmarks.npy", "sheet": "sheet.png"},
-            "shapes": {"frames": list(res.frames.shape), "landmarks": list(res.points.shape)},
             "timings": {k: round(v, 3) for k, v in timings.items()},
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
