@@ -63,7 +63,8 @@ def build_page(net, example: Path, session: Session | None = None):
                   f"{video['fps']} fps)")
         return [status, *shown, str(res.sheet), str(res.archive)]
 
-    with gr.Blocks(title="cmmnet: smile videos from one photo", analytics_enabled=False) as page:
+    with gr.Blocks(title="cmmnet: smile videos from one photo", analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as page:  # Gradio's copies of the files: removed after an hour
         gr.Markdown("## cmmnet: diverse smile videos from one neutral photo\n"
                     "Upload or drop a photo of a face (neutral, roughly frontal), or pick the example; choose the "
                     "smile and press *Generate*. Row 0 is the conditional sequence, the others the K modes (CMM-Net, "
@@ -100,6 +101,5 @@ def serve(net, example: Path, host: str = "127.0.0.1", port: int = 7860, block: 
     """Start the page on ``host:port``; returns the Gradio app when ``block`` is False (tests)."""
     page = build_page(net, example)
     page.launch(server_name=host, server_port=port, share=False, ssr_mode=False, mcp_server=False,
-                max_file_size=MAX_UPLOAD, prevent_thread_lock=not block, quiet=not block,
-                allowed_paths=[str(Path(example).parent)], footer_links=[])
+                max_file_size=MAX_UPLOAD, prevent_thread_lock=not block, quiet=not block, footer_links=[])
     return page

@@ -133,7 +133,7 @@ def _check_settings(out: Path, settings: dict) -> None:
         if old != settings:
             raise CmmnetError(f"--out {out}: made by a run with other settings ({old}); use the same --labels, "
                               "--modes, --seeds and weights to resume it, or a new --out")
-    elif out.is_dir() and any(out.iterdir()):
+    elif out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()):  # (another shard's temporaries)
         raise CmmnetError(f"--out {out}: not empty and not an earlier `cmmnet augment` output; choose a new --out")
     else:
         atomic_write_text(path, json.dumps(settings, indent=1) + "\n")
