@@ -115,7 +115,8 @@ def test_generate_shows_playable_videos_sheet_and_zip(browser_page, tmp_path):
     assert outside == [], f"the page fetched from outside: {outside}"
 
 
-def test_photo_without_face_shows_one_line(browser_page, tmp_path):
+def test_bad_photos_show_the_command_lines_one_line(browser_page, tmp_path):
+    """No face, not an image, too many pixels: the same message as `cmmnet generate` prints, with the file's name."""
     page, outside = browser_page
     wall = tmp_path / "wall.png"
     Image.new("RGB", (160, 120), (180, 170, 150)).save(wall)
@@ -128,7 +129,22 @@ def test_photo_without_face_shows_one_line(browser_page, tmp_path):
     broken.write_bytes(b"not an image")
     _upload_and_generate(page, broken)
     assert page.inner_text("#status").strip().startswith("error: broken.jpg: not a readable image")
+    huge = tmp_path / "huge.png"  # a PNG header claiming 25000 x 20000 pixels (500 Mpx)
+    huge.write_bytes(_png_header(25000, 20000))
+    _upload_and_generate(page, huge)
+    assert page.inner_text("#status").strip() == "error: huge.png: image too large (over 400 Mpx); downscale it first"
     assert outside == []
+
+
+def _png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
 def test_missing_gradio_gives_install_hint(monkeypatch, capsys):
