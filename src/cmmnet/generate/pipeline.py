@@ -282,7 +282,7 @@ class CMMNet:
         points = self._retime(points, timing, "points")  # (B, R, N, 68, 2)
         s, draw = self.image_size, self.front_end.draw
         images = np.stack([[[draw_landmarks(p, s, draw) for p in seq] for seq in row] for row in points])
-        return images.astype(np.float32), points  # (B, R, T, S, S), (B, R, T, 68, 2)
+        return images.astype(np.float32), points  # (B, R, N, S, S), (B, R, N, 68, 2)
 
     def generate_aligned(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, label: str | int,
                          modes: int | None = None, seed: int = 0,
