@@ -89,7 +89,7 @@ def net():
 
 @pytest.fixture(scope="module")
 def aligned(net):
-    a, _, _ = net.align(example_image())
+    a, _, _, _ = net.align(example_image())
     return a
 
 
