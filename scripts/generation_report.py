@@ -95,15 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     typical_disp = sm.typical_displacement(np.stack([p.real_neutral for p in train_real]),
                                            np.stack([p.real_smile for p in train_real]))  # (68, 2) canonical
     rows = []
-<<<<<<< HEAD
-    for pid in people:
-        neutral_path, smile_path = args.faces / f"{pid}_03.jpg", args.faces / f"{pid}_08.jpg"
-        if pid not in real:
-            print(f"skip {pid}: photos not found or no face in them", file=sys.stderr)
-            continue
-=======
     for pid, neutral_path, smile_path in photo_pairs(args.faces, people):
->>>>>>> render
+        if pid not in real:
+            print(f"skip {pid}: no face in its photos", file=sys.stderr)
+            continue
         smile_aligned = process_image(smile_path, net.front_end).aligned  # aligned as G's faces
         smile = smile_aligned.image  # (64, 64, 3) the real smiling photo, aligned
         photo = read_image(neutral_path)

@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Debian's chromium for the study page's browser test (tests/test_study.py); a no-op when already installed.
+# Debian's chromium for the browser tests of the study page and the web page (tests/test_study.py, test_app.py);
+# a no-op when already installed.
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
   { $sudo apt-get install -y -q chromium || { $sudo apt-get update -q && $sudo apt-get install -y -q chromium; }; } \
-    >/dev/null 2>&1 || echo "warning: could not install chromium; tests/test_study.py's browser test is skipped" >&2
+    >/dev/null 2>&1 || echo "warning: could not install chromium; the browser tests are skipped" >&2
 fi
 lint_paths=(src tests)
 [ -d benchmarks ] && lint_paths+=(benchmarks)

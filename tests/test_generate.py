@@ -27,6 +27,21 @@ from cmmnet.models.unet import UNetConfig, UNetGenerator
 T = 32
 
 
+def as_generated():
+    """The T generated frames as they are (the default timing resamples them to a real-speed clip)."""
+    from cmmnet.generate import TimingConfig
+
+    return TimingConfig.as_generated(T)
+
+
+def default_clip_frames() -> int:
+    """Frames of the default clip of weights trained at 50 fps (tests/test_timing.py checks the timing)."""
+    from cmmnet.generate import TimingConfig
+    from cmmnet.generate.timing import source_times
+
+    return len(source_times(T, 50.0, TimingConfig()))
+
+
 def make_weights(directory: Path, landmarks: np.ndarray, modes: int = 2) -> Path:
     """A run-like directory with freshly initialised tiny models (T = 32, K = ``modes``)."""
     from cmmnet.models.conditional_lstm import ConditionalLSTMConfig
@@ -89,7 +104,7 @@ def cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
 
 # ------------------------------------------------------------------------------------------------ Python API
 def test_generate_shapes_determinism_and_retargeting(net, photo):
-    res = net.generate(photo, "posed", seed=3)
+    res = net.generate(photo, "posed", seed=3, timing=as_generated())
     k = net.trained_modes
     assert res.frames.shape == (k + 1, T, 64, 64, 3) and res.frames.dtype == np.uint8
     assert res.landmark_images.shape == (k + 1, T, 64, 64) and res.points.shape == (k + 1, T, 68, 2)
@@ -97,7 +112,8 @@ def test_generate_shapes_determinism_and_retargeting(net, photo):
     # retargeted (default): every sequence starts exactly on the person's own landmarks
     assert np.allclose(res.points[:, 0], res.neutral_landmarks[None], atol=1e-4)
     # same seed, same result; and the conditional sequence and the first mode do not depend on K
-    other = net.generate_aligned(res.neutral_face, res.neutral_landmarks, "posed", modes=1, seed=3)
+    other = net.generate_aligned(res.neutral_face, res.neutral_landmarks, "posed", modes=1, seed=3,
+                                 timing=as_generated())
     assert other.frames.shape[0] == 2
     assert np.array_equal(other.frames, res.frames[:2]) and np.array_equal(other.points, res.points[:2])
     # the frames are G's output on exactly the landmark images reported
@@ -154,7 +170,7 @@ def test_landmark_input_modes(weights, net, photo, mode):
 
     other = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", landmark_input=mode, renderer="paper"))
     aligned, _, _, _ = net.align(photo)
-    res = other.generate_aligned(aligned.image, aligned.landmarks, "spontaneous", seed=0)
+    res = other.generate_aligned(aligned.image, aligned.landmarks, "spontaneous", seed=0, timing=as_generated())
     assert res.frames.shape == (net.trained_modes + 1, T, 64, 64, 3)
     if mode == "decoded":  # soft decoded images, not binary
         assert res.landmark_images.min() >= 0 and res.landmark_images.max() <= 1
@@ -170,7 +186,7 @@ def test_generate_with_a_warped_translator(tmp_path, frl_dir):
     g = UNetGenerator(UNetConfig(width=0.125, face_input="warped"))
     save_pretrained(g, g.cfg, run / "translator", name="UNetGenerator")
     net = CMMNet.from_pretrained(run, GenerateConfig(device="cpu", renderer="paper"))
-    res = net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=1, seed=0)
+    res = net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=1, seed=0, timing=as_generated())
     assert res.frames.shape == (2, 32, 64, 64, 3)
     # frame t is G on the landmark image and the neutral face warped onto frame t's points
     t = 20
@@ -230,7 +246,7 @@ def test_paste_maps_back_into_the_photo(weights, net, photo):
     from cmmnet.generate import CMMNet, GenerateConfig
 
     img = read_image(photo)
-    res = net.generate(photo, "posed", modes=1)
+    res = net.generate(photo, "posed", modes=1, timing=as_generated())
     full = net.paste(res, img)
     assert full.shape == (2, T, *img.shape)
     # "delta" adds only what differs from G's own neutral rendering: the (retargeted) neutral frame 0 is the photo
@@ -270,10 +286,11 @@ def test_warp_renderer_moves_the_photo_at_its_resolution(warp_net, photo):
 
     img = read_image(photo)
     res = warp_net.generate(photo, "posed", modes=1, seed=3)
-    assert res.renderer == "warp" and res.video.shape == (2, T, *img.shape) and res.video.dtype == np.uint8
-    assert res.frames.shape == (2, T, 64, 64, 3) and res.points.shape == (2, T, 68, 2)
-    for seq in res.video:  # frame 0 is the photo (its own landmarks), later frames move only the face
-        assert np.abs(seq[0].astype(int) - img).max() <= 1
+    n = default_clip_frames()  # the timing step runs before the warp renderer too
+    assert res.renderer == "warp" and res.video.shape == (2, n, *img.shape) and res.video.dtype == np.uint8
+    assert res.frames.shape == (2, n, 64, 64, 3) and res.points.shape == (2, n, 68, 2) and len(res.times) == n
+    for seq in res.video:  # frames 0 and N-1 (back to neutral) are the photo, the others move only the face
+        assert np.abs(seq[0].astype(int) - img).max() <= 1 and np.abs(seq[-1].astype(int) - img).max() <= 1
     assert np.array_equal(res.video[:, :, :20], np.broadcast_to(img[:20], res.video[:, :, :20].shape))
     # the coordinates line up: a mouth widened 1.2 times in aligned px is what dlib finds in the photo frame
     from cmmnet.faces import FaceDetector, transform_points
@@ -311,7 +328,7 @@ def test_warp_renderer_caps_the_photo_and_renders_aligned_input(weights, warp_ne
     # aligned input: the warp renderer moves the aligned face itself; frame 0 is that face
     aligned, _, _, _ = warp_net.align(photo)
     res = warp_net.generate_aligned(aligned.image, aligned.landmarks, "posed", modes=1, seed=0)
-    assert res.video is None and res.frames.shape == (2, T, 64, 64, 3)
+    assert res.video is None and res.frames.shape == (2, default_clip_frames(), 64, 64, 3)
     assert np.array_equal(res.frames[:, 0], np.broadcast_to(aligned.image, res.frames[:, 0].shape))
 
 
@@ -323,20 +340,21 @@ def test_cli_generate_writes_everything(tmp_path, weights, photo):
             "--weights", str(weights), "--crop", "--out", str(out))
     assert r.returncode == 0, r.stderr
     names = ["conditional", "mode_1", "mode_2"]
+    n_frames = default_clip_frames()
     original = np.asarray(Image.open(photo).convert("RGB")).astype(float)
     for n in names:
         v = read_video(out / f"{n}.mp4")
-        assert v.shape == (T, 512, 512, 3)  # the photo's resolution
+        assert v.shape == (n_frames, 512, 512, 3)  # the photo's resolution
         assert 10 * np.log10(255**2 / ((v[0] - original) ** 2).mean()) >= 40  # frame 0 is the photo (H.264)
-        assert read_video(out / f"{n}_crop.mp4").shape == (T, 256, 256, 3)
+        assert read_video(out / f"{n}_crop.mp4").shape == (n_frames, 256, 256, 3)
     preview = Image.open(out / "preview.gif")  # (PIL merges identical frames: count the time they show)
     assert preview.size == (3 * 192, 192) and preview.info["loop"] == 0
     shown = 0
     for i in range(preview.n_frames):
         preview.seek(i)
         shown += preview.info["duration"]
-    assert abs(shown - T * 60) <= 10 * preview.n_frames  # 16 fps in GIF's 10 ms steps
-    assert np.load(out / "landmarks.npy").shape == (3, T, 68, 2)
+    assert abs(shown - n_frames * 40) <= 10 * preview.n_frames  # 25 fps in GIF's 10 ms steps
+    assert np.load(out / "landmarks.npy").shape == (3, n_frames, 68, 2)
     sheet = Image.open(out / "sheet.png")
     assert sheet.size[1] == 3 * 128
     meta = json.loads((out / "meta.json").read_text())
@@ -351,8 +369,8 @@ def test_cli_generate_writes_everything(tmp_path, weights, photo):
             "--weights", str(weights), "--renderer", "paper", "--paste", "--out", str(paper))
     assert r.returncode == 0, r.stderr
     for n in names:
-        assert read_video(paper / f"{n}.mp4").shape == (T, 256, 256, 3)
-        assert read_video(paper / f"{n}_pasted.mp4").shape == (T, 512, 512, 3)
+        assert read_video(paper / f"{n}.mp4").shape == (n_frames, 256, 256, 3)
+        assert read_video(paper / f"{n}_pasted.mp4").shape == (n_frames, 512, 512, 3)
     assert Image.open(paper / "sheet.png").size[1] == 3 * 64 * 2 and (paper / "preview.gif").is_file()
     assert np.array_equal(np.load(paper / "landmarks.npy"), np.load(out / "landmarks.npy"))
     # a foreign non-empty directory is refused (it would be replaced); an earlier output is replaced
@@ -522,7 +540,7 @@ def test_a_64px_landmark_generator_pairs_with_a_128px_translator(tmp_path, frl_d
     net = CMMNet.from_pretrained(pair, GenerateConfig(device="cpu", precision="fp32"))
     assert net.image_size == 128 and net.landmark_generator.cfg.image_size == 64
     photo = frl_dir / "001_03.jpg"
-    res = net.generate(photo, "posed", modes=1, seed=0)
+    res = net.generate(photo, "posed", modes=1, seed=0, timing=as_generated())
     assert res.frames.shape == (2, net.T, 128, 128, 3) and res.landmark_images.shape == (2, net.T, 128, 128)
     assert np.allclose(res.points[:, 0], res.neutral_landmarks[None], atol=1e-4)  # retargeted onto the person
     lg_align, tr_align = net.landmark_generator.cfg.align, net.front_end.align

@@ -20,6 +20,8 @@ _COMMANDS = (
     ("cmmnet.commands.faces_cmd", ("landmarks", "align")),
     ("cmmnet.commands.demo_cmd", ("demo",)),
     ("cmmnet.commands.generate_cmd", ("generate",)),
+    ("cmmnet.commands.augment_cmd", ("augment",)),
+    ("cmmnet.commands.app_cmd", ("app",)),
     ("cmmnet.commands.prepare_cmd", ("prepare",)),
     ("cmmnet.commands.synth_cmd", ("synth",)),
     ("cmmnet.commands.show_cmd", ("show",)),

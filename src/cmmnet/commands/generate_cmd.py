@@ -12,7 +12,41 @@ from typing import get_args
 from ..errors import CmmnetError
 from ..generate.config import GenerateConfig, Precision, Renderer
 from ..generate.outputs import OutputConfig
+from ..generate.timing import MAX_INTENSITY, TimingConfig
 from ..limits import MAX_MODES, modes_arg, path_arg, seed_arg
+
+
+def add_net_arguments(p: argparse.ArgumentParser, precision: str = GenerateConfig.precision,
+                      device: str = GenerateConfig.device) -> None:
+    """``--weights``, ``--precision``, ``--device`` (the commands that load CMM-Net)."""
+    p.add_argument("--weights", type=path_arg, default=None,
+                   help="weights directory (a `cmmnet train` run: model_index.json, or landmark_generator/ and "
+                        "translator/); default: the weights shipped with cmmnet")
+    p.add_argument("--precision", choices=get_args(Precision), default=precision,
+                   help=f"bf16 autocast; auto = bf16 on a GPU or a CPU with AMX, else fp32 (default {precision})")
+    p.add_argument("--device", default=device, help=f"auto (GPU when available), cpu, cuda, cuda:N (default {device})")
+
+
+def net_config(args: argparse.Namespace) -> GenerateConfig:
+    return GenerateConfig(precision=args.precision, device=args.device)
+
+
+def add_timing_arguments(p: argparse.ArgumentParser) -> None:
+    """The clip's controls (:class:`TimingConfig`): ``--intensity``, ``--frames``, ``--fps``, ``--no-return``."""
+    d = TimingConfig()
+    p.add_argument("--intensity", type=float, default=d.intensity,
+                   help=f"the smile's motion scaled around the neutral face, 0..{MAX_INTENSITY:g} (default "
+                        f"{d.intensity:g})")
+    p.add_argument("--frames", type=int, default=d.frames,
+                   help="frames of the smile's onset (the generated ones resampled smoothly in time); default: real "
+                        "speed (the frame rate of the weights' training data)")
+    p.add_argument("--fps", type=int, default=d.fps, help=f"video frame rate (default {d.fps})")
+    p.add_argument("--no-return", dest="ending", action="store_const", const="apex", default=d.ending,
+                   help="end the videos at the apex (default: neutral -> smile -> a short hold -> back to neutral)")
+
+
+def timing_from_args(args: argparse.Namespace) -> TimingConfig:
+    return TimingConfig(intensity=args.intensity, frames=args.frames, fps=args.fps, ending=args.ending)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,9 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--modes", type=modes_arg, default=None,
                    help=f"K mode sequences besides the conditional one (1..{MAX_MODES}; default: the weights' K)")
     p.add_argument("--seed", type=seed_arg, default=0, help="random seed (same seed = same videos)")
-    p.add_argument("--weights", type=path_arg, default=None,
-                   help="weights directory (a `cmmnet train` run: model_index.json, or landmark_generator/ and "
-                        "translator/); default: the weights shipped with cmmnet")
+    add_timing_arguments(p)
     p.add_argument("--renderer", choices=get_args(Renderer), default=GenerateConfig.renderer,
                    help="warp (default): the photo's own pixels moved along the generated landmarks, at the photo's "
                         "resolution; paper: the 64 px U-Net of the paper paints aligned faces")
@@ -35,10 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"warp renderer: also write videos of the aligned face at {OutputConfig.video_size} px")
     p.add_argument("--paste", action="store_true",
                    help="paper renderer: also write full-resolution videos of the face pasted back into the photo")
-    p.add_argument("--precision", choices=get_args(Precision), default=GenerateConfig.precision,
-                   help="bf16 autocast; auto (default) = bf16 on a GPU or a CPU with AMX, else fp32")
-    p.add_argument("--device", default=GenerateConfig.device, help="auto (default: GPU when available), cpu, cuda, "
-                                                                   "cuda:N")
+    add_net_arguments(p)
     p.add_argument("--out", type=path_arg, required=True, help="output directory (written atomically)")
     p.set_defaults(func=run)
 
@@ -53,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise CmmnetError(f"--max-side {args.max_side}: use a positive size in pixels, or 0 for the photo's own")
     paste, crop = ("paste" if args.paste else "none"), ("crop" if args.crop else "none")
     check_options(args.renderer, paste, crop)
+    timing = timing_from_args(args)
     check_image_path(args.image)  # before loading anything
     check_output(args.out)
     face = FaceFrontEnd(args.image)  # dlib loads its models there while torch loads here
@@ -63,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
                             max_side=args.max_side)
     net = CMMNet.from_pretrained(args.weights, config)
     meta = write_generation(net, args.image, args.label, args.modes, args.seed, args.out,
-                            paste=paste, face=face, crop=crop)
+                            paste=paste, face=face, crop=crop, timing=timing)
     files = meta["files"]["videos"] + meta["files"]["crop_videos"] + meta["files"]["pasted_videos"]
-    print(f"wrote {args.out}/: {', '.join(files)}, preview.gif, landmarks.npy, sheet.png, meta.json")
+    video = meta["video"]
+    print(f"wrote {args.out}/: {', '.join(files)} ({video['frames']} frames, {video['seconds']:g} s at "
+          f"{video['fps']} fps), preview.gif, landmarks.npy, sheet.png, meta.json")
     return 0

@@ -46,6 +46,8 @@ class EvaluateConfig:
     max_sequences: int = 0  # 0 = the whole test split; N = its first N sequences (quick looks)
     mode_sequences: int = 48  # CMM-Net: test sequences whose K modes are generated for the mode metrics; 0 = all
     videos_per_label: int = 20  # test videos per label written to REPORT/videos/<method>/<label>/ (>= 37 pairs)
+    # frame rate of those videos: the T generated frames (0.62 s at FRL-Smile's 50 fps) played slower, for raters
+    video_fps: float = 16.0
     device: str = "cpu"
     landmarks: FrameLandmarksConfig = field(default_factory=FrameLandmarksConfig)
 
@@ -77,7 +79,7 @@ class Evaluator:
             self.inception = load_inception(inception_path).to(cfg.device)
             self.inception_hash = hashlib.sha256(Path(inception_path).read_bytes()).hexdigest()[:16]
         self.tracker = FrameLandmarks(cfg.landmarks)
-        settings = {k: v for k, v in to_dict(cfg).items() if k not in ("batch_size", "videos_per_label")}
+        settings = {k: v for k, v in to_dict(cfg).items() if k not in ("batch_size", "videos_per_label", "video_fps")}
         self.key_base = {"dataset": dataset_key(data), "config": settings, "inception": self.inception_hash}
         self._boxes: list[np.ndarray] | None = None
         self._refs: dict[int, np.ndarray] = {}
@@ -219,7 +221,6 @@ class Evaluator:
         return res
 
     def _write_videos(self, videos: np.ndarray, positions, out: Path, written: dict[str, int]) -> None:
-        from ..generate.outputs import OutputConfig
         from ..video import write_video
 
         for v, pos in zip(videos, positions):
@@ -228,4 +229,4 @@ class Evaluator:
                 continue
             written[label] = written.get(label, 0) + 1
             write_video(out / label / video_name(self.data, self.rows[pos]), v.transpose(0, 2, 3, 1),
-                        fps=OutputConfig.fps)
+                        fps=self.cfg.video_fps)

@@ -147,9 +147,10 @@ def video_name(data, row: int) -> str:
 
 
 def write_videos(method: Method, data, out: Path, per_label: int, seed: int = 0, batch_size: int = 16) -> Path:
-    """Generate the first ``per_label`` test videos of each label with ``method`` into ``out/<label>/``."""
-    from ..generate.outputs import OutputConfig
+    """Generate the first ``per_label`` test videos of each label with ``method`` into ``out/<label>/`` (at the
+    evaluation report's frame rate, :attr:`EvaluateConfig.video_fps`)."""
     from ..video import write_video
+    from .evaluate import EvaluateConfig
 
     test = data.subset("test")
     labels = np.asarray(data.arrays["labels"])[test.index]
@@ -165,7 +166,7 @@ def write_videos(method: Method, data, out: Path, per_label: int, seed: int = 0,
         lm0 = np.asarray(data.arrays["landmarks"][r, 0])
         videos, _ = method.generate(faces0, lm0, names[i:i + batch_size], seed)
         for v, row, label in zip(videos, r, names[i:i + batch_size]):
-            write_video(out / label / video_name(data, row), v.transpose(0, 2, 3, 1), fps=OutputConfig.fps)
+            write_video(out / label / video_name(data, row), v.transpose(0, 2, 3, 1), fps=EvaluateConfig.video_fps)
     return out
 
 

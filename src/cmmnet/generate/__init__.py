@@ -4,6 +4,7 @@
   batched landmark path (:meth:`CMMNet.landmark_batch`);
 - :mod:`.config`: :class:`GenerateConfig` (how to run the weights);
 - :mod:`.front_end`: :class:`FaceFrontEnd`, the face detection started in a forked process;
+- :mod:`.timing`: :class:`TimingConfig`, the timing step (intensity, length, frame rate, ending of the clips);
 - :mod:`.outputs`: :class:`OutputConfig` and :func:`write_generation` (videos, landmarks, sheet, meta.json).
 
 The names below are imported lazily: :mod:`.config`, :mod:`.front_end` and :mod:`.outputs` import no torch, so the
@@ -29,10 +30,11 @@ if TYPE_CHECKING:  # pragma: no cover
         default_weights_dir,
         fold_batch_norm,
     )
+    from .timing import TimingConfig
 
 __all__ = ["AlignConfig", "CMMNet", "FaceFrontEnd", "GenerateConfig", "GenerationResult", "LANDMARK_DIR",
-           "LandmarkBatch", "MAX_MODES", "OutputConfig", "TRANSLATOR_DIR", "default_weights_dir", "fold_batch_norm",
-           "write_generation"]
+           "LandmarkBatch", "MAX_MODES", "OutputConfig", "TRANSLATOR_DIR", "TimingConfig", "default_weights_dir",
+           "fold_batch_norm", "write_generation"]
 
 
 def __getattr__(name: str) -> Any:
@@ -52,6 +54,10 @@ def __getattr__(name: str) -> Any:
         from .front_end import FaceFrontEnd
 
         return FaceFrontEnd
+    if name == "TimingConfig":
+        from .timing import TimingConfig
+
+        return TimingConfig
     if name in ("OutputConfig", "write_generation"):
         from . import outputs
 

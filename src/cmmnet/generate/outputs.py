@@ -1,16 +1,16 @@
 """What `cmmnet generate` and `cmmnet demo` write: videos, landmarks, the contact sheet, a preview and meta.json.
 
-An output directory holds ``conditional.mp4``, ``mode_1.mp4`` ... ``mode_K.mp4`` (H.264 yuv420p, T frames): with
-the warp renderer (the default) the whole photo at its resolution (longer side capped at
-``GenerateConfig.max_side``), frame 0 the photo itself; with the paper renderer the 64 px faces upscaled to
-``OutputConfig.video_size``. ``preview.gif``: all K + 1 videos side by side, looping. ``landmarks.npy``
-(K+1, T, 68, 2, aligned pixels), ``landmark_images.npy`` (K+1, T, S, S) uint8 (x255), ``sheet.png`` (one row per
-sequence: landmark images, then faces, as the paper's Fig. 6), ``input_aligned.png``, ``meta.json`` (inputs, seed,
-renderer, the face's transform, weights hashes and defaulted config keys, versions, timings). With crop (warp
-renderer): ``conditional_crop.mp4``, ``mode_k_crop.mp4``, the aligned faces at ``video_size``; with paste (paper
-renderer): ``conditional_pasted.mp4``, ``mode_k_pasted.mp4``, the faces mapped back into the photo. It is built
-under a temporary name and renamed into place when complete. This module imports no torch (the command starts the
-face front end before torch loads).
+An output directory holds ``conditional.mp4``, ``mode_1.mp4`` ... ``mode_K.mp4`` (H.264 yuv420p, N frames at the
+:class:`TimingConfig`'s frame rate): with the warp renderer (the default) the whole photo at its resolution (longer
+side capped at ``GenerateConfig.max_side``), frame 0 the photo itself; with the paper renderer the 64 px faces
+upscaled to ``OutputConfig.video_size``. ``preview.gif``: all K + 1 videos side by side, looping. ``landmarks.npy``
+(K+1, N, 68, 2, aligned pixels), ``landmark_images.npy`` (K+1, N, S, S) uint8 (what G saw, x255), ``sheet.png``
+(one row per sequence: landmark images, then faces, as the paper's Fig. 6), ``input_aligned.png``, ``meta.json``
+(inputs with the timing, the video's rate and length, seed, renderer, the face's transform, weights hashes and
+defaulted config keys, versions, timings). With crop (warp renderer): ``conditional_crop.mp4``,
+``mode_k_crop.mp4``, the aligned faces at ``video_size``; with paste (paper renderer): ``conditional_pasted.mp4``,
+``mode_k_pasted.mp4``, the faces mapped back into the photo. It is built under a temporary name and renamed into
+place when complete. This module imports no torch (the command starts the face front end before torch loads).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from ..faces.align import AlignConfig, between_alignments
 if TYPE_CHECKING:
     from .front_end import FaceFrontEnd
     from .pipeline import CMMNet, GenerationResult
+    from .timing import TimingConfig
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,6 @@ class OutputConfig:
     # into mush. Bicubic gives a smooth face; "nearest" shows the true pixels.
     video_size: int = 256
     upscale: Literal["bicubic", "nearest"] = "bicubic"
-    fps: float = 16.0  # T = 32 frames -> a 2 s smile (the paper's sources run at 20-50 fps; slower is easier to see)
     crf: int = 18  # H.264 quality (lower = better)
     sheet_frames: int = 8  # frames per sequence shown in sheet.png (evenly spaced, first and last included)
     sheet_scale: int = 2  # paper renderer: sheet tiles are S * sheet_scale pixels (nearest)
@@ -105,11 +105,11 @@ def preview_frames(videos: list[np.ndarray], height: int) -> list[Image.Image]:
     return [Image.fromarray(strip).quantize(palette=palette, dither=Image.Dither.NONE) for strip in strips]
 
 
-def write_preview(path: Path, videos: list[np.ndarray], cfg: OutputConfig) -> None:
-    """``preview.gif``: a looping animation of all videos side by side (plays wherever an image does)."""
+def write_preview(path: Path, videos: list[np.ndarray], fps: float, cfg: OutputConfig) -> None:
+    """``preview.gif``: a looping animation of all videos side by side at ``fps`` (plays wherever an image does)."""
     frames = preview_frames(videos, cfg.preview_height)
     frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0,
-                   duration=10 * max(1, round(100 / cfg.fps)))  # GIF times frames in 10 ms steps
+                   duration=10 * max(1, round(100 / fps)))  # GIF times frames in 10 ms steps
 
 
 def versions() -> dict[str, str]:
@@ -123,14 +123,81 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "dlib": dlib.__version__, "av": av.__version__}
 
 
-def _write_videos(paths: list[Path], videos: list[np.ndarray], cfg: OutputConfig) -> None:
-    """H.264 files, ``cfg.encoders`` at a time (libx264 runs outside the GIL; each encoder holds ~140 MB of frame
-    buffers at 1024 x 768, so a photo-sized generation keeps its peak memory by not running all at once)."""
+def _write_videos(paths: list[Path], videos: list[np.ndarray], fps: float, cfg: OutputConfig) -> None:
+    """H.264 files at ``fps``, ``cfg.encoders`` at a time (libx264 runs outside the GIL; each encoder holds ~140 MB
+    of frame buffers at 1024 x 768, so a photo-sized generation keeps its peak memory by not running all at once)."""
     from ..video import write_video
 
     with ThreadPoolExecutor(max(1, min(cfg.encoders, len(paths)))) as pool:
-        list(pool.map(lambda path, v: write_video(path, v, fps=cfg.fps, crf=cfg.crf), paths, videos))
+        list(pool.map(lambda path, v: write_video(path, v, fps=fps, crf=cfg.crf), paths, videos))
 
+
+def sequence_video(res: GenerationResult, sequence: int, cfg: OutputConfig) -> np.ndarray:
+    """(N, H, W, 3) uint8: what ``sequence``'s video shows (the whole photo for the warp renderer on a photo, else
+    the faces upscaled to ``cfg.video_size``)."""
+    if res.video is not None:
+        return res.video[sequence]
+    return upscale(res.frames[sequence], cfg.video_size, cfg.upscale)
+
+
+def write_sequence(res: GenerationResult, sequence: int, path: Path, cfg: OutputConfig | None = None) -> Path:
+    """Sequence ``sequence`` of ``res`` (0 = conditional, k = mode k) as an H.264 file at the result's rate."""
+    from ..video import write_video
+
+    cfg = cfg or OutputConfig()
+    if not 0 <= sequence <= res.modes:
+        raise CmmnetError(f"sequence {sequence}: this result has 0 (conditional) to {res.modes} (modes)")
+    return write_video(path, sequence_video(res, sequence, cfg), fps=res.fps, crf=cfg.crf)
+
+
+def _write_files(res: GenerationResult, tmp: Path, cfg: OutputConfig,
+                 align: AlignConfig | None = None) -> tuple[dict, list[np.ndarray]]:
+    """The videos, preview, landmarks, sheet and aligned input of ``res`` into ``tmp``; returns what meta.json says
+    of them and the videos. ``align``: the translator's alignment, for the warp renderer's sheet tiles at
+    ``cfg.sheet_tile`` (None: its faces as aligned at S)."""
+    from ..config import to_dict
+    from ..faces.align import align_frames
+
+    names = sequence_names(res.modes)
+    videos = [sequence_video(res, i, cfg) for i in range(len(names))]
+    if res.video is not None and align is not None:  # the warp renderer: the sheet's faces from the whole photo
+        to_tile = video_alignment(res, align, cfg.sheet_tile)
+        cols = sheet_columns(res.points.shape[1], cfg)
+        sheet_faces = np.stack([align_frames(v[cols], to_tile, cfg.sheet_tile) for v in res.video])
+        sheet = contact_sheet(res.landmark_images, sheet_faces, names, cfg, scale=1)
+    else:
+        sheet = contact_sheet(res.landmark_images, res.frames, names, cfg)
+    _write_videos([tmp / f"{n}.mp4" for n in names], videos, res.fps, cfg)
+    write_preview(tmp / "preview.gif", videos, res.fps, cfg)
+    np.save(tmp / "landmarks.npy", res.points.astype(np.float32))
+    np.save(tmp / "landmark_images.npy", (np.clip(res.landmark_images, 0, 1) * 255).round().astype(np.uint8))
+    Image.fromarray(sheet).save(tmp / "sheet.png")
+    Image.fromarray(res.neutral_face).save(tmp / "input_aligned.png")
+    n = int(res.frames.shape[1])
+    meta = {"inputs": {"label": res.label, "modes": res.modes, "seed": res.seed, "timing": to_dict(res.timing)},
+            "seed": res.seed,
+            "renderer": res.renderer,
+            "video": {"fps": res.fps, "frames": n, "seconds": round(n / res.fps, 4)},
+            "files": {"videos": [f"{n}.mp4" for n in names],
+                      "video_size": [int(videos[0].shape[2]), int(videos[0].shape[1])],
+                      "crop_videos": [], "pasted_videos": [], "pasted_size": None, "landmarks": "landmarks.npy",
+                      "sheet": "sheet.png", "preview": "preview.gif"},
+            "shapes": {"frames": list(res.frames.shape), "landmarks": list(res.points.shape)}}
+    return meta, videos
+
+
+def save_result(res: GenerationResult, out: Path, cfg: OutputConfig | None = None) -> dict:
+    """What :meth:`GenerationResult.save` writes: the files of ``cmmnet generate`` and a meta.json of the result's
+    own inputs (without the run's provenance, which :func:`write_generation` adds), atomically, under the output
+    rule of :func:`cmmnet.io.check_output`."""
+    from ..config import to_dict
+    from ..io import atomic_dir
+
+    cfg = cfg or OutputConfig()
+    with atomic_dir(out, "generate") as tmp:
+        meta = {**_write_files(res, tmp, cfg)[0], "output_config": to_dict(cfg)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
 
 def video_alignment(res: GenerationResult, align: AlignConfig, size: int) -> np.ndarray:
     """The (2, 3) transform from the warp renderer's video pixels to the face aligned as ``align`` (the
@@ -152,9 +219,12 @@ def check_options(renderer: str, paste: Literal["none", "paste"], crop: Literal[
 
 def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, seed: int, out: Path,
                      paste: Literal["none", "paste"] = "none", cfg: OutputConfig | None = None,
-                     face: FaceFrontEnd | None = None, crop: Literal["none", "crop"] = "none") -> dict:
+                     face: FaceFrontEnd | None = None, crop: Literal["none", "crop"] = "none",
+                     timing: TimingConfig | None = None) -> dict:
     """Generate with ``net`` on ``image`` and write every output file into ``out`` atomically; returns the meta
-    dict written to ``meta.json``. ``face``: the face front end already started on ``image``."""
+    dict written to ``meta.json``. ``face``: the face front end already started on ``image``; ``timing``: the clips'
+    intensity, length, rate and ending (default :class:`TimingConfig`)."""
+    from ..config import to_dict
     from ..faces import read_image_scaled
     from ..faces.align import align_frames
     from ..io import atomic_dir
@@ -164,51 +234,36 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
     timings: dict[str, float] = {}
     with atomic_dir(out, "generate") as tmp:  # checked and created first: a bad --out fails before any work
         t0 = time.perf_counter()
-        res = net.generate(image, label, modes=modes, seed=seed, front_end=face)
+        res = net.generate(image, label, modes=modes, seed=seed, front_end=face, timing=timing)
         timings["generate_s"] = time.perf_counter() - t0
-        names = sequence_names(res.modes)
         t0 = time.perf_counter()
-        cols = sheet_columns(res.points.shape[1], cfg)
-        if res.video is not None:  # the warp renderer: the whole photo
-            videos = list(res.video)
-            to_tile = video_alignment(res, net.front_end.align, cfg.sheet_tile)
-            sheet_faces = np.stack([align_frames(v[cols], to_tile, cfg.sheet_tile) for v in res.video])
-            sheet = contact_sheet(res.landmark_images, sheet_faces, names, cfg, scale=1)
-        else:
-            videos = [upscale(seq, cfg.video_size, cfg.upscale) for seq in res.frames]
-            sheet = contact_sheet(res.landmark_images, res.frames, names, cfg)
-        _write_videos([tmp / f"{n}.mp4" for n in names], videos, cfg)
-        write_preview(tmp / "preview.gif", videos, cfg)
-        np.save(tmp / "landmarks.npy", res.points.astype(np.float32))
-        np.save(tmp / "landmark_images.npy", (np.clip(res.landmark_images, 0, 1) * 255).round().astype(np.uint8))
-        Image.fromarray(sheet).save(tmp / "sheet.png")
-        Image.fromarray(res.neutral_face).save(tmp / "input_aligned.png")
+        written, videos = _write_files(res, tmp, cfg, net.front_end.align)
+        names = [Path(v).stem for v in written["files"]["videos"]]
         timings["write_s"] = time.perf_counter() - t0
         if crop == "crop":
             t0 = time.perf_counter()
             to_crop = video_alignment(res, net.front_end.align, cfg.video_size)
-            _write_videos([tmp / f"{n}_crop.mp4" for n in names],
-                          [align_frames(v, to_crop, cfg.video_size) for v in videos], cfg)
+            crops = [f"{n}_crop.mp4" for n in names]
+            _write_videos([tmp / c for c in crops], [align_frames(v, to_crop, cfg.video_size) for v in videos],
+                          res.fps, cfg)
+            written["files"]["crop_videos"] = crops
             timings["crop_s"] = time.perf_counter() - t0
-        pasted_size = None
         if paste == "paste":
             t0 = time.perf_counter()
             # bounded memory: the photo read at most at the pasted size, one sequence in memory at a time
             photo, scale = read_image_scaled(image, net.config.paste.max_side or None)
-            for i, n in enumerate(names):  # frames pasted as the encoder takes them
-                _write_videos([tmp / f"{n}_pasted.mp4"], [net.paste_sequence(res, photo, i, scale)], cfg)
+            pasted = [f"{n}_pasted.mp4" for n in names]
+            for i, n in enumerate(pasted):  # frames pasted as the encoder takes them
+                _write_videos([tmp / n], [net.paste_sequence(res, photo, i, scale)], res.fps, cfg)
             h, w = photo.shape[:2] if res.rotation % 2 == 0 else photo.shape[1::-1]  # as pasted: turned upright
-            pasted_size = [int(w), int(h)]
+            written["files"].update(pasted_videos=pasted, pasted_size=[int(w), int(h)])
             timings["paste_s"] = time.perf_counter() - t0
-        from ..config import to_dict
-
         meta = {
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "command": shlex.join(sys.argv),
-            "inputs": {"image": str(Path(image).resolve()), "label": res.label, "modes": res.modes, "seed": res.seed,
-                       "paste": paste == "paste", "crop": crop == "crop"},
-            "seed": res.seed,
-            "renderer": res.renderer,
+            "inputs": {"image": str(Path(image).resolve()), **written.pop("inputs"), "paste": paste == "paste",
+                       "crop": crop == "crop"},
+            **written,
             "face": {"n_faces": int(res.n_faces), "box": [round(float(v), 2) for v in res.box],
                      "transform": np.asarray(res.transform).round(6).tolist()},
             "weights": net.weights,
@@ -217,13 +272,6 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
             "front_end": to_dict(net.front_end),
             "runtime": {"device": str(net.device), "precision": net.precision},
             "output_config": to_dict(cfg),
-            "files": {"videos": [f"{n}.mp4" for n in names], "video_size": [int(videos[0].shape[2]),
-                                                                           int(videos[0].shape[1])],
-                      "crop_videos": [f"{n}_crop.mp4" for n in names] if crop == "crop" else [],
-                      "pasted_videos": [f"{n}_pasted.mp4" for n in names] if paste == "paste" else [],
-                      "pasted_size": pasted_size, "landmarks": "landmarks.npy", "sheet": "sheet.png",
-                      "preview": "preview.gif"},
-            "shapes": {"frames": list(res.frames.shape), "landmarks": list(res.points.shape)},
             "timings": {k: round(v, 3) for k, v in timings.items()},
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")

@@ -21,6 +21,10 @@ Which landmark images G sees is :attr:`GenerateConfig.landmark_input` (the paper
 - ``redrawn``: the points fitted from the decoded images, redrawn as they are.
 - ``decoded``: the VAE decoder's soft images themselves (the paper's wiring; both parts at one alignment).
 
+Between the landmark generator and G, the timing step (:mod:`cmmnet.generate.timing`, :class:`TimingConfig`)
+scales the motion (``intensity``) and resamples the T generated frames to the video's length and frame rate (by
+default real speed, neutral -> smile -> hold -> neutral), so every renderer gets the same clip.
+
 A translator trained with ``UNetConfig.face_input = "warped"`` (not the shipped one) gets, instead of ``z_0``,
 the neutral face TPS-warped onto each frame's points, ``GenerationResult.points`` (:mod:`cmmnet.models.warp`).
 
@@ -33,10 +37,10 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -54,9 +58,11 @@ from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConf
 from ..models.unet import UNetConfig, UNetGenerator
 from ..runtime import autocast, choose_device, choose_precision
 from .config import GenerateConfig
+from .timing import TimingConfig, retime, source_times
 
 if TYPE_CHECKING:
     from .front_end import FaceFrontEnd
+    from .outputs import OutputConfig
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=torch.nn.Module)
@@ -85,9 +91,9 @@ class GenerationResult:
 
     label: str
     seed: int
-    frames: np.ndarray  # (K+1, T, S, S, 3) uint8 generated faces (warp renderer: its frames aligned at S)
-    landmark_images: np.ndarray  # (K+1, T, S, S) float32 in [0, 1]: what G was fed
-    points: np.ndarray  # (K+1, T, 68, 2) float32 aligned px (the drawn points; fitted ones for `decoded`)
+    frames: np.ndarray  # (K+1, N, S, S, 3) uint8 generated faces (warp renderer: its frames aligned at S)
+    landmark_images: np.ndarray  # (K+1, N, S, S) float32 in [0, 1]: what G was fed
+    points: np.ndarray  # (K+1, N, 68, 2) float32 aligned px (the drawn points; fitted ones for `decoded`)
     neutral_face: np.ndarray  # (S, S, 3) uint8 aligned input face z_0
     neutral_landmarks: np.ndarray  # (68, 2) float32 aligned px
     reference: np.ndarray  # (S, S, 3) uint8: G's rendering of the neutral face (`paste` mode "delta"; warp: z_0)
@@ -97,12 +103,32 @@ class GenerationResult:
     rotation: int = 0  # quarter turns (np.rot90) after which the photo's face was upright; its pixels are those
     # of the photo so turned (cmmnet.faces.pipeline.upright)
     renderer: str = "paper"  # what made the frames (GenerateConfig.renderer)
-    video: np.ndarray | None = None  # (K+1, T, H, W, 3) uint8: the whole photo (warp renderer on a photo)
+    video: np.ndarray | None = None  # (K+1, N, H, W, 3) uint8: the whole photo (warp renderer on a photo)
     video_transform: np.ndarray | None = None  # (2, 3) video pixels -> aligned pixels
+    timing: TimingConfig = field(default_factory=TimingConfig)  # how the T generated frames became these
+    times: np.ndarray | None = None  # (N,) the generated frame (0 .. T-1, fractional) each frame shows
 
     @property
     def modes(self) -> int:
         return int(self.frames.shape[0]) - 1
+
+    @property
+    def fps(self) -> int:
+        """The videos' frame rate."""
+        return self.timing.fps
+
+    def save(self, directory: str | Path, config: OutputConfig | None = None) -> dict:
+        """Write the videos, landmarks, contact sheet and ``meta.json`` into ``directory`` (as ``cmmnet generate``
+        does, atomically); returns the meta dict."""
+        from .outputs import save_result
+
+        return save_result(self, Path(directory), config)
+
+    def write_video(self, path: str | Path, sequence: int = 0, config: OutputConfig | None = None) -> Path:
+        """One sequence (0 = conditional, k = mode k) as an H.264 file at :attr:`fps`."""
+        from .outputs import write_sequence
+
+        return write_sequence(self, sequence, Path(path), config)
 
 
 @dataclass
@@ -244,30 +270,45 @@ class CMMNet:
             fitted = transform_points(fitted, self._from_landmark_frame).astype(np.float32)
         return LandmarkBatch(out.get("images"), fitted, neutral)
 
-    def translator_inputs(self, batch: LandmarkBatch, rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+    def _retime(self, seq: np.ndarray, timing: TimingConfig | None, kind: Literal["points", "images"]) -> np.ndarray:
+        """The timing step on (B, R, T, ...) sequences -> (B, R, N, ...); ``None``: as generated."""
+        if timing is None:
+            return seq
+        b, r = seq.shape[:2]
+        out, _ = retime(seq.reshape(b * r, *seq.shape[2:]), self.fps, timing, kind)  # (B R, N, ...)
+        return out.reshape(b, r, *out.shape[1:])
+
+    def translator_inputs(self, batch: LandmarkBatch, rows: slice = slice(None),
+                          timing: TimingConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
         """What G is fed for ``rows`` of each sequence set, per :attr:`GenerateConfig.landmark_input`: landmark
-        images (B, R, T, S, S) float32 and their points (B, R, T, 68, 2) (see the module doc)."""
+        images (B, R, N, S, S) float32 and their points (B, R, N, 68, 2) (see the module doc), after the timing
+        step ``timing`` (``None``: the N = T generated frames as they are, as evaluation scores them)."""
         fitted = batch.fitted[:, rows]  # (B, R, T, 68, 2)
         mode = self.config.landmark_input
         if mode == "decoded":
             assert batch.decoded is not None  # landmark_batch decodes for this mode
-            return batch.decoded[:, rows], fitted
+            return self._retime(batch.decoded[:, rows], timing, "images"), self._retime(fitted, timing, "points")
         points = batch.neutral[:, None, None] + (fitted - fitted[:, :, :1]) if mode == "retargeted" else fitted
+        points = self._retime(points, timing, "points")  # (B, R, N, 68, 2)
         s, draw = self.image_size, self.front_end.draw
         images = np.stack([[[draw_landmarks(p, s, draw) for p in seq] for seq in row] for row in points])
-        return images.astype(np.float32), points  # (B, R, T, S, S), (B, R, T, 68, 2)
+        return images.astype(np.float32), points  # (B, R, N, S, S), (B, R, N, 68, 2)
 
     def generate_aligned(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, label: str | int,
-                         modes: int | None = None, seed: int = 0) -> GenerationResult:
+                         modes: int | None = None, seed: int = 0,
+                         timing: TimingConfig | None = None) -> GenerationResult:
         """K + 1 sequences from an aligned (S, S, 3) uint8 neutral face and its (68, 2) aligned landmarks."""
         name, k = self.check_request(label, modes)
         check_image_array(neutral_face, "neutral_face")
-        return self._generate(neutral_face, neutral_landmarks, name, k, check_seed(seed, "seed"))
+        return self._generate(neutral_face, neutral_landmarks, name, k, check_seed(seed, "seed"), timing)
 
     def _generate(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, name: str, k: int, seed: int,
-                  photo: tuple[np.ndarray, np.ndarray] | None = None) -> GenerationResult:
-        """The sequences; ``photo``: ``(image, transform image px -> aligned px)`` the warp renderer moves (None:
-        it moves the aligned face)."""
+                  timing: TimingConfig | None, photo: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> GenerationResult:
+        """The sequences, after the timing step ``timing`` (None: the default :class:`TimingConfig`) whichever
+        renderer runs; ``photo``: ``(image, transform image px -> aligned px)`` the warp renderer moves (None: it
+        moves the aligned face)."""
+        timing = timing or TimingConfig()
         face = np.asarray(neutral_face)
         pts0 = np.asarray(neutral_landmarks, dtype=np.float32)
         s = self.image_size
@@ -275,19 +316,23 @@ class CMMNet:
             raise CmmnetError(f"neutral face must be ({s}, {s}, 3) uint8, got {face.shape} {face.dtype}")
         if pts0.shape != (68, 2):
             raise CmmnetError(f"neutral landmarks must be (68, 2), got {pts0.shape}")
-        images, points = (a[0] for a in self.translator_inputs(self.landmark_batch(pts0[None], [name], k, seed)))
-        n_seq, T = images.shape[:2]  # images (K+1, T, S, S), points (K+1, T, 68, 2)
+        batch = self.landmark_batch(pts0[None], [name], k, seed)
+        images, points = (a[0] for a in self.translator_inputs(batch, timing=timing))
+        n_seq, n = images.shape[:2]  # images (K+1, N, S, S), points (K+1, N, 68, 2)
+        times = source_times(self.T, self.fps, timing)  # (N,)
         if self.config.renderer == "warp":
             image, m = photo if photo is not None else (face, np.hstack([np.eye(2), np.zeros((2, 1))]))
-            video = self.render_warp(image, m, pts0, points)  # (K+1, T, H, W, 3)
+            video = self.render_warp(image, m, pts0, points)  # (K+1, N, H, W, 3)
             frames = video if photo is None else np.stack([align_frames(v, m, s) for v in video])
             return GenerationResult(name, int(seed), frames, images, points, face, pts0, face, renderer="warp",
-                                    video=None if photo is None else video, video_transform=m)
-        frames = self.translate(images.reshape(n_seq * T, s, s), face, points.reshape(n_seq * T, 68, 2), pts0)
-        frames = frames.reshape(n_seq, T, s, s, 3)
+                                    video=None if photo is None else video, video_transform=m, timing=timing,
+                                    times=times)
+        frames = self.translate(images.reshape(n_seq * n, s, s), face, points.reshape(n_seq * n, 68, 2), pts0)
+        frames = frames.reshape(n_seq, n, s, s, 3)
         reference = self.translate(draw_landmarks(pts0, s, self.front_end.draw)[None].astype(np.float32), face,
                                    pts0[None], pts0)[0]
-        return GenerationResult(name, int(seed), frames, images, points, face, pts0, reference)
+        return GenerationResult(name, int(seed), frames, images, points, face, pts0, reference, timing=timing,
+                                times=times)
 
     def render_warp(self, image: np.ndarray, transform: np.ndarray, neutral_points: np.ndarray,
                     points: np.ndarray) -> np.ndarray:
@@ -333,10 +378,13 @@ class CMMNet:
         return det.align(self.front_end.align), det.face.n_faces, det.face.box, det.rotation
 
     def generate(self, image: str | Path | np.ndarray, label: str | int, modes: int | None = None,
-                 seed: int = 0, front_end: FaceFrontEnd | None = None) -> GenerationResult:
+                 seed: int = 0, front_end: FaceFrontEnd | None = None,
+                 timing: TimingConfig | None = None) -> GenerationResult:
         """K + 1 smile sequences of the person in ``image`` (path or (H, W, 3) uint8 RGB); the largest face is
         used (a warning is logged when there are several). ``front_end``: the face front end already started on
-        ``image`` (:class:`cmmnet.generate.front_end.FaceFrontEnd`), used when it detects as this net does."""
+        ``image`` (:class:`cmmnet.generate.front_end.FaceFrontEnd`), used when it detects as this net does.
+        ``timing``: intensity, length, frame rate and ending of the clips (default :class:`TimingConfig`: real
+        speed, neutral -> smile -> neutral, about 2 s at 25 fps)."""
         name, k = self.check_request(label, modes)  # fail before the face front end
         seed = check_seed(seed, "seed")
         if front_end is not None and front_end.config.detector == self.config.detector:
@@ -344,7 +392,7 @@ class CMMNet:
         else:
             aligned, n_faces, box, rotation = self.align(image)
         photo = self.video_photo(image, aligned.transform, rotation) if self.config.renderer == "warp" else None
-        res = self._generate(aligned.image, aligned.landmarks, name, k, seed, photo)
+        res = self._generate(aligned.image, aligned.landmarks, name, k, seed, timing, photo)
         res.transform, res.n_faces, res.box = aligned.transform, int(n_faces), np.asarray(box)
         res.rotation = int(rotation)
         return res
