@@ -68,16 +68,12 @@ def browser_page(server):
             browser.close()
 
 
-def _upload_and_generate(page, photo: Path | None) -> None:
-    """Upload ``photo`` (None: pick the bundled example) and press Generate; waits for the status line."""
+def _upload_and_generate(page, photo: Path) -> None:
+    """Upload ``photo`` and press Generate; waits for the new status line."""
     if page.locator("#photo button[aria-label='Clear']").count():  # an earlier photo is there
         page.click("#photo button[aria-label='Clear']")
-    if photo is None:
-        page.get_by_role("button", name="example.jpg").click()
-    else:
-        page.locator("#photo input[type=file]").set_input_files(str(photo))
-    name = "example.jpg" if photo is None else photo.name
-    page.wait_for_function(f"document.querySelector('#photo').innerText.replace(/\\s/g, '').includes({name!r})",
+    page.locator("#photo input[type=file]").set_input_files(str(photo))
+    page.wait_for_function(f"document.querySelector('#photo').innerText.replace(/\\s/g, '').includes({photo.name!r})",
                            timeout=60000)
     before = page.inner_text("#status")
     page.click("#generate")  # the answer replaces the status line (each test's differs from the one before)
@@ -89,7 +85,12 @@ def test_generate_shows_playable_videos_sheet_and_zip(browser_page, tmp_path):
     from cmmnet.video import video_info
 
     page, outside = browser_page
-    _upload_and_generate(page, None)  # the bundled example
+    page.get_by_role("button", name="example.jpg").click()  # the bundled example can be picked ...
+    page.wait_for_function("document.querySelector('#photo').innerText.replace(/\\s/g, '').includes('example.jpg')",
+                           timeout=60000)
+    photo = tmp_path / "me.jpg"  # ... and a photo uploaded in its place
+    shutil.copy(example_image(), photo)
+    _upload_and_generate(page, photo)
     status = page.inner_text("#status")
     assert "error" not in status and "4 videos" in status, status
     page.wait_for_function("[...document.querySelectorAll('#videos video')].length == 4 && "
