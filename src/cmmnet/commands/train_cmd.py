@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -80,7 +81,8 @@ def check_model_sizes(cfg: ExperimentConfig, phases: list[str]) -> None:
 def train(data_dir: Path, out: Path, phases: list[str], preset: str = "paper", overrides: list[str] | None = None,
           resume: bool = False, argv: list[str] | None = None) -> ExperimentConfig:
     """The whole command as a function (also used by tests and benchmarks)."""
-    check_run_dir(Path(out), resume)  # before anything else
+    if os.environ.get("RANK", "0") == "0":  # before anything else; under torchrun, once (rank 0 creates it)
+        check_run_dir(Path(out), resume)
     data = load_dataset(data_dir)
     cfg = resolve_config(data, preset, list(overrides or []))
     check_seed(cfg.run.seed, "run.seed")
