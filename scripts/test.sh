@@ -11,7 +11,7 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   { $sudo apt-get install -y -q chromium || { $sudo apt-get update -q && $sudo apt-get install -y -q chromium; }; } \
     >/dev/null 2>&1 || echo "warning: could not install chromium; the browser tests are skipped" >&2
 fi
-lint_paths=(src tests)
+lint_paths=(src tests scripts)
 [ -d benchmarks ] && lint_paths+=(benchmarks)
 python3 -m ruff check "${lint_paths[@]}"
 python3 -m pytest -q "$@"
