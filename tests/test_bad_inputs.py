@@ -263,7 +263,7 @@ CASES += [
                                       "--out", "o"], "not found"),
     Case("generate-weights-nan", [*_G[:-1], "{weights_nan}", "--out", "o"], "NaN"),
     Case("generate-weights-config-list", [*_G[:-1], "{weights_list}", "--out", "o"], "found a JSON list"),
-    Case("generate-weights-huge", [*_G[:-1], "{weights_huge}", "--out", "o"], "parameters (limit"),
+    Case("generate-weights-huge", [*_G[:-1], "{weights_huge}", "--out", "o"], "(limit 1,000,000,000)"),
     Case("generate-label-unknown", [*_G[:4], "happy", *_G[5:], "--out", "o"], "happy"),
     Case("generate-no-face", [*_G[:2], "white.png", *_G[3:], "--out", "o"], "no face found",
          lambda d: Image.new("RGB", (300, 300), "white").save(d / "white.png")),
