@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Speed of generation (issue 6): in-process K = 3, fp32 vs bf16 autocast, and the whole `cmmnet generate` process.
+"""Speed of generation: in-process K = 3, fp32 vs bf16 autocast, and the whole `cmmnet generate` process.
 
     python benchmarks/bench_generate.py [--weights DIR] [--threads 2] [--repeats 10] [--device cpu]
 

@@ -1,4 +1,4 @@
-"""Time the full FRL-Smile synthesis: `cmmnet synth` on all 80 FRL people (issue 3: <= 5 min on 2 cores).
+"""Time the full FRL-Smile synthesis: `cmmnet synth` on all 80 FRL people (goal: <= 5 min on 2 cores).
 
     python benchmarks/bench_synth.py [--faces ../shared/faces/frl-london] [--out DIR] [--workers 2]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Identity, apex SSIM and mode diversity of `cmmnet generate` on FRL-Smile test people (issue 6 acceptance).
+"""Identity, apex SSIM and mode diversity of `cmmnet generate` on FRL-Smile test people.
 
     python scripts/generation_report.py [--weights DIR] [--data /work/data/frl-smile]
         [--faces ../shared/faces/frl-london] [--labels posed,spontaneous] [--out report.json]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Print the landmark generator's acceptance measurements (issue 5) as JSON.
+"""Print the landmark generator's acceptance measurements as JSON.
 
     python scripts/landmark_report.py RUN DATASET [--split test] [--vae-frames 1024] [--out report.json]
         [--stages [--faces ../shared/faces/frl-london]]

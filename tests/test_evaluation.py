@@ -1,4 +1,4 @@
-"""Metrics with known answers (issue 7), the Inception-v3 loader, and `cmmnet evaluate` end to end on a tiny dataset.
+"""Metrics with known answers, the Inception-v3 loader, and `cmmnet evaluate` end to end on a tiny dataset.
 
 ``tiny_dataset`` (also used by test_baselines.py / test_study.py) builds a real dataset from a few FRL people: dlib
 landmarks and alignment of the neutral and smiling photos, and T frames blending one into the other (a fast ramp

@@ -1,4 +1,4 @@
-"""Inference (`cmmnet.generate.CMMNet`) and the `cmmnet generate` command (issue 6).
+"""Inference (`cmmnet.generate.CMMNet`) and the `cmmnet generate` command.
 
 Weights here are tiny: a freshly initialised LandmarkGenerator and a U-Net G at width 1/8, written with
 save_pretrained into a run-like directory. The pipeline is the real one (dlib, H.264 files, paste); what is

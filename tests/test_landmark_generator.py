@@ -1,4 +1,4 @@
-"""Landmark generator (issue 5): shapes of every module, losses, point model, save/load round trip, bad weights."""
+"""Landmark generator: shapes of every module, losses, point model, save/load round trip, bad weights."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`cmmnet synth --faces DIR --out DIR`: write the FRL-Smile dataset (issue 3, docs/frl-smile.md)."""
+"""`cmmnet synth --faces DIR --out DIR`: write the FRL-Smile dataset (docs/frl-smile.md)."""
 
 from __future__ import annotations
 

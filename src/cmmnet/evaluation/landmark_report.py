@@ -1,4 +1,4 @@
-"""The acceptance measurements of the landmark generator (issue 5) on a dataset's test people, as one dict.
+"""The acceptance measurements of the landmark generator on a dataset's test people, as one dict.
 
 :func:`landmark_report` measures a trained :class:`~cmmnet.models.landmark_generator.LandmarkGenerator`:
 
@@ -128,7 +128,7 @@ def generate_for_dataset(gen: LandmarkGenerator, data: SmileDataset, batch: int 
 
 def landmark_report(gen: LandmarkGenerator, data: SmileDataset, split: str = "test", max_vae_frames: int = 1024,
                     seed: int = 0) -> dict[str, Any]:
-    """All acceptance measurements of issue 5 for ``gen`` on ``data``'s ``split`` (see the module doc)."""
+    """All the landmark generator's acceptance measurements for ``gen`` on ``data``'s ``split`` (see the module doc)."""
     part = data.subset(split)
     out: dict[str, Any] = {"split": split, "sequences": len(part), "K": gen.cfg.modes,
                            "label_names": list(gen.cfg.label_names)}
