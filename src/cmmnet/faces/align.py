@@ -79,6 +79,11 @@ def between_alignments(src: AlignConfig, dst: AlignConfig) -> np.ndarray:
     return np.hstack([np.eye(2) * k, (t_dst - k * t_src)[:, None]])
 
 
+def compose_transforms(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The (2, 3) affine map x -> a(b(x)) of two (2, 3) affine maps."""
+    return np.hstack([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]])
+
+
 def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Apply a (2, 3) affine transform to (..., 2) points."""
     pts = np.asarray(points, dtype=np.float64)

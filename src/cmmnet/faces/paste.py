@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .align import invert_transform, transform_points, warp_image
+from .align import compose_transforms, invert_transform, transform_points, warp_image
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,7 @@ def resize_for_paste(photo: np.ndarray, transform: np.ndarray, cfg: PasteConfig)
     # small pixel (u, v) <- original pixel ((u + 0.5) / k' - 0.5); compose with the original transform
     kx, ky = nw / w, nh / h
     to_orig = np.array([[1 / kx, 0, 0.5 / kx - 0.5], [0, 1 / ky, 0.5 / ky - 0.5]])
-    m = np.asarray(transform, dtype=np.float64)
-    composed = np.hstack([m[:, :2] @ to_orig[:, :2], (m[:, :2] @ to_orig[:, 2] + m[:, 2])[:, None]])
-    return small, composed
+    return small, compose_transforms(np.asarray(transform, dtype=np.float64), to_orig)
 
 
 def face_mask(points: np.ndarray, shape: tuple[int, int], cfg: PasteConfig) -> tuple[np.ndarray, tuple[int, ...]]:

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import CmmnetError
-from ..faces.align import AlignConfig, between_alignments
+from ..faces.align import AlignConfig, between_alignments, compose_transforms
 
 if TYPE_CHECKING:
     from .front_end import FaceFrontEnd
@@ -202,9 +202,8 @@ def save_result(res: GenerationResult, out: Path, cfg: OutputConfig | None = Non
 def video_alignment(res: GenerationResult, align: AlignConfig, size: int) -> np.ndarray:
     """The (2, 3) transform from the warp renderer's video pixels to the face aligned as ``align`` (the
     translator's alignment) but ``size`` pixels wide."""
-    b = between_alignments(align, replace(align, size=size))
-    m = np.asarray(res.video_transform, dtype=np.float64)
-    return np.hstack([b[:, :2] @ m[:, :2], (b[:, :2] @ m[:, 2] + b[:, 2])[:, None]])
+    return compose_transforms(between_alignments(align, replace(align, size=size)),
+                              np.asarray(res.video_transform, dtype=np.float64))
 
 
 def check_options(renderer: str, paste: Literal["none", "paste"], crop: Literal["none", "crop"]) -> None:

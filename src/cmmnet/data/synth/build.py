@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ...config import to_dict
 from ...errors import CmmnetError, ConfigError
 from ...faces import AlignConfig, FaceDetector, LandmarkDrawConfig, draw_landmarks, read_image, warp_image
-from ...faces.align import estimate_alignment, invert_transform, transform_points
+from ...faces.align import compose_transforms, estimate_alignment, invert_transform, transform_points
 from ...io import check_output
 from ...limits import check_positive, check_seed
 from ..format import write_dataset
@@ -149,11 +149,6 @@ def _upscale(k: int) -> np.ndarray:
     return np.array([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5]], np.float64)
 
 
-def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The affine map x -> a(b(x))."""
-    return np.hstack([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]])
-
-
 _MOUTH = {"mouth_open": "open", "mouth_closed": "closed", "eyes_closed": "natural"}
 
 
@@ -202,8 +197,8 @@ def _person_task(args: tuple[int, PersonFiles, SynthConfig]) -> dict:
         return {"id": person.id, "skip": str(e)}
     k, s = cfg.render.render_scale, cfg.size
     up = _upscale(k)
-    n_w = warp_image(g.neutral_img, _compose(up, g.to_aligned), k * s)
-    s_w = warp_image(g.smile_img, _compose(up, g.smile_to_aligned), k * s)
+    n_w = warp_image(g.neutral_img, compose_transforms(up, g.to_aligned), k * s)
+    s_w = warp_image(g.smile_img, compose_transforms(up, g.smile_to_aligned), k * s)
     renderer = MorphRenderer(n_w, s_w, transform_points(g.neutral, up), transform_points(g.smile, up), cfg.render)
     out: dict[str, list] = {k_: [] for k_ in ("faces", "landmark_images", "landmarks", "labels", "styles",
                                                "au_intensity", "eye_closure", "curve_params")}
@@ -368,7 +363,7 @@ def render_photo_sequence(faces_dir: str | Path, person: str, label: str, style:
     cfg = SynthConfig(seed=seed, T=T)
     g = load_person(pf, cfg)
     to_photo = invert_transform(g.to_aligned)
-    smile_to_photo = _compose(to_photo, g.smile_to_aligned)  # smile file px -> neutral file px
+    smile_to_photo = compose_transforms(to_photo, g.smile_to_aligned)  # smile file px -> neutral file px
     h, w = g.neutral_img.shape[:2]
     smile_img = warp_image(g.smile_img, smile_to_photo, (w, h))
     renderer = MorphRenderer(g.neutral_img, smile_img, g.neutral_px, transform_points(g.smile_px, smile_to_photo),
