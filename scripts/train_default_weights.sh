@@ -4,7 +4,7 @@
 #     bash scripts/train_default_weights.sh
 #
 # 1. FRL-Smile from ../shared/faces/frl-london (skipped when $DATA/dataset.json exists),
-# 2. the landmark generator (phases vae, lstm, multimode; cpu preset)  -> $LM_RUN/landmark_generator/,
+# 2. the landmark generator (phases vae, lstm, multimode; cpu-points preset) -> $LM_RUN/landmark_generator/,
 # 3. the translator G (phase translation; cpu preset + the shipped width) -> $TR_RUN/translator/,
 # 4. export: fp16 where it keeps quality, provenance.json          -> src/cmmnet/assets/weights/.
 #
@@ -21,10 +21,9 @@ LM_RUN=${LM_RUN:-/work/runs/default-lm}
 TR_RUN=${TR_RUN:-/work/runs/default-tr}
 PARALLEL=${PARALLEL:-0}
 
-# The shipped landmark generator: the cpu preset with 6 VAE epochs (6 frames per sequence), 4 LSTM and 3 multi-mode
-# epochs, 2 threads (what /work/runs/default-lm ran, see its run.json).
-LM_SET=${LM_SET:-"--set run.num_threads=2 --set vae.epochs=6 --set vae.frames_per_sequence=6 --set lstm.epochs=4
-  --set multimode.epochs=3"}
+# The shipped landmark generator: the cpu-points preset (the cpu preset's VAE phase, then the LSTM phases on the
+# linear read-out's points, best-of-K modes; docs/landmark-generator.md) on 2 threads.
+LM_SET=${LM_SET:-"--set run.num_threads=2"}
 
 # The shipped translator: U-Net at width 0.5 (7.3 M parameters, 14.6 MB in fp16; the paper's width 1.0 is
 # 29 M / 58 MB), D at width 0.5, 6 random frames per sequence per epoch (20 epochs), bf16 autocast (AMX), one
@@ -39,7 +38,7 @@ if [ ! -f "$DATA/dataset.json" ]; then
 fi
 
 # shellcheck disable=SC2046,SC2086
-train_lm() { cmmnet train --data "$DATA" --out "$LM_RUN" --phases vae,lstm,multimode --preset cpu $LM_SET $(resume_flag "$LM_RUN"); }
+train_lm() { cmmnet train --data "$DATA" --out "$LM_RUN" --phases vae,lstm,multimode --preset cpu-points $LM_SET $(resume_flag "$LM_RUN"); }
 # shellcheck disable=SC2046,SC2086
 train_tr() { nice -n 5 cmmnet train --data "$DATA" --out "$TR_RUN" --phases translation --preset cpu $TR_SET $(resume_flag "$TR_RUN"); }
 
