@@ -166,9 +166,10 @@ def test_missing_gradio_gives_install_hint(monkeypatch, capsys):
 
 
 def test_session_zips_every_file(tmp_path):
-    """The request path without Gradio: the output folder and its zip."""
+    """The request path without Gradio: the output folder and its zip, with either renderer."""
     from cmmnet.app.session import Session
     from cmmnet.generate import CMMNet, GenerateConfig
+    from cmmnet.video import video_info
 
     net = CMMNet.from_pretrained(None, GenerateConfig(device="cpu", precision="fp32"))
     photo = tmp_path / "me.jpg"
@@ -179,3 +180,7 @@ def test_session_zips_every_file(tmp_path):
         listed = sorted(z.namelist())
     assert listed == sorted(f"smiles/{p.name}" for p in res.sheet.parent.iterdir())
     assert res.archive.name == "cmmnet-me-spontaneous-seed5.zip"
+    assert res.meta["renderer"] == net.config.renderer == "warp"
+    paper = Session(net, tmp_path / "app-paper").run(photo, "spontaneous", 1, 5, renderer="paper")  # a per-request choice
+    assert paper.meta["renderer"] == "paper" and net.config.renderer == "warp"
+    assert video_info(paper.videos[0])["width"] == 256 != video_info(res.videos[0])["width"]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import get_args
 
 from ..errors import CmmnetError
+from ..generate.config import Renderer
 from ..generate.timing import MAX_INTENSITY, TimingConfig, frames_for_onset
 from .session import Session
 
@@ -45,11 +47,11 @@ def build_page(net, example: Path, session: Session | None = None):
     real_onset = (net.T - 1) / net.fps  # seconds: the onset at the training data's speed
     default = TimingConfig()
 
-    def generate(photo, label, modes, seed, intensity, onset, back):
+    def generate(photo, label, modes, seed, intensity, onset, back, renderer):
         try:
             timing = TimingConfig(intensity=float(intensity), frames=frames_for_onset(float(onset), default.fps),
                                   ending="return" if back else "apex")
-            res = session.run(photo, label, int(modes), int(seed), timing)
+            res = session.run(photo, label, int(modes), int(seed), timing, renderer)
         except CmmnetError as e:
             hidden = [gr.update(value=None, visible=i == 0) for i in range(n_videos)]
             return [f"**error:** {e}", *hidden, None, None]
@@ -60,7 +62,7 @@ def build_page(net, example: Path, session: Session | None = None):
         video = res.meta["video"]
         status = (f"{inputs['label']} smile, seed {inputs['seed']}: the conditional sequence and {inputs['modes']} "
                   f"mode(s), {len(res.videos)} videos of {video['seconds']:g} s ({video['frames']} frames at "
-                  f"{video['fps']} fps)")
+                  f"{video['fps']} fps), {renderer} renderer")
         return [status, *shown, str(res.sheet), str(res.archive)]
 
     with gr.Blocks(title="cmmnet: smile videos from one photo", analytics_enabled=False,
@@ -84,6 +86,8 @@ def build_page(net, example: Path, session: Session | None = None):
                                   label=f"duration of the smile's onset, s ({real_onset:.2f} = real speed)")
                 back = gr.Checkbox(default.ending == "return", elem_id="return",
                                    label="return to neutral (neutral -> smile -> hold -> neutral; off: ends at apex)")
+                renderer = gr.Radio(list(get_args(Renderer)), value=net.config.renderer, elem_id="renderer",
+                                    label="renderer (warp: the photo's own pixels moved; paper: the 64 px U-Net)")
                 button = gr.Button("Generate", variant="primary", elem_id="generate")
         status = gr.Markdown("", elem_id="status")
         with gr.Row(elem_id="videos"):
@@ -92,8 +96,8 @@ def build_page(net, example: Path, session: Session | None = None):
         sheet = gr.Image(label="contact sheet: landmark images, then faces", type="filepath", interactive=False,
                          elem_id="sheet")
         archive = gr.File(label="everything as one zip", interactive=False, elem_id="archive")
-        button.click(generate, [photo, label, modes, seed, intensity, onset, back], [status, *videos, sheet, archive],
-                     concurrency_limit=1, show_progress_on=videos)
+        button.click(generate, [photo, label, modes, seed, intensity, onset, back, renderer],
+                     [status, *videos, sheet, archive], concurrency_limit=1, show_progress_on=videos)
     return page
 
 

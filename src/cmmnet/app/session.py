@@ -14,6 +14,7 @@ from ..errors import CmmnetError
 
 if TYPE_CHECKING:
     from ..generate import TimingConfig
+    from ..generate.config import Renderer
 
 KEEP_REQUESTS = 8  # the newest request folders kept on disk (the page has copied the files it shows by then)
 
@@ -43,9 +44,10 @@ class Session:
         return folder
 
     def run(self, photo: str | Path | None, label: str, modes: int, seed: int,
-            timing: TimingConfig | None = None) -> Outputs:
-        """Generate (as ``cmmnet generate`` does) and zip; a problem with the input raises :class:`CmmnetError`
-        whose message names the uploaded file by its own name, not the server's temporary path."""
+            timing: TimingConfig | None = None, renderer: Renderer | None = None) -> Outputs:
+        """Generate (as ``cmmnet generate`` does; ``renderer``: None = the net's own) and zip; a problem with the
+        input raises :class:`CmmnetError` whose message names the uploaded file by its own name, not the server's
+        temporary path."""
         from ..generate import write_generation
 
         if photo is None:
@@ -54,7 +56,8 @@ class Session:
         folder = self._new_folder()
         out = folder / "smiles"
         try:
-            meta = write_generation(self.net, photo, label, int(modes), int(seed), out, timing=timing)
+            net = self.net if renderer is None else self.net.with_renderer(renderer)
+            meta = write_generation(net, photo, label, int(modes), int(seed), out, timing=timing)
         except CmmnetError as e:
             raise CmmnetError(str(e).replace(str(photo), photo.name)) from e
         archive = folder / f"cmmnet-{photo.stem}-{meta['inputs']['label']}-seed{meta['inputs']['seed']}.zip"

@@ -18,17 +18,26 @@ from ..limits import MAX_MODES, modes_arg, path_arg, seed_arg
 
 def add_net_arguments(p: argparse.ArgumentParser, precision: str = GenerateConfig.precision,
                       device: str = GenerateConfig.device) -> None:
-    """``--weights``, ``--precision``, ``--device`` (the commands that load CMM-Net)."""
+    """``--weights``, ``--renderer``, ``--max-side``, ``--precision``, ``--device`` (the commands that load CMM-Net)."""
     p.add_argument("--weights", type=path_arg, default=None,
                    help="weights directory (a `cmmnet train` run: model_index.json, or landmark_generator/ and "
                         "translator/); default: the weights shipped with cmmnet")
     p.add_argument("--precision", choices=get_args(Precision), default=precision,
                    help=f"bf16 autocast; auto = bf16 on a GPU or a CPU with AMX, else fp32 (default {precision})")
     p.add_argument("--device", default=device, help=f"auto (GPU when available), cpu, cuda, cuda:N (default {device})")
+    p.add_argument("--renderer", choices=get_args(Renderer), default=GenerateConfig.renderer,
+                   help="warp (default): the photo's own pixels moved along the generated landmarks, at the photo's "
+                        "resolution; paper: the 64 px U-Net of the paper paints aligned faces")
+    p.add_argument("--max-side", type=int, default=GenerateConfig.max_side,
+                   help=f"warp renderer: the videos' longer side is at most this (default {GenerateConfig.max_side}; "
+                        "0 = the photo's own)")
 
 
 def net_config(args: argparse.Namespace) -> GenerateConfig:
-    return GenerateConfig(precision=args.precision, device=args.device)
+    if args.max_side < 0:
+        raise CmmnetError(f"--max-side {args.max_side}: use a positive size in pixels, or 0 for the photo's own")
+    return GenerateConfig(precision=args.precision, device=args.device, renderer=args.renderer,
+                          max_side=args.max_side)
 
 
 def add_timing_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,12 +66,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"K mode sequences besides the conditional one (1..{MAX_MODES}; default: the weights' K)")
     p.add_argument("--seed", type=seed_arg, default=0, help="random seed (same seed = same videos)")
     add_timing_arguments(p)
-    p.add_argument("--renderer", choices=get_args(Renderer), default=GenerateConfig.renderer,
-                   help="warp (default): the photo's own pixels moved along the generated landmarks, at the photo's "
-                        "resolution; paper: the 64 px U-Net of the paper paints aligned faces")
-    p.add_argument("--max-side", type=int, default=GenerateConfig.max_side,
-                   help=f"warp renderer: the videos' longer side is at most this (default {GenerateConfig.max_side}; "
-                        "0 = the photo's own)")
     p.add_argument("--crop", action="store_true",
                    help=f"warp renderer: also write videos of the aligned face at {OutputConfig.video_size} px")
     p.add_argument("--paste", action="store_true",
@@ -78,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from ..generate.outputs import check_options
     from ..io import check_output
 
-    if args.max_side < 0:
-        raise CmmnetError(f"--max-side {args.max_side}: use a positive size in pixels, or 0 for the photo's own")
+    config = net_config(args)
     paste, crop = ("paste" if args.paste else "none"), ("crop" if args.crop else "none")
     check_options(args.renderer, paste, crop)
     timing = timing_from_args(args)
@@ -89,8 +91,6 @@ def run(args: argparse.Namespace) -> int:
     from ..generate.outputs import write_generation
     from ..generate.pipeline import CMMNet
 
-    config = GenerateConfig(precision=args.precision, device=args.device, renderer=args.renderer,
-                            max_side=args.max_side)
     net = CMMNet.from_pretrained(args.weights, config)
     meta = write_generation(net, args.image, args.label, args.modes, args.seed, args.out,
                             paste=paste, face=face, crop=crop, timing=timing)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -57,7 +57,7 @@ from ..models.landmark_generator import CLASS_NAME as LANDMARK_CLASS
 from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
 from ..models.unet import UNetConfig, UNetGenerator
 from ..runtime import autocast, choose_device, choose_precision
-from .config import GenerateConfig
+from .config import GenerateConfig, Renderer
 from .timing import TimingConfig, retime, source_times
 
 if TYPE_CHECKING:
@@ -211,6 +211,12 @@ class CMMNet:
                    "parts": dirs,
                    "defaulted_keys": {LANDMARK_DIR: list(lm_defaulted), TRANSLATOR_DIR: list(g_defaulted)}}
         return cls(lm, g, config, weights)  # type: ignore[arg-type]
+
+    def with_renderer(self, renderer: Renderer) -> CMMNet:
+        """The same loaded networks drawing with another renderer (the page's per-request choice)."""
+        other = copy.copy(self)
+        other.config = replace(self.config, renderer=renderer)
+        return other
 
     # ------------------------------------------------------------------------------------------------ checks
     def check_request(self, label: str | int, modes: int | None) -> tuple[str, int]:
