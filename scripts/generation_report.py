@@ -27,7 +27,8 @@ pipeline (:meth:`cmmnet.CMMNet.generate`, the default K) for each label, and:
 - the smile measures (:mod:`cmmnet.evaluation.smile_measures`, the definitions of shared/tools/smile_quality.py, in
   inter-ocular distances against plain dlib on the full-resolution photos): ``no_motion`` / ``typical_smile``
   baselines, ``cond_apex``, ``best_apex``, ``lm_gain`` vs ``real_gain``, ``apex_frame``, ``mode_mouth_pts`` /
-  ``mode_eyes_pts`` / ``min_mode_gain``, ``jitter``; summarised as medians (``smile_measures``, with
+  ``mode_eyes_pts`` / ``min_mode_gain``, ``jitter``, ``onset_s`` (10-90 % of the mouth-width gain of the default
+  video's conditional row, in seconds of video); summarised as medians (``smile_measures``, with
   ``cond_better_than_no_motion`` and per label) beside ``data_jitter`` (the test sequences' own jitter), the
   representation's round trip (``round_trip``: draw, encode, read back; :mod:`cmmnet.evaluation.landmark_stages`)
   and the modes against the dataset's hidden styles (``styles``: purity, NMI; :mod:`cmmnet.evaluation.landmark_report`).
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 "apex_to_smile_px": _rms(res.points[0, apex[0]], smile_aligned.landmarks),
                 "neutral_to_smile_px": _rms(res.neutral_landmarks, smile_aligned.landmarks),
                 **sm.generation_measures(res.points, real[pid].real_neutral, real[pid].real_smile, typical_disp),
+                "onset_s": sm.onset_seconds(res.points[0], res.fps),  # the default video's conditional row
             })
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}),
                   flush=True)

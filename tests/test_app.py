@@ -181,6 +181,7 @@ def test_session_zips_every_file(tmp_path):
     assert listed == sorted(f"smiles/{p.name}" for p in res.sheet.parent.iterdir())
     assert res.archive.name == "cmmnet-me-spontaneous-seed5.zip"
     assert res.meta["renderer"] == net.config.renderer == "warp"
-    paper = Session(net, tmp_path / "app-paper").run(photo, "spontaneous", 1, 5, renderer="paper")  # a per-request choice
+    # the renderer is a per-request choice
+    paper = Session(net, tmp_path / "app-paper").run(photo, "spontaneous", 1, 5, renderer="paper")
     assert paper.meta["renderer"] == "paper" and net.config.renderer == "warp"
     assert video_info(paper.videos[0])["width"] == 256 != video_info(res.videos[0])["width"]

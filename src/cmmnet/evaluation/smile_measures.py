@@ -12,6 +12,7 @@ The definitions of the project's reference measures (``shared/tools/smile_qualit
 - :func:`generation_measures`: the conditional row's apex and the best apex of the K + 1 rows against the real
   smile, the mouth-width gain, the spread of the K modes' apexes in inner-mouth opening (62-66) and eye aperture,
   the smallest mode gain and the jitter (mean absolute second difference over time, over the IOD);
+- :func:`onset_seconds`: how long a played sequence takes from 10 % to 90 % of its mouth-width gain;
 - :func:`summarize`: medians over generations, and the share of generations whose conditional apex is closer to
   the real smile than "nothing moved".
 
@@ -31,7 +32,8 @@ from ..data.proxies import eye_aperture, eye_centres, inter_ocular_distance, lip
 from .registry import register_metric
 
 SUMMARY_KEYS = ("no_motion", "typical_smile", "cond_apex", "best_apex", "real_gain", "lm_gain", "mode_mouth_pts",
-                "mode_eyes_pts", "min_mode_gain", "jitter", "apex_frame")
+                "mode_eyes_pts", "min_mode_gain", "jitter", "apex_frame", "onset_s")
+PER_LABEL_KEYS = ("lm_gain", "apex_frame", "cond_apex", "onset_s")
 
 
 def reference_shape(image: np.ndarray) -> np.ndarray | None:
@@ -118,6 +120,21 @@ def generation_measures(points: np.ndarray, neutral: np.ndarray, smile: np.ndarr
     return out
 
 
+def onset_seconds(sequence: np.ndarray, fps: float) -> float:
+    """The smile's onset of a (T, 68, 2) sequence played at ``fps``: seconds from 10 % to 90 % of its largest
+    mouth-width gain (first crossings, linear between frames)."""
+    width = lip_corner_distance(np.asarray(sequence, dtype=np.float64))  # (T,)
+    gain = width - width[0]
+    top = gain.max()
+    t = np.arange(len(gain), dtype=np.float64)
+
+    def first(level: float) -> float:
+        i = int(np.argmax(gain >= level))
+        return float(i if i == 0 else np.interp(level, gain[i - 1:i + 1], t[i - 1:i + 1]))
+
+    return (first(0.9 * top) - first(0.1 * top)) / fps
+
+
 def sequence_jitter(sequences: np.ndarray) -> float:
     """Mean over sequences (N, T, 68, 2) of the mean absolute second difference over time, over the first
     frame's IOD (the jitter of :func:`generation_measures` for real data)."""
@@ -133,6 +150,6 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out["typical_better_than_no_motion"] = float(np.mean([r["typical_smile"] < r["no_motion"] for r in rows]))
     for label in sorted({r["label"] for r in rows if "label" in r}):
         sel = [r for r in rows if r.get("label") == label]
-        out[label] = {k: float(np.median([r[k] for r in sel])) for k in ("lm_gain", "apex_frame", "cond_apex")}
+        out[label] = {k: float(np.median([r[k] for r in sel])) for k in PER_LABEL_KEYS if k in sel[0]}
     out["n"] = len(rows)
     return out
