@@ -329,7 +329,14 @@ class CMMNet:
         if self.config.renderer == "warp":
             image, m = photo if photo is not None else (face, np.hstack([np.eye(2), np.zeros((2, 1))]))
             video = self.render_warp(image, m, pts0, points)  # (K+1, N, H, W, 3)
-            frames = video if photo is None else np.stack([align_frames(v, m, s) for v in video])
+            if photo is None:
+                frames = video
+            else:  # aligned at S: each distinct shape once (a clip repeats its onset's shapes)
+                from ..render.renderer import distinct_rows
+
+                first, which = distinct_rows(points.reshape(n_seq * n, -1))
+                frames = align_frames(video.reshape(n_seq * n, *video.shape[2:])[first], m, s)[which]
+                frames = frames.reshape(n_seq, n, s, s, 3)
             return GenerationResult(name, int(seed), frames, images, points, face, pts0, face, renderer="warp",
                                     video=None if photo is None else video, video_transform=m, timing=timing,
                                     times=times)

@@ -33,6 +33,14 @@ def _is_gray(patch: np.ndarray, spread: float) -> bool:
     return len(p) == 0 or float(np.percentile(p.max(1) - p.min(1), 99)) <= spread
 
 
+def distinct_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``a`` (N, D) without repeats: ``first`` (U,), the index of each distinct row where it first
+    appears (in that order), and ``which`` (N,), the position in ``first`` of every row's copy."""
+    _, first, inverse = np.unique(a, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    return first[order], np.argsort(order)[inverse.reshape(-1)]
+
+
 class WarpRenderer:
     """Renders frames of one photo ``(H, W, 3)`` uint8 whose face has the 68 ``landmarks`` (photo pixels)."""
 
@@ -80,25 +88,31 @@ class WarpRenderer:
         return t
 
     def render(self, targets: np.ndarray) -> np.ndarray:
-        """(T, H, W, 3) uint8 frames: the photo with its face moved to each frame's ``targets`` (T, 68, 2)."""
+        """(T, H, W, 3) uint8 frames: the photo with its face moved to each frame's ``targets`` (T, 68, 2). Frames
+        with the same targets (a clip's lead, hold, return and tail repeat its onset's shapes) are rendered once."""
         targets = self._check(targets)
-        region = self.region(targets)
-        coarse = self.field(targets, region)  # (T, ny, nx, 2)
+        first, which = distinct_rows(targets.reshape(len(targets), -1))  # (U,), (T,)
+        shapes = targets[first]  # (U, 68, 2) the distinct shapes in the order they first appear
+        region = self.region(shapes)
+        coarse = self.field(shapes, region)  # (U, ny, nx, 2)
         h, w = self.photo.shape[:2]
         g = region.grid
         bh, bw = min(g.pixel_size[0], h - g.y0), min(g.pixel_size[1], w - g.x0)
+        rows, cols = slice(g.y0, g.y0 + bh), slice(g.x0, g.x0 + bw)
         out = np.repeat(self.photo[None], len(targets), axis=0)  # (T, H, W, 3)
         scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
-        for i in range(0, len(targets), self.cfg.chunk):
+        for i in range(0, len(shapes), self.cfg.chunk):
             src = upsample(coarse[i:i + self.cfg.chunk], g)[:, :bh, :bw]  # (c, bh, bw, 2) photo px
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
             img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
             block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
             block = block.add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (c, bh, bw, 3)
-            out[i:i + len(src), g.y0:g.y0 + bh, g.x0:g.x0 + bw] = block
-        if self.paints_mouth:
-            for frame, lm in zip(out, targets):
-                self._paint_mouth(frame, lm)
+            for u, b in enumerate(block, start=i):
+                frames = np.flatnonzero(which == u)  # (n,) the frames showing shape u
+                out[frames[0], rows, cols] = b
+                if self.paints_mouth:
+                    self._paint_mouth(out[frames[0]], shapes[u])
+                out[frames[1:], rows, cols] = out[frames[0], rows, cols]
         return out
 
     def _paint_mouth(self, frame: np.ndarray, lm: np.ndarray) -> None:
