@@ -377,6 +377,8 @@ def test_cmmnet_warp_method(tiny, cmm_run):
     [paper] = find_methods(cmm_run)  # callers that do not ask: G only
     warp = CMMNetMethod(cmm_run, "cpu", "warp")
     assert (paper.name, warp.name) == ("CMM-Net", "CMM-Net (warp)") and paper.key == warp.key
+    with pytest.raises(CmmnetError, match="renderer 'gan': unknown"):
+        CMMNetMethod(cmm_run, "cpu", "gan")  # type: ignore[arg-type]
     assert (paper.slug, warp.slug) == (f"cmmnet-{paper.key[:8]}", f"cmmnetwarp-{paper.key[:8]}")
     faces0, lm0 = np.asarray(tiny.faces[:2, 0]), np.asarray(tiny.landmarks[:2, 0])
     labels = [tiny.label_names[int(i)] for i in np.asarray(tiny.labels[:2])]

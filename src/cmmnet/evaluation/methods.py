@@ -16,10 +16,12 @@ into videos ``(B, T, 3, S, S)`` uint8. ``key`` identifies the weights (hashes) f
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
@@ -69,36 +71,54 @@ class Method:
                               "evaluate on the dataset the run was trained on")
 
 
+def _cmmnet_name(renderer: Renderer) -> str:
+    if renderer not in get_args(Renderer):
+        raise CmmnetError(f"renderer {renderer!r}: unknown; choose from {', '.join(get_args(Renderer))}")
+    return "CMM-Net" if renderer == "paper" else f"CMM-Net ({renderer})"
+
+
 class CMMNetMethod(Method):
     """CMM-Net with one renderer: ``paper`` (G, "CMM-Net") or ``warp`` ("CMM-Net (warp)"); the same weights key
-    (the warp renderer has no weights of its own), so both rows of a report name the same weights."""
+    (the warp renderer has no weights of its own), so both rows of a report name the same weights. The methods of
+    :meth:`with_renderer` share the loaded networks and the landmark sequences (generated once for all renderers)."""
 
     def __init__(self, run: Path, device: str, renderer: Renderer = "paper"):
         from ..generate import CMMNet, GenerateConfig
 
         # fp32 whatever the machine: evaluation numbers stay comparable between machines; the dataset's 64 px
         # aligned frames are what the metrics compare, so the warp renderer moves the aligned neutral frame
+        name = _cmmnet_name(renderer)
         self.model = CMMNet.from_pretrained(run, GenerateConfig(device=device, precision="fp32", renderer=renderer))
         self.renderer = renderer
+        self._landmarks: dict[str, list] = {}  # the LandmarkBatch parts of each generate() input, by its hash
         w = self.model.weights
         key = hashlib.sha256(f"{w['landmark_generator']}{w['translator']}".encode()).hexdigest()[:16]
-        name = "CMM-Net" if renderer == "paper" else f"CMM-Net ({renderer})"
         super().__init__(name, run, key, self.model.T, self.model.image_size, self.model.label_names)
+
+    def with_renderer(self, renderer: Renderer) -> CMMNetMethod:
+        """The same networks and landmark sequences drawn by ``renderer``."""
+        other = copy.copy(self)  # shares self._landmarks
+        other.model, other.renderer, other.name = self.model.with_renderer(renderer), renderer, _cmmnet_name(renderer)
+        return other
 
     def generate(self, neutral, landmarks, labels, seed, modes_for=0):
         """:meth:`CMMNet.landmark_batch` on the whole batch, then the renderer on row 0 only (the conditional LSTM,
         the video scored): G, or the warp renderer moving each neutral frame along row 0's points (frame 0 is the
         neutral frame itself). The K modes (their fitted points: the diversity metrics, the same for both
         renderers) are generated for the first ``modes_for`` inputs only, as fitting points to (K+1) T decoded
-        images is the costly part; row 0 does not depend on K. tests/test_evaluation.py checks the equality with
-        ``generate_aligned``. (With a translator whose face input is warped, the fitted points of a smaller batch
+        images is the costly part; row 0 does not depend on K. The landmark sequences of an input already seen
+        (by this method or one of :meth:`with_renderer`) are reused. tests/test_evaluation.py checks the equality
+        with ``generate_aligned``. (With a translator whose face input is warped, the fitted points of a smaller batch
         can differ in the last float bits, ~1e-6 px, and bf16 G turns that into a few grey levels on ~1 % of the
         pixels.)"""
         m = self.model
         pts0 = np.array(landmarks, dtype=np.float32)  # (B, 68, 2), a writable copy for torch
         n = min(modes_for, len(pts0))
-        parts = [m.landmark_batch(pts0[sl], labels[sl], k, seed)
-                 for sl, k in ((slice(0, n), m.trained_modes), (slice(n, None), 0)) if len(pts0[sl])]
+        key = hashlib.sha256(pts0.tobytes() + repr((list(labels), seed, n)).encode()).hexdigest()
+        parts = self._landmarks.get(key)
+        if parts is None:
+            parts = self._landmarks[key] = [m.landmark_batch(pts0[sl], labels[sl], k, seed) for sl, k in
+                                            ((slice(0, n), m.trained_modes), (slice(n, None), 0)) if len(pts0[sl])]
         row0 = [m.translator_inputs(p, slice(0, 1)) for p in parts]  # [(b, 1, T, S, S), (b, 1, T, 68, 2)]
         images, points = (np.concatenate([r[i][:, 0] for r in row0]) for i in (0, 1))  # (B, T, S, S), (B, T, 68, 2)
         modes = parts[0].fitted[:, 1:] if n else np.zeros((0, m.trained_modes, m.T, 68, 2), np.float32)
@@ -193,8 +213,8 @@ def write_videos(method: Method, data, out: Path, per_label: int, seed: int = 0,
 
 def find_methods(run: str | Path, device: str = "cpu", renderers: tuple[Renderer, ...] = ("paper",)) -> list[Method]:
     """Every method a run directory holds (see the module doc), CMM-Net once per renderer in ``renderers`` (in
-    that order); CmmnetError when it holds none. ``default`` is the CMM-Net weights shipped in the package
-    (``cmmnet/assets/weights/``)."""
+    that order, one set of loaded networks and landmark sequences); CmmnetError when it holds none. ``default``
+    is the CMM-Net weights shipped in the package (``cmmnet/assets/weights/``)."""
     if str(run) == "default":
         from ..generate import default_weights_dir
 
@@ -205,8 +225,9 @@ def find_methods(run: str | Path, device: str = "cpu", renderers: tuple[Renderer
     found: list[Method] = []
     from ..generate.pipeline import part_dirs
 
-    if all((run / d).is_dir() for d in part_dirs(run).values()):
-        found += [CMMNetMethod(run, device, r) for r in renderers]
+    if renderers and all((run / d).is_dir() for d in part_dirs(run).values()):
+        first = CMMNetMethod(run, device, renderers[0])
+        found += [first, *(first.with_renderer(r) for r in renderers[1:])]
     if (run / "cra_net" / "config.json").is_file():
         found.append(CRANetMethod(run, device))
     if (run / "video_gan").is_dir():
