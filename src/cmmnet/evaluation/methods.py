@@ -108,9 +108,9 @@ class CMMNetMethod(Method):
         renderers) are generated for the first ``modes_for`` inputs only, as fitting points to (K+1) T decoded
         images is the costly part; row 0 does not depend on K. The landmark sequences of an input already seen
         (by this method or one of :meth:`with_renderer`) are reused. tests/test_evaluation.py checks the equality
-        with ``generate_aligned``. (With a translator whose face input is warped, the fitted points of a smaller batch
-        can differ in the last float bits, ~1e-6 px, and bf16 G turns that into a few grey levels on ~1 % of the
-        pixels.)"""
+        with ``generate_aligned``. (With a translator whose face input is warped, the fitted points of a smaller
+        batch can differ in the last float bits, ~1e-6 px, and bf16 G turns that into a few grey levels on ~1 % of
+        the pixels.)"""
         m = self.model
         pts0 = np.array(landmarks, dtype=np.float32)  # (B, 68, 2), a writable copy for torch
         n = min(modes_for, len(pts0))
