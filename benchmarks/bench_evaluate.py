@@ -5,8 +5,10 @@ frame landmarks + identity), CPU time and wall clock, then the extrapolation to 
     python benchmarks/bench_evaluate.py --data DATASET [--runs RUN ...] [--sequences 16] [--width 1.0]
 
 Without ``--runs``, CRA-Net and Video-GAN are timed with freshly initialised weights at ``--width`` (1.0 = the
-paper's architectures; generation cost does not depend on training). With ``--runs`` (e.g. a CMM-Net run), the
-methods found there are timed too. No Inception (IS adds ~1 s per frame on a 2-core CPU; see docs/evaluation.md).
+paper's architectures; generation cost does not depend on training). With ``--runs`` (e.g. a CMM-Net run, or
+``default``), the methods found there are timed too, CMM-Net with each renderer of ``cmmnet evaluate``'s default
+``--renderers`` (the first row generates the landmark sequences, the next ones reuse them). No Inception (IS adds
+~1 s per frame on a 2-core CPU; see docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def main() -> None:
     ap.add_argument("--full-test", type=int, default=192, help="test-split size to extrapolate to")
     args = ap.parse_args()
 
+    from cmmnet.commands.evaluate_cmd import RENDERERS
     from cmmnet.config import apply_overrides
     from cmmnet.data import load_dataset
     from cmmnet.evaluation.evaluate import EvaluateConfig, Evaluator
@@ -53,7 +56,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         runs = args.runs or [_baseline_run(Path(tmp) / "run", data, args.width)]
-        methods = [m for r in runs for m in find_methods(r)]
+        methods = [m for r in runs for m in find_methods(r, renderers=RENDERERS)]
         ev = Evaluator(data, cfg, Path(tmp) / "cache")
         n = len(ev.rows)
         t, c = time.perf_counter(), time.process_time()

@@ -240,6 +240,8 @@ CASES = [
     Case("evaluate-run-missing", ["evaluate", "--runs", "nowhere", "--data", "{data}", "--out", "r"], "nowhere"),
     Case("evaluate-inception-missing", ["evaluate", "--runs", "default", "--data", "{data}", "--out", "r",
                                         "--inception", "inc.safetensors"], "inception"),
+    Case("evaluate-renderers-unknown", ["evaluate", "--runs", "default", "--data", "{data}", "--out", "r",
+                                        "--renderers", "paper,gan"], "unknown renderer(s) gan"),
 ]
 
 _G = ["generate", "--image", "{photo}", "--label", "posed", "--weights", "{weights}"]  # + --out and the bad part

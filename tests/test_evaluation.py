@@ -335,20 +335,65 @@ def cmm_run(tiny, tmp_path_factory):
 
 
 def test_evaluate_cmmnet_run(tiny, cmm_run, baseline_run, tmp_path):
+    """By default both renderers: a "CMM-Net" (G) and a "CMM-Net (warp)" row, the same modes' points, their own
+    videos; ``--renderers warp`` keeps the warp row only (from the cache)."""
     from cmmnet.cli import main
 
     report = tmp_path / "report"
-    assert main(["evaluate", "--runs", str(cmm_run), str(baseline_run), "--data", str(tiny.path),
-                 "--out", str(report)]) == 0
+    argv = ["evaluate", "--runs", str(cmm_run), str(baseline_run), "--data", str(tiny.path), "--out", str(report)]
+    assert main(argv) == 0
     rows = _json(report / "metrics.jsonl")
-    cmm = [r for r in rows if r["method"] == "CMM-Net"]
-    assert {r["label"] for r in cmm} == {"posed", "spontaneous", None}
-    modes = next(r for r in cmm if r["label"] is None)
-    assert modes["mode_diversity"] >= 0 and "mode_style_purity" not in modes  # tiny has no hidden styles
-    assert modes["mode_sequences"] == 2
-    assert all(0 < r["ssim"] < 1 for r in cmm if r["label"])
+    by = {(r["method"], r["label"]): r for r in rows}
+    for name in ("CMM-Net", "CMM-Net (warp)"):
+        cmm = [r for r in rows if r["method"] == name]
+        assert {r["label"] for r in cmm} == {"posed", "spontaneous", None}
+        modes = by[(name, None)]
+        assert modes["mode_diversity"] >= 0 and "mode_style_purity" not in modes  # tiny has no hidden styles
+        assert modes["mode_sequences"] == 2
+        assert all(0 < r["ssim"] < 1 for r in cmm if r["label"])
+    # the renderer does not change the landmarks: the same mode metrics; it changes the frames
+    assert by[("CMM-Net (warp)", None)]["mode_diversity"] == by[("CMM-Net", None)]["mode_diversity"]
+    assert by[("CMM-Net (warp)", "posed")]["ssim"] != by[("CMM-Net", "posed")]["ssim"]
     md = (report / "report.md").read_text()
-    assert md.index("| CMM-Net |") < md.index("| CRA-Net |")
+    assert md.index("| CMM-Net |") < md.index("| CMM-Net (warp) |") < md.index("| CRA-Net |")
+    assert "--renderers paper,warp" in md
+    key = by[("CMM-Net", "posed")]["weights"]
+    assert by[("CMM-Net (warp)", "posed")]["weights"] == key  # the same weights, two renderers
+    for slug in (f"cmmnet-{key[:8]}", f"cmmnetwarp-{key[:8]}"):
+        assert len(list((report / "videos" / slug).rglob("*.mp4"))) == 2
+    cache = {p: p.stat().st_mtime_ns for p in (report / "cache").iterdir()}
+    assert len(cache) == 5  # Original, CMM-Net, CMM-Net (warp), CRA-Net, Video-GAN
+    assert main(argv[:2] + [str(cmm_run)] + argv[4:] + ["--renderers", "warp"]) == 0
+    assert {r["method"] for r in _json(report / "metrics.jsonl")} == {"Original", "CMM-Net (warp)"}
+    assert {p: p.stat().st_mtime_ns for p in (report / "cache").iterdir()} == cache
+
+
+def test_cmmnet_warp_method(tiny, cmm_run):
+    """The warp renderer's row: the aligned neutral frame moved along row 0's points. Frame 0 is that frame
+    exactly; moved along a real smile's landmarks it comes closer to the real smile. (That its frames are not G's:
+    test_evaluate_cmmnet_run.)"""
+    from cmmnet.evaluation.methods import CMMNetMethod, find_methods
+
+    [paper] = find_methods(cmm_run)  # callers that do not ask: G only
+    warp = CMMNetMethod(cmm_run, "cpu", "warp")
+    assert (paper.name, warp.name) == ("CMM-Net", "CMM-Net (warp)") and paper.key == warp.key
+    with pytest.raises(CmmnetError, match="renderer 'gan': unknown"):
+        CMMNetMethod(cmm_run, "cpu", "gan")  # type: ignore[arg-type]
+    assert (paper.slug, warp.slug) == (f"cmmnet-{paper.key[:8]}", f"cmmnetwarp-{paper.key[:8]}")
+    faces0, lm0 = np.asarray(tiny.faces[:2, 0]), np.asarray(tiny.landmarks[:2, 0])
+    labels = [tiny.label_names[int(i)] for i in np.asarray(tiny.labels[:2])]
+    videos, _ = warp.generate(faces0, lm0, labels, seed=0)
+    assert videos.shape == (2, tiny.T, 3, 64, 64) and videos.dtype == np.uint8
+    assert np.array_equal(videos[:, 0], faces0)  # frame 0 is the input frame, exactly
+    # the untrained fixture barely moves the points: render along the real (posed) sequence's landmarks instead
+    real, real_lm = np.array(tiny.faces[0].transpose(0, 2, 3, 1)), np.asarray(tiny.landmarks[0])  # (T, S, S, 3)
+    moved = warp._render(np.zeros((tiny.T, 64, 64), np.float32), real[0], real_lm, real_lm[0])  # (T, S, S, 3)
+    assert np.array_equal(moved[0], real[0])
+
+    def mae(a):
+        return np.abs(a.astype(int) - real[-1]).mean()
+
+    assert mae(moved[-1]) < 0.9 * mae(real[0])  # closer to the smiling frame than the neutral one is
 
 
 def test_cmmnet_batched_generation_equals_generate_aligned(tiny, cmm_run):

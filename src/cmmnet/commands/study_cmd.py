@@ -49,7 +49,8 @@ def _source(path: Path, method: str | None, data, tmp: Path, pairs: int, seed: i
 
     if not _is_run(path):  # a video folder; `evaluate` names them <method>-<weights hash>
         prefix, _, rest = path.name.partition("-")
-        nice = {"cmmnet": "CMM-Net", "cranet": "CRA-Net", "videogan": "Video-GAN"}.get(prefix)
+        nice = {"cmmnet": "CMM-Net", "cmmnetwarp": "CMM-Net (warp)", "cranet": "CRA-Net", "videogan": "Video-GAN"
+                }.get(prefix)
         return path, f"{nice} ({rest})" if nice and rest else path.name
     if data is None:
         raise CmmnetError(f"--{side} {path} is a training run: add --data DATASET to generate its test videos")
