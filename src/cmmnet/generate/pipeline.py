@@ -296,9 +296,13 @@ class CMMNet:
             return self._retime(batch.decoded[:, rows], timing, "images"), self._retime(fitted, timing, "points")
         points = batch.neutral[:, None, None] + (fitted - fitted[:, :, :1]) if mode == "retargeted" else fitted
         points = self._retime(points, timing, "points")  # (B, R, N, 68, 2)
+        from ..render.renderer import distinct_rows
+
         s, draw = self.image_size, self.front_end.draw
-        images = np.stack([[[draw_landmarks(p, s, draw) for p in seq] for seq in row] for row in points])
-        return images.astype(np.float32), points  # (B, R, N, S, S), (B, R, N, 68, 2)
+        flat = points.reshape(-1, 68, 2)  # (B R N, 68, 2)
+        first, which = distinct_rows(flat.reshape(len(flat), -1))  # each distinct shape drawn once
+        images = np.stack([draw_landmarks(p, s, draw) for p in flat[first]])[which]  # (B R N, S, S)
+        return images.reshape(*points.shape[:3], s, s).astype(np.float32), points  # (B, R, N, S, S), (B, R, N, 68, 2)
 
     def generate_aligned(self, neutral_face: np.ndarray, neutral_landmarks: np.ndarray, label: str | int,
                          modes: int | None = None, seed: int = 0,
