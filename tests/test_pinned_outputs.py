@@ -1,7 +1,7 @@
 """Pinned outputs of the shipped weights: one small generation (the example photo, K = 1, seed 3) must give
 byte-identical frames, points and files, with each renderer. A change that alters them on purpose (new weights, a
-new renderer) updates the hashes here in the same commit and says why. The paper renderer's pins are those from
-before the warp renderer became the default: with ``--renderer paper`` nothing it wrote changed."""
+new renderer) updates the hashes here in the same commit and says why. Last update: the default weights retrained
+by scripts/train_default_weights.sh with the landmark generator's cpu-points preset."""
 
 from __future__ import annotations
 
@@ -18,64 +18,62 @@ import torch
 from cmmnet.commands.demo_cmd import example_image
 
 # The default clip is real speed (the training data's 50 fps played at 25 fps), neutral -> smile -> hold -> neutral:
-# 52 frames instead of the 32 generated ones played at 16 fps, whichever renderer runs. The 32 generated frames
-# themselves (timing "as_generated", and `--frames 32 --fps 16 --no-return` on the command line) keep their hashes.
+# 52 frames, whichever renderer runs; timing "as_generated" (`--frames 32 --fps 16 --no-return` on the command line)
+# is the 32 generated frames themselves.
 PINNED_ARRAYS = {  # (renderer, precision, timing) -> sha256[:16] of frames, points, landmark images (warp: + video)
-    ("paper", "fp32", "default"): ("e4ee4f7f8645df42", "cff0a16e26b79ae2", "0f62d2d25adc1b4c"),
-    ("paper", "fp32", "as_generated"): ("ddb758c090cf5c0f", "90736c7d34b57b83", "832660a896364acf"),
-    ("paper", "bf16", "default"): ("2503b559167f6ce8", "b77affd2325ec2f5", "97656b9757985f5f"),
-    ("paper", "bf16", "as_generated"): ("2cd8edc96ed82e20", "ffa303f13db524fb", "24b4dc15bd4c0a52"),
-    ("warp", "fp32", "default"): ("d4fa6e1d40000fe3", "cff0a16e26b79ae2", "0f62d2d25adc1b4c", "ecf7c846cad93c39"),
-    ("warp", "fp32", "as_generated"): ("1914c9ffc991efe5", "90736c7d34b57b83", "832660a896364acf",
-                                       "ec7a82bae0a8a527"),
-    ("warp", "bf16", "default"): ("c26664f73b5ad001", "b77affd2325ec2f5", "97656b9757985f5f", "7dea4b3b5ad3bd3a"),
-    ("warp", "bf16", "as_generated"): ("f390bf3edc44b0f3", "ffa303f13db524fb", "24b4dc15bd4c0a52",
-                                       "754ea9d45b177a73"),
+    ("paper", "fp32", "default"): ("8ff6233883da1f82", "f2102d616d52cd7a", "46f4f2bc27de97ab"),
+    ("paper", "fp32", "as_generated"): ("66d7b505cd846782", "f97d215f8efaec1f", "d3be6e7aa4a88b23"),
+    ("paper", "bf16", "default"): ("801cd8c8ff3c660a", "b3c980a2d071da79", "839da9cc4dfa71f4"),
+    ("paper", "bf16", "as_generated"): ("66384301a094c7c6", "af771ca44d3987d4", "1aef6d3b4e853793"),
+    ("warp", "fp32", "default"): ("b40e6673c10db339", "f2102d616d52cd7a", "46f4f2bc27de97ab", "2c6b51b3004b96b4"),
+    ("warp", "fp32", "as_generated"): ("4935f667bdda3322", "f97d215f8efaec1f", "d3be6e7aa4a88b23", "6752d4a5ef9627fa"),
+    ("warp", "bf16", "default"): ("29c9c1942071e028", "b3c980a2d071da79", "839da9cc4dfa71f4", "4b78806678b0abbc"),
+    ("warp", "bf16", "as_generated"): ("282de3874ae19973", "af771ca44d3987d4", "1aef6d3b4e853793", "f2776ead8c4cf9af"),
 }
-BF16_PINNED_ON = ("AVX512", False)  # (torch's CPU capability, AMX tiles) where the bf16 rows were measured
+BF16_PINNED_ON = ("AVX512", False)  # (torch"s CPU capability, AMX tiles) where the bf16 rows were measured
 AS_GENERATED = ("--frames", "32", "--fps", "16", "--no-return")  # the 32 generated frames at 16 fps, as before
 PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -> sha256[:16]
     ("--renderer", "paper", "--paste"): {
-        "conditional.mp4": "1efae880f47b55e8",
-        "conditional_pasted.mp4": "bd8c249b32ba7936",
+        "conditional.mp4": "7328aa2b87d38616",
+        "conditional_pasted.mp4": "6e36ada1ba4a2587",
         "input_aligned.png": "ba5a92900da3d1b1",
-        "landmark_images.npy": "a25937805b09ecdb",
-        "landmarks.npy": "9e2b4de3078ab5b1",
-        "mode_1.mp4": "f9f5b2264b10e3c2",
-        "mode_1_pasted.mp4": "c77774a8c53aa979",
-        "sheet.png": "019204d52eee7254",
+        "landmark_images.npy": "9373d2d82b9731e7",
+        "landmarks.npy": "13794b7494a5d06c",
+        "mode_1.mp4": "298ce054798783c9",
+        "mode_1_pasted.mp4": "b1f120217b281308",
+        "sheet.png": "f7bfe447dd6b6e34",
     },
     ("--renderer", "paper", "--paste", *AS_GENERATED): {
-        "conditional.mp4": "d8e7849c6ce9737b",
-        "conditional_pasted.mp4": "972e1f8fdeb41dfc",
+        "conditional.mp4": "c016157eb74ec735",
+        "conditional_pasted.mp4": "037e304cfa083a06",
         "input_aligned.png": "ba5a92900da3d1b1",
-        "landmark_images.npy": "c1171dbcb7e5695f",
-        "landmarks.npy": "b5ccfae191ea14b9",
-        "mode_1.mp4": "1fc9916bece5b11c",
-        "mode_1_pasted.mp4": "516eea1f22690239",
-        "sheet.png": "2d79a17fb4ade404",
+        "landmark_images.npy": "a42f03fca29852e7",
+        "landmarks.npy": "031964e0304753cc",
+        "mode_1.mp4": "4a887f27ae95a392",
+        "mode_1_pasted.mp4": "13ee6ac4ba6878de",
+        "sheet.png": "18e7b319c63443f0",
     },
-    ("--crop",): {  # the warp renderer (the default)
-        "conditional.mp4": "97c006e62763256d",
-        "conditional_crop.mp4": "22f4692c3f390502",
+    ("--crop",): {
+        "conditional.mp4": "e055876fd24af4d0",
+        "conditional_crop.mp4": "4a197351451ff00e",
         "input_aligned.png": "ba5a92900da3d1b1",
-        "landmark_images.npy": "a25937805b09ecdb",
-        "landmarks.npy": "9e2b4de3078ab5b1",
-        "mode_1.mp4": "81d176d04d1195ab",
-        "mode_1_crop.mp4": "95b691f479858bfd",
-        "preview.gif": "987b96a665d5b938",
-        "sheet.png": "43355c766c2af732",
+        "landmark_images.npy": "9373d2d82b9731e7",
+        "landmarks.npy": "13794b7494a5d06c",
+        "mode_1.mp4": "00b1dbc22905ecf9",
+        "mode_1_crop.mp4": "5b051ae86c99a11f",
+        "preview.gif": "7f407285be020ae5",
+        "sheet.png": "26e9008febc9db20",
     },
     ("--crop", *AS_GENERATED): {
-        "conditional.mp4": "a8ba9f68d46aaba0",
-        "conditional_crop.mp4": "ee38021a649f92bd",
+        "conditional.mp4": "0ebf8a8dbe0246ae",
+        "conditional_crop.mp4": "8bfd36fafd7d9b20",
         "input_aligned.png": "ba5a92900da3d1b1",
-        "landmark_images.npy": "c1171dbcb7e5695f",
-        "landmarks.npy": "b5ccfae191ea14b9",
-        "mode_1.mp4": "de4c9f2229e1cfc0",
-        "mode_1_crop.mp4": "e2a14c669de7418c",
-        "preview.gif": "6a19baded3940162",
-        "sheet.png": "d59ef298861cdddb",
+        "landmark_images.npy": "a42f03fca29852e7",
+        "landmarks.npy": "031964e0304753cc",
+        "mode_1.mp4": "6aa4a987714814c5",
+        "mode_1_crop.mp4": "5f380305b9b9a181",
+        "preview.gif": "a59d2b18f0b42860",
+        "sheet.png": "0fd156dd86b2a604",
     },
 }
 
