@@ -8,8 +8,9 @@
    min wall time and CPU time (the machine is shared: CPU time shows what waiting for a core hides); the SSIM of
    the bf16 frames against the fp32 frames (cmmnet.evaluation ssim); also ``CMMNet.generate`` on the photo
    (+ dlib detection/alignment, detector already loaded).
-   ``stages_*``: the landmark generator's networks (VAE encode, LSTMs, VAE decode of 128 images), the point fit,
-   and G on 128 frames, each on its own.
+   ``stages_*``: the whole landmark part (networks + reading points, as ``CMMNet.landmark_batch``), with a
+   shape-model read-out also its networks (VAE encode, LSTMs, decode of 128 images) and the point fit alone, and G
+   on 128 frames, each on its own.
 2. The whole process ``cmmnet generate --image example.jpg --label posed --out TMP`` (default ``--precision auto``:
    bf16 on an AMX CPU or a GPU; Python start, imports,
    loading weights and dlib models, generation, four H.264 videos, sheet, meta), median of a few runs.
@@ -58,27 +59,31 @@ def timed(fn, repeats: int) -> dict[str, float]:
 
 
 def stages(net: CMMNet, aligned, repeats: int) -> dict[str, float]:
-    """Median wall ms of each stage of ``generate_aligned`` for K = 3 (128 frames), at the net's precision."""
+    """Median wall ms of each stage of ``generate_aligned`` for K = 3 (128 frames), at the net's precision:
+    ``landmark_part_ms`` the whole landmark part (:meth:`CMMNet.landmark_batch`: networks + reading points);
+    with a shape-model read-out (``readout="fit"``) also its networks (decode included) and the point fit alone."""
     lg = net.landmark_generator
-    y0 = torch.from_numpy(lg.draw_neutral(aligned.landmarks))[None, None]  # (1, 1, S, S)
-    label = torch.tensor([0])
-    with torch.no_grad(), net.autocast():
-        images = lg.generate_batch(y0, label, 3, 0, fit_points=False)["images"][0].float()  # (4, T, S, S)
-    flat = images.reshape(-1, *images.shape[2:])  # (128, S, S)
-    init = torch.from_numpy(aligned.landmarks).float()[None].expand(len(flat), -1, -1)  # (128, 68, 2)
-    drawn = np.zeros(tuple(flat.shape), np.float32)
-
-    def networks():
+    out = {"landmark_part_ms": timed(lambda: net.landmark_batch(aligned.landmarks[None], ["posed"], 3, 0),
+                                     repeats)["wall_median_ms"]}
+    drawn = np.zeros((128, net.image_size, net.image_size), np.float32)
+    init = torch.from_numpy(aligned.landmarks).float()[None].expand(len(drawn), -1, -1)  # (128, 68, 2)
+    if lg.readout is None:
+        y0 = torch.from_numpy(lg.draw_neutral(aligned.landmarks))[None, None]  # (1, 1, S, S)
+        label = torch.tensor([0])
         with torch.no_grad(), net.autocast():
-            lg.generate_batch(y0, label, 3, 0, fit_points=False)
+            images = lg.generate_batch(y0, label, 3, 0, fit_points=False)["images"][0].float()  # (4, T, S, S)
+        flat = images.reshape(-1, *images.shape[2:])  # (128, S, S)
 
-    return {
-        "landmark_networks_ms": timed(networks, repeats)["wall_median_ms"],
-        "point_fit_ms": timed(lambda: lg.points.fit(flat, init=init, iterations=net.config.point_fit_iterations),
-                              repeats)["wall_median_ms"],
-        "translator_ms": timed(lambda: net.translate(drawn, aligned.image, init.numpy(), aligned.landmarks),
-                               repeats)["wall_median_ms"],
-    }
+        def networks():
+            with torch.no_grad(), net.autocast():
+                lg.generate_batch(y0, label, 3, 0, fit_points=False)
+
+        out["landmark_networks_ms"] = timed(networks, repeats)["wall_median_ms"]
+        out["point_fit_ms"] = timed(lambda: lg.points.fit(flat, init=init, iterations=net.config.point_fit_iterations),
+                                    repeats)["wall_median_ms"]
+    out["translator_ms"] = timed(lambda: net.translate(drawn, aligned.image, init.numpy(), aligned.landmarks),
+                                 repeats)["wall_median_ms"]
+    return out
 
 
 def main() -> int:
