@@ -16,6 +16,7 @@ class FieldConfig:
     min_jacobian: float = 0.05  # least corner cross product of a mapped cell, relative to the undeformed cell
     repair_iterations: int = 6  # local smoothing passes around bad cells before the global fallback
     bisection_steps: int = 12  # of the global fallback's scale factor
+    kernel_block: int = 1 << 22  # spline kernel entries (frames x nodes x centres) evaluated at once: bounds memory
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ Coordinates: (x, y) pixels with pixel centres at integers, as in :mod:`cmmnet.fa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -82,12 +84,22 @@ class WarpRenderer:
     def render(self, targets: np.ndarray) -> np.ndarray:
         """(T, H, W, 3) uint8 frames: the photo with its face moved to each frame's ``targets`` (T, 68, 2)."""
         targets = self._check(targets)
-        region = self.region(targets)
-        coarse = self.field(targets, region)  # (T, ny, nx, 2)
+        out = np.empty((len(targets), *self.photo.shape), dtype=np.uint8)  # (T, H, W, 3)
+        for i, frame in enumerate(self.frames(targets)):
+            out[i] = frame
+        return out
+
+    def frames(self, targets: np.ndarray, region: Region | None = None,
+               coarse: torch.Tensor | None = None) -> Iterator[np.ndarray]:
+        """The frames of :meth:`render`, one (H, W, 3) uint8 at a time (``cfg.chunk`` sampled at once), so that
+        memory does not grow with the clip. ``region`` and ``coarse`` (its :meth:`field` for these ``targets``) are
+        computed here unless given: clips rendered with one face region (:class:`WarpVideo`) pass their rows."""
+        targets = self._check(targets)
+        region = region or self.region(targets)
+        coarse = self.field(targets, region) if coarse is None else coarse  # (T, ny, nx, 2)
         h, w = self.photo.shape[:2]
         g = region.grid
         bh, bw = min(g.pixel_size[0], h - g.y0), min(g.pixel_size[1], w - g.x0)
-        out = np.repeat(self.photo[None], len(targets), axis=0)  # (T, H, W, 3)
         scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
         for i in range(0, len(targets), self.cfg.chunk):
             src = upsample(coarse[i:i + self.cfg.chunk], g)[:, :bh, :bw]  # (c, bh, bw, 2) photo px
@@ -95,11 +107,12 @@ class WarpRenderer:
             img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
             block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
             block = block.add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (c, bh, bw, 3)
-            out[i:i + len(src), g.y0:g.y0 + bh, g.x0:g.x0 + bw] = block
-        if self.paints_mouth:
-            for frame, lm in zip(out, targets):
-                self._paint_mouth(frame, lm)
-        return out
+            for j, face in enumerate(block):
+                frame = self.photo.copy()  # (H, W, 3)
+                frame[g.y0:g.y0 + bh, g.x0:g.x0 + bw] = face
+                if self.paints_mouth:
+                    self._paint_mouth(frame, targets[i + j])
+                yield frame
 
     def _paint_mouth(self, frame: np.ndarray, lm: np.ndarray) -> None:
         """Paint the mouth interior between the inner lips of ``lm`` into ``frame`` (H, W, 3) uint8, in place."""
@@ -116,3 +129,38 @@ class WarpRenderer:
         painted = paint_mouth_interior(crop.copy(), lm - (x0, y0), self._teeth, self._cavity, self._render_cfg)
         crop += min(strength, 1.0) * (painted - crop)
         frame[y0:y1, x0:x1] = np.clip(crop + 0.5, 0, 255).astype(np.uint8)
+
+
+class WarpVideo:
+    """The warp renderer's K + 1 clips of N frames over the whole photo, ``shape`` (K+1, N, H, W, 3) uint8, rendered
+    when read rather than held (at the 1024 px output cap they would take 0.65 GB): :meth:`frames` streams one clip
+    (to an encoder), ``video[k]`` is clip k as an array, ``np.asarray(video)`` the whole array. One face region and
+    one field for all clips, computed here; every read renders the same bytes."""
+
+    def __init__(self, renderer: WarpRenderer, targets: np.ndarray):
+        t = renderer._check(np.asarray(targets, np.float64).reshape(-1, 68, 2))  # (K+1 N, 68, 2) photo px
+        self.renderer = renderer
+        self.targets = t.reshape(*np.shape(targets)[:2], 68, 2)  # (K+1, N, 68, 2)
+        self.region = renderer.region(t)
+        self._coarse = renderer.field(t, self.region)  # (K+1 N, ny, nx, 2)
+        self.shape = (*self.targets.shape[:2], *renderer.photo.shape)
+        self.dtype = np.dtype(np.uint8)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def frames(self, sequence: int, indices: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """Clip ``sequence``'s frames (all, or those at ``indices``), one (H, W, 3) uint8 at a time."""
+        idx = np.arange(self.shape[1]) if indices is None else np.asarray(indices, dtype=int)
+        rows = torch.from_numpy(sequence * self.shape[1] + idx)
+        return self.renderer.frames(self.targets[sequence, idx], self.region, self._coarse[rows])
+
+    def __getitem__(self, sequence: int) -> np.ndarray:
+        return np.stack(list(self.frames(sequence)))  # (N, H, W, 3)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[k] for k in range(len(self)))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.stack(list(self))  # (K+1, N, H, W, 3)
+        return out if dtype is None else out.astype(dtype)
