@@ -249,6 +249,7 @@ CASES += [
     Case("generate-seed-2**64", [*_G, "--out", "o", "--seed", "18446744073709551616"], "between 0 and"),
     Case("generate-modes-float", [*_G, "--out", "o", "--modes", "2.7"], "not a whole number"),
     Case("generate-modes-0", [*_G, "--out", "o", "--modes", "0"], "between 1 and"),
+    Case("generate-max-side-huge", [*_G, "--out", "o", "--max-side", "8000"], "up to 1024 (bounded memory)"),
     Case("generate-modes-99", [*_G, "--out", "o", "--modes", "99"], "between 1 and"),
     Case("generate-image-dir", ["generate", "--image", ".", "--label", "posed", "--out", "o"], "is a directory"),
     Case("generate-image-loop", ["generate", "--image", "a.jpg", "--label", "posed", "--out", "o"],

@@ -13,7 +13,7 @@ from ..errors import CmmnetError
 from ..generate.config import GenerateConfig, Precision, Renderer
 from ..generate.outputs import OutputConfig
 from ..generate.timing import MAX_INTENSITY, TimingConfig
-from ..limits import MAX_MODES, modes_arg, path_arg, seed_arg
+from ..limits import MAX_MODES, MAX_VIDEO_SIDE, modes_arg, path_arg, seed_arg
 
 
 def add_net_arguments(p: argparse.ArgumentParser, precision: str = GenerateConfig.precision,
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "resolution; paper: the 64 px U-Net of the paper paints aligned faces")
     p.add_argument("--max-side", type=int, default=GenerateConfig.max_side,
                    help=f"warp renderer: the videos' longer side is at most this (default {GenerateConfig.max_side}; "
-                        "0 = the photo's own)")
+                        f"0 = the photo's own; either way at most {MAX_VIDEO_SIDE}, which bounds memory)")
     p.add_argument("--crop", action="store_true",
                    help=f"warp renderer: also write videos of the aligned face at {OutputConfig.video_size} px")
     p.add_argument("--paste", action="store_true",
@@ -78,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
     from ..generate.outputs import check_options
     from ..io import check_output
 
-    if args.max_side < 0:
-        raise CmmnetError(f"--max-side {args.max_side}: use a positive size in pixels, or 0 for the photo's own")
+    if not 0 <= args.max_side <= MAX_VIDEO_SIDE:
+        raise CmmnetError(f"--max-side {args.max_side}: use a size in pixels up to {MAX_VIDEO_SIDE} (bounded memory), "
+                          "or 0 for the photo's own")
     paste, crop = ("paste" if args.paste else "none"), ("crop" if args.crop else "none")
     check_options(args.renderer, paste, crop)
     timing = timing_from_args(args)

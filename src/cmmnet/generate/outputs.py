@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw
 
 from ..errors import CmmnetError
 from ..faces.align import AlignConfig, between_alignments, compose_transforms
+from ..limits import MAX_PASTE_SIDE
 
 if TYPE_CHECKING:
     from .front_end import FaceFrontEnd
@@ -286,7 +287,7 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
         if paste == "paste":
             t0 = time.perf_counter()
             # bounded memory: the photo read at most at the pasted size, one sequence in memory at a time
-            photo, scale = read_image_scaled(image, net.config.paste.max_side or None)
+            photo, scale = read_image_scaled(image, min(net.config.paste.max_side or MAX_PASTE_SIDE, MAX_PASTE_SIDE))
             pasted = [f"{n}_pasted.mp4" for n in names]
             for i, n in enumerate(pasted):  # frames pasted as the encoder takes them
                 _write_videos([tmp / n], [net.paste_sequence(res, photo, i, scale)], res.fps, cfg)

@@ -51,7 +51,7 @@ from ..faces import AlignedFace, FaceDetector, between_alignments, draw_landmark
 from ..faces.align import align_frames, invert_transform, transform_points
 from ..faces.image_io import check_image_array, read_image_scaled
 from ..faces.pipeline import FrontEndConfig, detect_array, detect_image, rescale_transform, upright
-from ..limits import check_modes_range, check_seed
+from ..limits import MAX_VIDEO_SIDE, check_modes_range, check_seed
 from ..models.io import load_pretrained_defaulted, read_model_index, weights_hash
 from ..models.landmark_generator import CLASS_NAME as LANDMARK_CLASS
 from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
@@ -360,14 +360,15 @@ class CMMNet:
     def video_photo(self, image: str | Path | np.ndarray, transform: np.ndarray,
                     rotation: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The photo the warp renderer moves: ``image`` (a path or (H, W, 3) uint8) turned by ``rotation`` quarter
-        turns as its face was found, with its longer side capped at ``GenerateConfig.max_side`` (0: not capped), and
+        turns as its face was found, with its longer side capped at ``GenerateConfig.max_side`` (0: the photo's own;
+        either way at most :data:`cmmnet.limits.MAX_VIDEO_SIDE`, which bounds memory), and
         ``transform`` (the turned photo's pixels -> aligned) re-expressed in the capped photo's pixels."""
-        cap = self.config.max_side if self.config.max_side > 0 else None
+        cap = min(self.config.max_side or MAX_VIDEO_SIDE, MAX_VIDEO_SIDE)
         if isinstance(image, (str, Path)):
             arr, scale = read_image_scaled(image, cap)
         else:
             arr, scale = np.asarray(image), 1.0
-            if cap is not None and max(arr.shape[:2]) > cap:
+            if max(arr.shape[:2]) > cap:
                 small = Image.fromarray(arr)
                 small.thumbnail((cap, cap), Image.Resampling.LANCZOS)
                 arr, scale = np.asarray(small), arr.shape[1] / small.width

@@ -36,3 +36,4 @@ class WarpRenderConfig:
     paint_ramp: float = 2.0  # px: the painted interior fades in as the lips part this much beyond the photo's own gap
     gray_spread: float = 3.0  # a photo whose face has at most this channel spread (grey levels) is greyscale
     chunk: int = 4  # frames sampled at once (bounds memory for large photos)
+    chunk_pixels: int = 1 << 22  # and at most this many pixels of face region at once (large frames: fewer frames)

@@ -91,9 +91,10 @@ class WarpRenderer:
 
     def frames(self, targets: np.ndarray, region: Region | None = None,
                coarse: torch.Tensor | None = None) -> Iterator[np.ndarray]:
-        """The frames of :meth:`render`, one (H, W, 3) uint8 at a time (``cfg.chunk`` sampled at once), so that
-        memory does not grow with the clip. ``region`` and ``coarse`` (its :meth:`field` for these ``targets``) are
-        computed here unless given: clips rendered with one face region (:class:`WarpVideo`) pass their rows."""
+        """The frames of :meth:`render`, one (H, W, 3) uint8 at a time (``cfg.chunk`` sampled at once, fewer when
+        their face region is over ``cfg.chunk_pixels``), so that memory does not grow with the clip. ``region`` and
+        ``coarse`` (its :meth:`field` for these ``targets``) are computed here unless given: clips rendered with one
+        face region (:class:`WarpVideo`) pass their rows."""
         targets = self._check(targets)
         region = region or self.region(targets)
         coarse = self.field(targets, region) if coarse is None else coarse  # (T, ny, nx, 2)
@@ -101,8 +102,9 @@ class WarpRenderer:
         g = region.grid
         bh, bw = min(g.pixel_size[0], h - g.y0), min(g.pixel_size[1], w - g.x0)
         scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
-        for i in range(0, len(targets), self.cfg.chunk):
-            src = upsample(coarse[i:i + self.cfg.chunk], g)[:, :bh, :bw]  # (c, bh, bw, 2) photo px
+        chunk = max(1, min(self.cfg.chunk, self.cfg.chunk_pixels // (bh * bw)))
+        for i in range(0, len(targets), chunk):
+            src = upsample(coarse[i:i + chunk], g)[:, :bh, :bw]  # (c, bh, bw, 2) photo px
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
             img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
             block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
