@@ -289,9 +289,12 @@ def test_warp_renderer_moves_the_photo_at_its_resolution(warp_net, photo):
     n = default_clip_frames()  # the timing step runs before the warp renderer too
     assert res.renderer == "warp" and res.video.shape == (2, n, *img.shape) and res.video.dtype == np.uint8
     assert res.frames.shape == (2, n, 64, 64, 3) and res.points.shape == (2, n, 68, 2) and len(res.times) == n
-    for seq in res.video:  # frames 0 and N-1 (back to neutral) are the photo, the others move only the face
+    video = np.asarray(res.video)  # rendered when read: every read the same bytes, streamed or whole
+    assert np.array_equal(res.video[1], video[1]) and np.array_equal(np.stack(list(res.video.frames(0))), video[0])
+    assert np.array_equal(np.stack(list(res.video.frames(1, [0, 5]))), video[1, [0, 5]])
+    for seq in video:  # frames 0 and N-1 (back to neutral) are the photo, the others move only the face
         assert np.abs(seq[0].astype(int) - img).max() <= 1 and np.abs(seq[-1].astype(int) - img).max() <= 1
-    assert np.array_equal(res.video[:, :, :20], np.broadcast_to(img[:20], res.video[:, :, :20].shape))
+    assert np.array_equal(video[:, :, :20], np.broadcast_to(img[:20], video[:, :, :20].shape))
     # the coordinates line up: a mouth widened 1.2 times in aligned px is what dlib finds in the photo frame
     from cmmnet.faces import FaceDetector, transform_points
 
@@ -321,7 +324,7 @@ def test_warp_renderer_caps_the_photo_and_renders_aligned_input(weights, warp_ne
     res = capped.generate(big, "posed", modes=1, seed=0)
     assert res.video.shape[2:4] == (233, 300)  # 900 x 700 fitted into 300
     small = np.asarray(Image.fromarray(big).resize((300, 233), Image.Resampling.LANCZOS)).astype(int)
-    assert np.abs(res.video[0, 0].astype(int) - small).mean() < 2
+    assert np.abs(res.video[0][0].astype(int) - small).mean() < 2
     # the landmarks keep their aligned-pixel layout, as the paper renderer's
     paper = CMMNet.from_pretrained(weights, GenerateConfig(device="cpu", precision="fp32", renderer="paper"))
     assert np.allclose(paper.generate(big, "posed", modes=1, seed=0).points, res.points, atol=1e-4)

@@ -180,3 +180,28 @@ def test_same_input_same_frames(portrait):
     targets = smile(lm, frames=3, gain=0.2, part=0.2)
     assert np.array_equal(WarpRenderer(photo, lm).render(targets), WarpRenderer(photo, lm).render(targets))
     assert torch.get_num_threads() >= 1
+
+
+def test_frames_in_any_chunks_are_the_same(portrait):
+    """Frames are sampled a few at a time and the spline evaluated a block of nodes at a time (bounded memory): how
+    many frames at once changes no byte, how many nodes at once no more than float rounding; a WarpVideo read clip
+    by clip, frame by frame or whole is the one rendering of all clips."""
+    from dataclasses import replace
+
+    from cmmnet.render import WarpRenderConfig, WarpVideo
+
+    photo, lm = portrait
+    clips = np.stack([smile(lm, frames=7, gain=0.2, part=0.3), smile(lm, frames=7, gain=0.1, close_eyes=0.5)])
+    flat = clips.reshape(-1, 68, 2)
+    one, cfg = WarpRenderer(photo, lm), WarpRenderConfig()
+    blocks = WarpRenderer(photo, lm, replace(cfg, field=replace(cfg.field, kernel_block=5000)))
+    region = one.region(flat)
+    assert torch.allclose(blocks.field(flat, region), one.field(flat, region), atol=1e-2)
+    whole = one.render(flat)  # (14, H, W, 3): one region for both clips, as WarpVideo has
+    few = WarpRenderer(photo, lm, replace(cfg, chunk=3))
+    assert np.array_equal(few.render(flat), whole)
+    video = WarpVideo(few, clips)
+    assert video.shape == (2, 7, *photo.shape) and len(video) == 2
+    assert np.array_equal(np.asarray(video), whole.reshape(2, 7, *photo.shape))
+    assert np.array_equal(video[1], whole[7:])
+    assert np.array_equal(np.stack(list(video.frames(1, [6, 2]))), whole[[13, 9]])

@@ -9,6 +9,10 @@ from .errors import ConfigError
 
 MAX_MODES = 16  # the largest K that `cmmnet generate --modes K` accepts (and at most the weights' trained K)
 MAX_PARAMETERS = 1_000_000_000  # a model config asking for more is refused before anything is allocated
+# The longest side of photo-sized videos, which bounds memory (docs/reliability.md): the warp renderer's (`--max-side`,
+# 0 = the photo's own) and the pasted ones (`--paste`, PasteConfig.max_side).
+MAX_VIDEO_SIDE = 1024
+MAX_PASTE_SIDE = 1920
 SEED_LIMIT = 2**32  # seeds are in [0, 2**32): what numpy's and torch's generators take on every platform
 
 

@@ -13,7 +13,7 @@ from ..errors import CmmnetError
 from ..generate.config import GenerateConfig, Precision, Renderer
 from ..generate.outputs import OutputConfig
 from ..generate.timing import MAX_INTENSITY, TimingConfig
-from ..limits import MAX_MODES, modes_arg, path_arg, seed_arg
+from ..limits import MAX_MODES, MAX_VIDEO_SIDE, modes_arg, path_arg, seed_arg
 
 
 def add_net_arguments(p: argparse.ArgumentParser, precision: str = GenerateConfig.precision,
@@ -30,12 +30,13 @@ def add_net_arguments(p: argparse.ArgumentParser, precision: str = GenerateConfi
                         "resolution; paper: the 64 px U-Net of the paper paints aligned faces")
     p.add_argument("--max-side", type=int, default=GenerateConfig.max_side,
                    help=f"warp renderer: the videos' longer side is at most this (default {GenerateConfig.max_side}; "
-                        "0 = the photo's own)")
+                        f"0 = the photo's own; either way at most {MAX_VIDEO_SIDE}, which bounds memory)")
 
 
 def net_config(args: argparse.Namespace) -> GenerateConfig:
-    if args.max_side < 0:
-        raise CmmnetError(f"--max-side {args.max_side}: use a positive size in pixels, or 0 for the photo's own")
+    if not 0 <= args.max_side <= MAX_VIDEO_SIDE:
+        raise CmmnetError(f"--max-side {args.max_side}: use a size in pixels up to {MAX_VIDEO_SIDE} (bounded memory), "
+                          "or 0 for the photo's own")
     return GenerateConfig(precision=args.precision, device=args.device, renderer=args.renderer,
                           max_side=args.max_side)
 

@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..limits import MAX_PASTE_SIDE
 from .align import compose_transforms, invert_transform, transform_points, warp_image
 
 
@@ -31,9 +32,9 @@ class PasteConfig:
     mode: Literal["delta", "replace"] = "delta"
     grow: float = 0.06  # the landmark hull is scaled about its centre by 1 + grow
     feather: float = 0.06  # Gaussian sigma of the mask edge, as a fraction of the hull's larger side
-    # Longer side of the pasted video (the photo is downscaled first when larger); 0 keeps the photo's size.
-    # 1920 keeps H.264 encoding of K + 1 videos of 32 frames within seconds.
-    max_side: int = 1920
+    # Longer side of the pasted video (the photo is downscaled first when larger); 0 keeps the photo's size (`cmmnet
+    # generate --paste`: at most MAX_PASTE_SIDE either way, which bounds its memory).
+    max_side: int = MAX_PASTE_SIDE
 
 
 def resize_for_paste(photo: np.ndarray, transform: np.ndarray, cfg: PasteConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -27,5 +27,6 @@ class GenerateConfig:
     # paper); paper: the 64 px U-Net G of §3.4 paints aligned faces (docs/translation.md compares them)
     renderer: Renderer = "warp"
     render: WarpRenderConfig = field(default_factory=WarpRenderConfig)
-    max_side: int = 1024  # the warp renderer's videos: the photo, downscaled to this longer side when larger
+    max_side: int = 1024  # the warp renderer's videos: the photo, downscaled to this longer side when larger (0: the
+    # photo's own size; either way at most cmmnet.limits.MAX_VIDEO_SIDE)
     point_fit_iterations: int = 6  # ICP iterations of the point fit (from the neutral shape); 0 = the model's

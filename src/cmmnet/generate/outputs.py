@@ -21,8 +21,9 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -31,6 +32,7 @@ from PIL import Image, ImageDraw
 
 from ..errors import CmmnetError
 from ..faces.align import AlignConfig, between_alignments, compose_transforms
+from ..limits import MAX_PASTE_SIDE
 
 if TYPE_CHECKING:
     from .front_end import FaceFrontEnd
@@ -93,21 +95,29 @@ def sheet_columns(T: int, cfg: OutputConfig) -> np.ndarray:
     return np.unique(np.linspace(0, T - 1, min(cfg.sheet_frames, T)).round().astype(int))
 
 
-def preview_frames(videos: list[np.ndarray], height: int) -> list[Image.Image]:
-    """The videos (each (T, H, W, 3) uint8) side by side, scaled to ``height``, as palette images sharing one
-    palette (from the first, middle and last frame: no colour flicker between frames)."""
+def preview_size(height: int, width: int, cfg: OutputConfig) -> tuple[int, int]:
+    """(width, height) of one video in ``preview.gif``: scaled to ``cfg.preview_height``."""
+    return max(1, round(width * cfg.preview_height / height)), cfg.preview_height
+
+
+def preview_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """One (H, W, 3) uint8 video frame scaled to the preview's ``size`` (width, height)."""
+    return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS))
+
+
+def preview_frames(videos: list[list[np.ndarray]]) -> list[Image.Image]:
+    """The videos (each a list of T frames already at the preview size, :func:`preview_frame`) side by side, as
+    palette images sharing one palette (from the first, middle and last frame: no colour flicker between frames)."""
     t = len(videos[0])
-    h, w = videos[0].shape[1:3]
-    size = (max(1, round(w * height / h)), height)
-    strips = [np.concatenate([np.asarray(Image.fromarray(v[i]).resize(size, Image.Resampling.LANCZOS))
-                              for v in videos], 1) for i in range(t)]  # T x (height, (K+1) width, 3)
+    strips = [np.concatenate([v[i] for v in videos], 1) for i in range(t)]  # T x (height, (K+1) width, 3)
     palette = Image.fromarray(np.concatenate([strips[0], strips[t // 2], strips[-1]], 0)).quantize(256)
     return [Image.fromarray(strip).quantize(palette=palette, dither=Image.Dither.NONE) for strip in strips]
 
 
-def write_preview(path: Path, videos: list[np.ndarray], fps: float, cfg: OutputConfig) -> None:
-    """``preview.gif``: a looping animation of all videos side by side at ``fps`` (plays wherever an image does)."""
-    frames = preview_frames(videos, cfg.preview_height)
+def write_preview(path: Path, videos: list[list[np.ndarray]], fps: float) -> None:
+    """``preview.gif``: a looping animation of all videos side by side at ``fps`` (plays wherever an image does);
+    ``videos`` as :func:`preview_frames` takes them."""
+    frames = preview_frames(videos)
     frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0,
                    duration=10 * max(1, round(100 / fps)))  # GIF times frames in 10 ms steps
 
@@ -123,20 +133,21 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "dlib": dlib.__version__, "av": av.__version__}
 
 
-def _write_videos(paths: list[Path], videos: list[np.ndarray], fps: float, cfg: OutputConfig) -> None:
-    """H.264 files at ``fps``, ``cfg.encoders`` at a time (libx264 runs outside the GIL; each encoder holds ~140 MB
-    of frame buffers at 1024 x 768, so a photo-sized generation keeps its peak memory by not running all at once)."""
+def _write_videos(paths: list[Path], videos: list[Iterable[np.ndarray]], fps: float, cfg: OutputConfig) -> None:
+    """H.264 files at ``fps``, ``cfg.encoders`` at a time (libx264 runs outside the GIL; each encoder holds ~200 MB
+    of frame buffers at 1024 x 1024, so a photo-sized generation keeps its peak memory by not running all at once);
+    each video an array or an iterable of frames (rendered as the encoder takes them)."""
     from ..video import write_video
 
     with ThreadPoolExecutor(max(1, min(cfg.encoders, len(paths)))) as pool:
         list(pool.map(lambda path, v: write_video(path, v, fps=fps, crf=cfg.crf), paths, videos))
 
 
-def sequence_video(res: GenerationResult, sequence: int, cfg: OutputConfig) -> np.ndarray:
-    """(N, H, W, 3) uint8: what ``sequence``'s video shows (the whole photo for the warp renderer on a photo, else
-    the faces upscaled to ``cfg.video_size``)."""
+def sequence_frames(res: GenerationResult, sequence: int, cfg: OutputConfig) -> Iterable[np.ndarray]:
+    """What ``sequence``'s video shows, (H, W, 3) uint8 frames: the whole photo for the warp renderer on a photo
+    (rendered as they are read: one frame in memory at a time), else the faces upscaled to ``cfg.video_size``."""
     if res.video is not None:
-        return res.video[sequence]
+        return res.video.frames(sequence)
     return upscale(res.frames[sequence], cfg.video_size, cfg.upscale)
 
 
@@ -147,43 +158,77 @@ def write_sequence(res: GenerationResult, sequence: int, path: Path, cfg: Output
     cfg = cfg or OutputConfig()
     if not 0 <= sequence <= res.modes:
         raise CmmnetError(f"sequence {sequence}: this result has 0 (conditional) to {res.modes} (modes)")
-    return write_video(path, sequence_video(res, sequence, cfg), fps=res.fps, crf=cfg.crf)
+    return write_video(path, sequence_frames(res, sequence, cfg), fps=res.fps, crf=cfg.crf)
 
 
-def _write_files(res: GenerationResult, tmp: Path, cfg: OutputConfig,
-                 align: AlignConfig | None = None) -> tuple[dict, list[np.ndarray]]:
-    """The videos, preview, landmarks, sheet and aligned input of ``res`` into ``tmp``; returns what meta.json says
-    of them and the videos. ``align``: the translator's alignment, for the warp renderer's sheet tiles at
-    ``cfg.sheet_tile`` (None: its faces as aligned at S)."""
-    from ..config import to_dict
+@dataclass
+class _Noted:
+    """What is kept of one sequence's video frames as they go to its encoder: the preview's frames, the sheet's
+    aligned faces (warp renderer) and the crop video's frames (``--crop``)."""
+
+    preview: list[np.ndarray] = field(default_factory=list)
+    sheet: list[np.ndarray] = field(default_factory=list)
+    crop: list[np.ndarray] = field(default_factory=list)
+
+
+def _noting(frames: Iterable[np.ndarray], noted: _Noted, size: tuple[int, int], sheet: tuple[np.ndarray, int, set],
+            crop: tuple[np.ndarray, int] | None) -> Iterator[np.ndarray]:
+    """``frames`` passed on to an encoder, each also noted into ``noted``: at the preview's ``size``; aligned by
+    ``sheet`` = (transform, tile size, frame indices) when it has indices; aligned by ``crop`` = (transform, size)."""
     from ..faces.align import align_frames
 
+    for i, frame in enumerate(frames):
+        noted.preview.append(preview_frame(frame, size))
+        if i in sheet[2]:
+            noted.sheet.append(align_frames(frame[None], sheet[0], sheet[1])[0])
+        if crop is not None:
+            noted.crop.append(align_frames(frame[None], crop[0], crop[1])[0])
+        yield frame
+
+
+def _write_files(res: GenerationResult, tmp: Path, cfg: OutputConfig, align: AlignConfig | None = None,
+                 crop: Literal["none", "crop"] = "none") -> dict:
+    """The videos, preview, landmarks, sheet and aligned input of ``res`` (and with ``crop``, the crop videos) into
+    ``tmp``; returns what meta.json says of them. Each video's frames are made as its encoder takes them (the warp
+    renderer's are rendered then), what the preview, sheet and crop videos need noted on the way. ``align``: the
+    translator's alignment, for the warp renderer's sheet tiles at ``cfg.sheet_tile`` and its crop videos (None: its
+    faces as aligned at S; no crop videos)."""
+    from ..config import to_dict
+
     names = sequence_names(res.modes)
-    videos = [sequence_video(res, i, cfg) for i in range(len(names))]
-    if res.video is not None and align is not None:  # the warp renderer: the sheet's faces from the whole photo
-        to_tile = video_alignment(res, align, cfg.sheet_tile)
-        cols = sheet_columns(res.points.shape[1], cfg)
-        sheet_faces = np.stack([align_frames(v[cols], to_tile, cfg.sheet_tile) for v in res.video])
-        sheet = contact_sheet(res.landmark_images, sheet_faces, names, cfg, scale=1)
+    warp = res.video is not None and align is not None  # the warp renderer: sheet (and crop) from the whole photo
+    cols = sheet_columns(res.points.shape[1], cfg)
+    sheet_at = (video_alignment(res, align, cfg.sheet_tile), cfg.sheet_tile, set(cols.tolist())) if warp else \
+        (np.eye(2, 3), 0, set())
+    crop_at = (video_alignment(res, align, cfg.video_size), cfg.video_size) if warp and crop == "crop" else None
+    h, w = res.video.shape[2:4] if res.video is not None else (cfg.video_size, cfg.video_size)
+    noted = [_Noted() for _ in names]
+    _write_videos([tmp / f"{n}.mp4" for n in names],
+                  [_noting(sequence_frames(res, i, cfg), noted[i], preview_size(h, w, cfg), sheet_at, crop_at)
+                   for i in range(len(names))], res.fps, cfg)
+    crops = []
+    if crop_at is not None:
+        crops = [f"{n}_crop.mp4" for n in names]
+        _write_videos([tmp / c for c in crops], [v.crop for v in noted], res.fps, cfg)
+    if warp:
+        sheet = contact_sheet(res.landmark_images, np.stack([v.sheet for v in noted]), names, cfg, scale=1)
     else:
         sheet = contact_sheet(res.landmark_images, res.frames, names, cfg)
-    _write_videos([tmp / f"{n}.mp4" for n in names], videos, res.fps, cfg)
-    write_preview(tmp / "preview.gif", videos, res.fps, cfg)
+    write_preview(tmp / "preview.gif", [v.preview for v in noted], res.fps)
     np.save(tmp / "landmarks.npy", res.points.astype(np.float32))
     np.save(tmp / "landmark_images.npy", (np.clip(res.landmark_images, 0, 1) * 255).round().astype(np.uint8))
     Image.fromarray(sheet).save(tmp / "sheet.png")
     Image.fromarray(res.neutral_face).save(tmp / "input_aligned.png")
     n = int(res.frames.shape[1])
-    meta = {"inputs": {"label": res.label, "modes": res.modes, "seed": res.seed, "timing": to_dict(res.timing)},
+    return {"inputs": {"label": res.label, "modes": res.modes, "seed": res.seed, "timing": to_dict(res.timing)},
             "seed": res.seed,
             "renderer": res.renderer,
             "video": {"fps": res.fps, "frames": n, "seconds": round(n / res.fps, 4)},
             "files": {"videos": [f"{n}.mp4" for n in names],
-                      "video_size": [int(videos[0].shape[2]), int(videos[0].shape[1])],
-                      "crop_videos": [], "pasted_videos": [], "pasted_size": None, "landmarks": "landmarks.npy",
+                      "video_size": [int(w), int(h)],
+                      "crop_videos": crops, "pasted_videos": [], "pasted_size": None, "landmarks": "landmarks.npy",
                       "sheet": "sheet.png", "preview": "preview.gif"},
             "shapes": {"frames": list(res.frames.shape), "landmarks": list(res.points.shape)}}
-    return meta, videos
 
 
 def save_result(res: GenerationResult, out: Path, cfg: OutputConfig | None = None) -> dict:
@@ -195,9 +240,10 @@ def save_result(res: GenerationResult, out: Path, cfg: OutputConfig | None = Non
 
     cfg = cfg or OutputConfig()
     with atomic_dir(out, "generate") as tmp:
-        meta = {**_write_files(res, tmp, cfg)[0], "output_config": to_dict(cfg)}
+        meta = {**_write_files(res, tmp, cfg), "output_config": to_dict(cfg)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return meta
+
 
 def video_alignment(res: GenerationResult, align: AlignConfig, size: int) -> np.ndarray:
     """The (2, 3) transform from the warp renderer's video pixels to the face aligned as ``align`` (the
@@ -225,7 +271,6 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
     intensity, length, rate and ending (default :class:`TimingConfig`)."""
     from ..config import to_dict
     from ..faces import read_image_scaled
-    from ..faces.align import align_frames
     from ..io import atomic_dir
 
     cfg = cfg or OutputConfig()
@@ -236,21 +281,13 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
         res = net.generate(image, label, modes=modes, seed=seed, front_end=face, timing=timing)
         timings["generate_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        written, videos = _write_files(res, tmp, cfg, net.front_end.align)
+        written = _write_files(res, tmp, cfg, net.front_end.align, crop)
         names = [Path(v).stem for v in written["files"]["videos"]]
         timings["write_s"] = time.perf_counter() - t0
-        if crop == "crop":
-            t0 = time.perf_counter()
-            to_crop = video_alignment(res, net.front_end.align, cfg.video_size)
-            crops = [f"{n}_crop.mp4" for n in names]
-            _write_videos([tmp / c for c in crops], [align_frames(v, to_crop, cfg.video_size) for v in videos],
-                          res.fps, cfg)
-            written["files"]["crop_videos"] = crops
-            timings["crop_s"] = time.perf_counter() - t0
         if paste == "paste":
             t0 = time.perf_counter()
             # bounded memory: the photo read at most at the pasted size, one sequence in memory at a time
-            photo, scale = read_image_scaled(image, net.config.paste.max_side or None)
+            photo, scale = read_image_scaled(image, min(net.config.paste.max_side or MAX_PASTE_SIDE, MAX_PASTE_SIDE))
             pasted = [f"{n}_pasted.mp4" for n in names]
             for i, n in enumerate(pasted):  # frames pasted as the encoder takes them
                 _write_videos([tmp / n], [net.paste_sequence(res, photo, i, scale)], res.fps, cfg)

@@ -51,7 +51,7 @@ from ..faces import AlignedFace, FaceDetector, between_alignments, draw_landmark
 from ..faces.align import align_frames, invert_transform, transform_points
 from ..faces.image_io import check_image_array, read_image_scaled
 from ..faces.pipeline import FrontEndConfig, detect_array, detect_image, rescale_transform, upright
-from ..limits import check_modes_range, check_seed
+from ..limits import MAX_VIDEO_SIDE, check_modes_range, check_seed
 from ..models.io import load_pretrained_defaulted, read_model_index, weights_hash
 from ..models.landmark_generator import CLASS_NAME as LANDMARK_CLASS
 from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
@@ -61,6 +61,7 @@ from .config import GenerateConfig, Renderer
 from .timing import TimingConfig, retime, source_times
 
 if TYPE_CHECKING:
+    from ..render import WarpVideo
     from .front_end import FaceFrontEnd
     from .outputs import OutputConfig
 
@@ -103,7 +104,8 @@ class GenerationResult:
     rotation: int = 0  # quarter turns (np.rot90) after which the photo's face was upright; its pixels are those
     # of the photo so turned (cmmnet.faces.pipeline.upright)
     renderer: str = "paper"  # what made the frames (GenerateConfig.renderer)
-    video: np.ndarray | None = None  # (K+1, N, H, W, 3) uint8: the whole photo (warp renderer on a photo)
+    video: WarpVideo | None = None  # (K+1, N, H, W, 3) uint8, rendered when read: the whole photo (warp renderer
+    # on a photo); np.asarray(video) for the array
     video_transform: np.ndarray | None = None  # (2, 3) video pixels -> aligned pixels
     timing: TimingConfig = field(default_factory=TimingConfig)  # how the T generated frames became these
     times: np.ndarray | None = None  # (N,) the generated frame (0 .. T-1, fractional) each frame shows
@@ -331,19 +333,17 @@ class CMMNet:
         n_seq, n = images.shape[:2]  # images (K+1, N, S, S), points (K+1, N, 68, 2)
         times = source_times(self.T, self.fps, timing)  # (N,)
         if self.config.renderer == "warp":
-            image, m = photo if photo is not None else (face, np.hstack([np.eye(2), np.zeros((2, 1))]))
-            video = self.render_warp(image, m, pts0, points)  # (K+1, N, H, W, 3)
-            if photo is None:
-                frames = video
-            else:  # aligned at S: each distinct shape once (a clip repeats its onset's shapes)
-                from ..render.renderer import distinct_rows
-
-                first, which = distinct_rows(points.reshape(n_seq * n, -1))
-                frames = align_frames(video.reshape(n_seq * n, *video.shape[2:])[first], m, s)[which]
-                frames = frames.reshape(n_seq, n, s, s, 3)
+            if photo is None:  # the aligned face itself moves: the frames are the video
+                m = np.hstack([np.eye(2), np.zeros((2, 1))])
+                frames, video = self.render_warp(face, m, pts0, points), None  # (K+1, N, S, S, 3)
+            else:  # the whole photo, composed when read; aligned at S once per distinct shape
+                image, m = photo
+                video = self.warp_video(image, m, pts0, points)  # (K+1, N, H, W, 3), composed when read
+                aligned = np.stack([align_frames(video.frame_of_shape(u)[None], m, s)[0]
+                                    for u in range(len(video.shapes))])  # (U, S, S, 3)
+                frames = aligned[video.which]  # (K+1, N, S, S, 3)
             return GenerationResult(name, int(seed), frames, images, points, face, pts0, face, renderer="warp",
-                                    video=None if photo is None else video, video_transform=m, timing=timing,
-                                    times=times)
+                                    video=video, video_transform=m, timing=timing, times=times)
         frames = self.translate(images.reshape(n_seq * n, s, s), face, points.reshape(n_seq * n, 68, 2), pts0)
         frames = frames.reshape(n_seq, n, s, s, 3)
         reference = self.translate(draw_landmarks(pts0, s, self.front_end.draw)[None].astype(np.float32), face,
@@ -351,29 +351,35 @@ class CMMNet:
         return GenerationResult(name, int(seed), frames, images, points, face, pts0, reference, timing=timing,
                                 times=times)
 
-    def render_warp(self, image: np.ndarray, transform: np.ndarray, neutral_points: np.ndarray,
-                    points: np.ndarray) -> np.ndarray:
+    def warp_video(self, image: np.ndarray, transform: np.ndarray, neutral_points: np.ndarray,
+                   points: np.ndarray) -> WarpVideo:
         """The warp renderer (:mod:`cmmnet.render`): ``image`` (H, W, 3) uint8, whose pixels ``transform`` (2, 3)
         maps to aligned pixels, moved from its face's ``neutral_points`` (68, 2) along ``points`` (K+1, T, 68, 2)
-        (aligned px) -> (K+1, T, H, W, 3) uint8. One face region for all sequences."""
-        from ..render import WarpRenderer
+        (aligned px) -> a :class:`cmmnet.render.WarpVideo` of shape (K+1, T, H, W, 3), rendered when read. One face
+        region for all sequences."""
+        from ..render import WarpRenderer, WarpVideo
 
         to_image = invert_transform(transform)
         renderer = WarpRenderer(image, transform_points(neutral_points, to_image), self.config.render)
-        video = renderer.render(transform_points(points, to_image).reshape(-1, 68, 2))  # (N, H, W, 3)
-        return video.reshape(*points.shape[:2], *video.shape[1:])
+        return WarpVideo(renderer, transform_points(points, to_image))
+
+    def render_warp(self, image: np.ndarray, transform: np.ndarray, neutral_points: np.ndarray,
+                    points: np.ndarray) -> np.ndarray:
+        """:meth:`warp_video` as one (K+1, T, H, W, 3) uint8 array."""
+        return np.asarray(self.warp_video(image, transform, neutral_points, points))
 
     def video_photo(self, image: str | Path | np.ndarray, transform: np.ndarray,
                     rotation: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The photo the warp renderer moves: ``image`` (a path or (H, W, 3) uint8) turned by ``rotation`` quarter
-        turns as its face was found, with its longer side capped at ``GenerateConfig.max_side`` (0: not capped), and
+        turns as its face was found, with its longer side capped at ``GenerateConfig.max_side`` (0: the photo's own;
+        either way at most :data:`cmmnet.limits.MAX_VIDEO_SIDE`, which bounds memory), and
         ``transform`` (the turned photo's pixels -> aligned) re-expressed in the capped photo's pixels."""
-        cap = self.config.max_side if self.config.max_side > 0 else None
+        cap = min(self.config.max_side or MAX_VIDEO_SIDE, MAX_VIDEO_SIDE)
         if isinstance(image, (str, Path)):
             arr, scale = read_image_scaled(image, cap)
         else:
             arr, scale = np.asarray(image), 1.0
-            if cap is not None and max(arr.shape[:2]) > cap:
+            if max(arr.shape[:2]) > cap:
                 small = Image.fromarray(arr)
                 small.thumbnail((cap, cap), Image.Resampling.LANCZOS)
                 arr, scale = np.asarray(small), arr.shape[1] / small.width

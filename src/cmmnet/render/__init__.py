@@ -2,8 +2,8 @@
 
 :class:`WarpRenderer` moves the photo's own pixels at its own resolution along the motion: a fold-free dense warp
 field (:mod:`.field`) inside a soft face mask (:mod:`.mask`), plus a painted mouth interior where lips part;
-:mod:`.config` holds its configs. The names below are imported lazily: :mod:`.config` imports no torch, so the
-command line can read its defaults before torch loads.
+:class:`WarpVideo` holds its clips, rendered when read; :mod:`.config` holds its configs. The names below are
+imported lazily: :mod:`.config` imports no torch, so the command line can read its defaults before torch loads.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from .config import FieldConfig, MaskConfig, WarpRenderConfig
     from .field import corner_jacobians
-    from .renderer import WarpRenderer
+    from .renderer import WarpRenderer, WarpVideo
 
-__all__ = ["FieldConfig", "MaskConfig", "WarpRenderConfig", "WarpRenderer", "corner_jacobians"]
+__all__ = ["FieldConfig", "MaskConfig", "WarpRenderConfig", "WarpRenderer", "WarpVideo", "corner_jacobians"]
 
 
 def __getattr__(name: str) -> Any:
@@ -27,8 +27,8 @@ def __getattr__(name: str) -> Any:
         from .field import corner_jacobians
 
         return corner_jacobians
-    if name == "WarpRenderer":
-        from .renderer import WarpRenderer
+    if name in ("WarpRenderer", "WarpVideo"):
+        from . import renderer
 
-        return WarpRenderer
+        return getattr(renderer, name)
     raise AttributeError(name)

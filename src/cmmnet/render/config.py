@@ -16,6 +16,7 @@ class FieldConfig:
     min_jacobian: float = 0.05  # least corner cross product of a mapped cell, relative to the undeformed cell
     repair_iterations: int = 6  # local smoothing passes around bad cells before the global fallback
     bisection_steps: int = 12  # of the global fallback's scale factor
+    kernel_block: int = 1 << 22  # spline kernel entries (frames x nodes x centres) evaluated at once: bounds memory
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,5 @@ class WarpRenderConfig:
     paint_ramp: float = 2.0  # px: the painted interior fades in as the lips part this much beyond the photo's own gap
     gray_spread: float = 3.0  # a photo whose face has at most this channel spread (grey levels) is greyscale
     chunk: int = 4  # frames sampled at once (bounds memory for large photos)
+    chunk_pixels: int = 1 << 22  # and at most this many pixels of face region at once (large frames: fewer frames)
+    cache_bytes: int = 1 << 27  # rendered face blocks kept for reuse (beyond: rendered again when a frame is read)

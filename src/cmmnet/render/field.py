@@ -140,7 +140,9 @@ def backward_field(source: np.ndarray, targets: np.ndarray, grid: Grid, mask: to
                    iod: float, cfg: FieldConfig | None = None) -> torch.Tensor:
     """Coarse backward map (T, ny, nx, 2): the source position, in photo pixels, of every node of ``grid`` in each
     frame whose landmarks are ``targets`` (T, 68, 2); ``source`` (68, 2) are the photo's own landmarks, ``mask``
-    (ny, nx) the soft face mask at the nodes, ``anchors`` (A, 2) fixed points around the face region."""
+    (ny, nx) the soft face mask at the nodes, ``anchors`` (A, 2) fixed points around the face region. The spline is
+    evaluated a block of nodes at a time (``cfg.kernel_block``: its kernel would otherwise take frames x nodes x
+    centres floats at once, 0.3 GB for a 2 s clip of four sequences)."""
     cfg = cfg or FieldConfig()
     src, tgt = prepare_shapes(source, targets, iod, cfg)
     t = len(tgt)
@@ -158,7 +160,11 @@ def backward_field(source: np.ndarray, targets: np.ndarray, grid: Grid, mask: to
     inside = mask.reshape(-1) > 0  # only nodes inside the mask move
     flat = unit(nodes.reshape(-1, 2)[inside].double().numpy())[None].expand(t, -1, -1)  # (T, N', 2)
     u = torch.zeros(t, grid.ny * grid.nx, 2)
-    u[:, inside] = tps_evaluate(coef, centres, flat) * (iod * mask.reshape(-1)[inside, None])  # (T, N', 2)
+    # blocks of equal size, at least 64 nodes (tiny matrix products may round otherwise)
+    n_blocks = max(1, min(-(-flat.shape[1] * t * centres.shape[1] // cfg.kernel_block), flat.shape[1] // 64))
+    blocks = torch.tensor_split(flat, n_blocks, dim=1)
+    u[:, inside] = torch.cat([tps_evaluate(coef, centres, b) for b in blocks], 1) \
+        * (iod * mask.reshape(-1)[inside, None])  # (T, N', 2)
     u = u.reshape(t, grid.ny, grid.nx, 2)  # (T, ny, nx, 2) px
     u = repair(nodes[None], u, grid.step, (mask > 0).float(), cfg)
     return nodes[None] + u  # (T, ny, nx, 2)

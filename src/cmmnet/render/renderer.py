@@ -14,6 +14,8 @@ Coordinates: (x, y) pixels with pixel centres at integers, as in :mod:`cmmnet.fa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -88,32 +90,28 @@ class WarpRenderer:
         return t
 
     def render(self, targets: np.ndarray) -> np.ndarray:
-        """(T, H, W, 3) uint8 frames: the photo with its face moved to each frame's ``targets`` (T, 68, 2). Frames
-        with the same targets (a clip's lead, hold, return and tail repeat its onset's shapes) are rendered once."""
-        targets = self._check(targets)
-        first, which = distinct_rows(targets.reshape(len(targets), -1))  # (U,), (T,)
-        shapes = targets[first]  # (U, 68, 2) the distinct shapes in the order they first appear
-        region = self.region(shapes)
-        coarse = self.field(shapes, region)  # (U, ny, nx, 2)
+        """(T, H, W, 3) uint8 frames: the photo with its face moved to each frame's ``targets`` (T, 68, 2)."""
+        return WarpVideo(self, self._check(targets)[None])[0]
+
+    def blocks(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor) -> Iterator[np.ndarray]:
+        """The face block of ``region`` (bh, bw, 3) uint8 for each of ``shapes`` (U, 68, 2) whose :meth:`field` is
+        ``coarse`` (U, ny, nx, 2), mouth interior painted: ``cfg.chunk`` sampled at once, fewer when the block is
+        over ``cfg.chunk_pixels``. Outside its block a frame is the photo itself."""
         h, w = self.photo.shape[:2]
         g = region.grid
         bh, bw = min(g.pixel_size[0], h - g.y0), min(g.pixel_size[1], w - g.x0)
-        rows, cols = slice(g.y0, g.y0 + bh), slice(g.x0, g.x0 + bw)
-        out = np.repeat(self.photo[None], len(targets), axis=0)  # (T, H, W, 3)
         scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
-        for i in range(0, len(shapes), self.cfg.chunk):
-            src = upsample(coarse[i:i + self.cfg.chunk], g)[:, :bh, :bw]  # (c, bh, bw, 2) photo px
+        chunk = max(1, min(self.cfg.chunk, self.cfg.chunk_pixels // (bh * bw)))
+        for i in range(0, len(shapes), chunk):
+            src = upsample(coarse[i:i + chunk], g)[:, :bh, :bw]  # (c, bh, bw, 2) photo px
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
             img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
             block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
             block = block.add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (c, bh, bw, 3)
-            for u, b in enumerate(block, start=i):
-                frames = np.flatnonzero(which == u)  # (n,) the frames showing shape u
-                out[frames[0], rows, cols] = b
-                if self.paints_mouth:
-                    self._paint_mouth(out[frames[0]], shapes[u])
-                out[frames[1:], rows, cols] = out[frames[0], rows, cols]
-        return out
+            for j, face in enumerate(block):
+                if self.paints_mouth:  # the mouth lies inside the block (the region spans the face and a margin)
+                    self._paint_mouth(face, shapes[i + j] - (g.x0, g.y0))
+                yield face
 
     def _paint_mouth(self, frame: np.ndarray, lm: np.ndarray) -> None:
         """Paint the mouth interior between the inner lips of ``lm`` into ``frame`` (H, W, 3) uint8, in place."""
@@ -130,3 +128,63 @@ class WarpRenderer:
         painted = paint_mouth_interior(crop.copy(), lm - (x0, y0), self._teeth, self._cavity, self._render_cfg)
         crop += min(strength, 1.0) * (painted - crop)
         frame[y0:y1, x0:x1] = np.clip(crop + 0.5, 0, 255).astype(np.uint8)
+
+
+class WarpVideo:
+    """The warp renderer's K + 1 clips of N frames over the whole photo, ``shape`` (K+1, N, H, W, 3) uint8, composed
+    when read rather than held (at the 1024 px output cap they would take 0.65 GB): :meth:`frames` streams one clip
+    (to an encoder), ``video[k]`` is clip k as an array, ``np.asarray(video)`` the whole array. One face region and
+    one field for all clips, computed here for each distinct target shape only (a default clip repeats its onset's
+    shapes in the hold, the return and the tail); each shape's face block is rendered once and kept while the kept
+    blocks stay within ``cfg.cache_bytes`` (beyond that, rendered again when read). Every read gives the same bytes."""
+
+    def __init__(self, renderer: WarpRenderer, targets: np.ndarray):
+        t = renderer._check(np.asarray(targets, np.float64).reshape(-1, 68, 2))  # (K+1 N, 68, 2) photo px
+        first, which = distinct_rows(t.reshape(len(t), -1))  # (U,), (K+1 N,)
+        self.renderer = renderer
+        self.shapes = t[first]  # (U, 68, 2) the distinct shapes, in the order they first appear
+        self.which = which.reshape(np.shape(targets)[:2])  # (K+1, N) each frame's shape
+        self.region = renderer.region(self.shapes)
+        self._coarse = renderer.field(self.shapes, self.region)  # (U, ny, nx, 2)
+        self._kept: dict[int, np.ndarray] = {}
+        self.shape = (*self.which.shape, *renderer.photo.shape)
+        self.dtype = np.dtype(np.uint8)
+        g, (h, w) = self.region.grid, renderer.photo.shape[:2]
+        self._rows = slice(g.y0, g.y0 + min(g.pixel_size[0], h - g.y0))
+        self._cols = slice(g.x0, g.x0 + min(g.pixel_size[1], w - g.x0))
+        block_bytes = (self._rows.stop - self._rows.start) * (self._cols.stop - self._cols.start) * 3
+        if len(self.shapes) * block_bytes <= renderer.cfg.cache_bytes:  # all kept: rendered now, in chunks
+            self._kept = dict(enumerate(renderer.blocks(self.shapes, self.region, self._coarse)))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def block(self, u: int) -> np.ndarray:
+        """The face block (bh, bw, 3) uint8 of distinct shape ``u``."""
+        if u in self._kept:
+            return self._kept[u]
+        face = next(self.renderer.blocks(self.shapes[u:u + 1], self.region, self._coarse[u:u + 1]))
+        if sum(b.nbytes for b in self._kept.values()) + face.nbytes <= self.renderer.cfg.cache_bytes:
+            self._kept[u] = face
+        return face
+
+    def frame_of_shape(self, u: int) -> np.ndarray:
+        """The whole frame (H, W, 3) uint8 showing distinct shape ``u``."""
+        frame = self.renderer.photo.copy()
+        frame[self._rows, self._cols] = self.block(u)
+        return frame
+
+    def frames(self, sequence: int, indices: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """Clip ``sequence``'s frames (all, or those at ``indices``), one (H, W, 3) uint8 at a time."""
+        idx = np.arange(self.shape[1]) if indices is None else np.asarray(indices, dtype=int)
+        return (self.frame_of_shape(int(u)) for u in self.which[sequence, idx])
+
+    def __getitem__(self, sequence: int) -> np.ndarray:
+        return np.stack(list(self.frames(sequence)))  # (N, H, W, 3)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[k] for k in range(len(self)))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.stack(list(self))  # (K+1, N, H, W, 3)
+        return out if dtype is None else out.astype(dtype)
