@@ -27,8 +27,9 @@ pipeline (:meth:`cmmnet.CMMNet.generate`, the default K) for each label, and:
 - the smile measures (:mod:`cmmnet.evaluation.smile_measures`, the definitions of shared/tools/smile_quality.py, in
   inter-ocular distances against plain dlib on the full-resolution photos): ``no_motion`` / ``typical_smile``
   baselines, ``cond_apex``, ``best_apex``, ``lm_gain`` vs ``real_gain``, ``apex_frame``, ``mode_mouth_pts`` /
-  ``mode_eyes_pts`` / ``min_mode_gain``, ``jitter``, ``onset_s`` (10-90 % of the mouth-width gain of the default
-  video's conditional row, in seconds of video); summarised as medians (``smile_measures``, with
+  ``mode_eyes_pts`` / ``min_mode_gain``, ``jitter``, ``onset_s`` (10-90 % of the mouth-width gain of the
+  conditional row at the weights' frame rate, which the default video keeps); all on the T generated frames as
+  they are (``TimingConfig.as_generated``); summarised as medians (``smile_measures``, with
   ``cond_better_than_no_motion`` and per label) beside ``data_jitter`` (the test sequences' own jitter), the
   representation's round trip (``round_trip``: draw, encode, read back; :mod:`cmmnet.evaluation.landmark_stages`)
   and the modes against the dataset's hidden styles (``styles``: purity, NMI; :mod:`cmmnet.evaluation.landmark_report`).
@@ -53,7 +54,7 @@ from cmmnet.evaluation.landmark_stages import load_people, read_stages
 from cmmnet.evaluation.metrics import FaceDescriptor, identity_distance, mode_diversity, ssim
 from cmmnet.faces import align_face, draw_landmarks, read_image
 from cmmnet.faces.pipeline import process_image
-from cmmnet.generate import CMMNet, GenerateConfig
+from cmmnet.generate import CMMNet, GenerateConfig, TimingConfig
 from cmmnet.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         smile = smile_aligned.image  # (64, 64, 3) the real smiling photo, aligned
         photo = read_image(neutral_path)
         for label in labels:
-            res = net.generate(neutral_path, label, seed=args.seed)
+            # the T generated frames as they are: the measures compare them with the data at its own rate
+            res = net.generate(neutral_path, label, seed=args.seed, timing=TimingConfig.as_generated(net.T))
             big = align_face(photo, _file_landmarks(res), replace(net.front_end.align, size=256))  # the photo at 256
             frames = chw(res.frames)  # (K+1, T, 3, 64, 64)
             id_photo = identity_distance(np.repeat(chw(big.image)[None], len(frames), 0),
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 "apex_to_smile_px": _rms(res.points[0, apex[0]], smile_aligned.landmarks),
                 "neutral_to_smile_px": _rms(res.neutral_landmarks, smile_aligned.landmarks),
                 **sm.generation_measures(res.points, real[pid].real_neutral, real[pid].real_smile, typical_disp),
-                "onset_s": sm.onset_seconds(res.points[0], res.fps),  # the default video's conditional row
+                "onset_s": sm.onset_seconds(res.points[0], net.fps),  # the default video keeps this speed
             })
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}),
                   flush=True)
