@@ -6,8 +6,10 @@ A model is rebuilt only from the config stored beside its weights. Nothing is ev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -134,11 +136,29 @@ def load_pretrained_defaulted(model_cls: type[torch.nn.Module], config_cls: type
     return model, cfg, defaulted
 
 
-def check_model_size(model_cls: type[torch.nn.Module], cfg: Any, where: str | Path) -> None:
-    """Build the model on the meta device (no memory) and refuse a config whose parameters would not fit
-    (:data:`cmmnet.limits.MAX_PARAMETERS`), before anything is allocated."""
+_INITS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "xavier_uniform_", "xavier_normal_",
+          "kaiming_uniform_", "kaiming_normal_", "orthogonal_")
+
+
+@contextlib.contextmanager
+def _no_init() -> Iterator[None]:
+    """``torch.nn.init``'s initialisers as no-ops (as accelerate's ``init_empty_weights`` does): on the meta device
+    they compute nothing, but the first ``normal_`` there imports torch's Python reference ops (~1.5 s)."""
+    saved = {name: getattr(torch.nn.init, name) for name in _INITS}
     try:
-        with torch.device("meta"):
+        for name in _INITS:
+            setattr(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.nn.init, name, fn)
+
+
+def check_model_size(model_cls: type[torch.nn.Module], cfg: Any, where: str | Path) -> None:
+    """Build the model on the meta device (no memory, no initialisation) and refuse a config whose parameters
+    would not fit (:data:`cmmnet.limits.MAX_PARAMETERS`), before anything is allocated."""
+    try:
+        with torch.device("meta"), _no_init():
             n = sum(p.numel() for p in model_cls(cfg).parameters())
     except CmmnetError:
         raise
