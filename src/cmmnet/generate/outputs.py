@@ -171,18 +171,26 @@ class _Noted:
     crop: list[np.ndarray] = field(default_factory=list)
 
 
-def _noting(frames: Iterable[np.ndarray], noted: _Noted, size: tuple[int, int], sheet: tuple[np.ndarray, int, set],
-            crop: tuple[np.ndarray, int] | None) -> Iterator[np.ndarray]:
+def _noting(frames: Iterable[np.ndarray], keys: Iterable[int | None], noted: _Noted, size: tuple[int, int],
+            sheet: tuple[np.ndarray, int, set], crop: tuple[np.ndarray, int] | None,
+            seen: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> Iterator[np.ndarray]:
     """``frames`` passed on to an encoder, each also noted into ``noted``: at the preview's ``size``; aligned by
-    ``sheet`` = (transform, tile size, frame indices) when it has indices; aligned by ``crop`` = (transform, size)."""
+    ``sheet`` = (transform, tile size, frame indices) when it has indices; aligned by ``crop`` = (transform, size).
+    Frames with the same key (the warp renderer's distinct shape) are the same image: their preview and crop frames
+    are made once and kept in ``seen``."""
     from ..faces.align import align_frames
 
-    for i, frame in enumerate(frames):
-        noted.preview.append(preview_frame(frame, size))
+    for i, (frame, key) in enumerate(zip(frames, keys)):
+        made = seen.get(key) if key is not None else None
+        if made is None:
+            made = (preview_frame(frame, size), align_frames(frame[None], crop[0], crop[1])[0] if crop else None)
+            if key is not None:
+                seen[key] = made
+        noted.preview.append(made[0])
         if i in sheet[2]:
             noted.sheet.append(align_frames(frame[None], sheet[0], sheet[1])[0])
         if crop is not None:
-            noted.crop.append(align_frames(frame[None], crop[0], crop[1])[0])
+            noted.crop.append(made[1])
         yield frame
 
 
@@ -203,9 +211,12 @@ def _write_files(res: GenerationResult, tmp: Path, cfg: OutputConfig, align: Ali
     crop_at = (video_alignment(res, align, cfg.video_size), cfg.video_size) if warp and crop == "crop" else None
     h, w = res.video.shape[2:4] if res.video is not None else (cfg.video_size, cfg.video_size)
     noted = [_Noted() for _ in names]
+    seen: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+    keys = [res.video.which[i].tolist() if res.video is not None else [None] * res.frames.shape[1]
+            for i in range(len(names))]  # the warp renderer's distinct shape of each frame
     _write_videos([tmp / f"{n}.mp4" for n in names],
-                  [_noting(sequence_frames(res, i, cfg), noted[i], preview_size(h, w, cfg), sheet_at, crop_at)
-                   for i in range(len(names))], res.fps, cfg)
+                  [_noting(sequence_frames(res, i, cfg), keys[i], noted[i], preview_size(h, w, cfg), sheet_at,
+                           crop_at, seen) for i in range(len(names))], res.fps, cfg)
     crops = []
     if crop_at is not None:
         crops = [f"{n}_crop.mp4" for n in names]
