@@ -40,8 +40,8 @@ class ClassCurveConfig:
 
 def _posed() -> ClassCurveConfig:
     return ClassCurveConfig(
-        delay=(0.03, 0.10),
-        onset=(0.18, 0.42),
+        delay=(0.02, 0.08),
+        onset=(0.55, 0.75),
         amplitude=(0.85, 1.15),
         jitter=(0.25, 0.60),
         au6_amplitude=(0.25, 0.60),
@@ -52,8 +52,8 @@ def _posed() -> ClassCurveConfig:
 
 def _spontaneous() -> ClassCurveConfig:
     return ClassCurveConfig(
-        delay=(0.03, 0.12),
-        onset=(0.36, 0.70),
+        delay=(0.02, 0.08),
+        onset=(0.72, 0.90),
         amplitude=(0.55, 0.95),
         jitter=(0.0, 0.10),
         au6_amplitude=(0.70, 1.00),
