@@ -55,6 +55,20 @@ def test_resample_is_exact_on_frames_and_never_overshoots():
         retime(seq, DATA_FPS, TimingConfig(intensity=0.5), kind="images")
 
 
+@pytest.mark.parametrize("T_in", [2, 3, 7, 32])
+def test_resample_matches_scipy_pchip(T_in):
+    """The numpy PCHIP (no scipy import on the generate path) is scipy's PchipInterpolator: flats, extrema, ends."""
+    from scipy.interpolate import PchipInterpolator
+
+    rng = np.random.default_rng(T_in)
+    seq = rng.normal(size=(2, T_in, 68, 2)).astype(np.float32)
+    seq[0] = np.cumsum(np.abs(seq[0]), axis=0)  # monotone
+    seq[1, T_in // 2:] = seq[1, T_in // 2]  # a flat stretch
+    times = np.sort(rng.uniform(0, T_in - 1, size=41))
+    want = PchipInterpolator(np.arange(T_in), seq.astype(np.float64), axis=1)(times).astype(np.float32)
+    np.testing.assert_allclose(resample(seq, times), want, rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"intensity": -0.1}, "between 0 and 2"),
     ({"intensity": 2.5}, "between 0 and 2"),
