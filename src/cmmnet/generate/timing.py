@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import CmmnetError
+from ..interpolate import pchip
 
 MAX_INTENSITY = 2.0
 MAX_FRAMES = 2000  # onset frames; beyond that a clip is more than a minute long at 30 fps
@@ -77,37 +78,12 @@ def source_times(T: int, data_fps: float, cfg: TimingConfig) -> np.ndarray:
                            still(0.0, cfg.tail_s)])
 
 
-def _pchip_slopes(y: np.ndarray) -> np.ndarray:
-    """Fritsch-Carlson slopes of ``y`` (T, ...) sampled at 0, 1, ..., T-1 (as scipy's PchipInterpolator: the
-    harmonic mean of the neighbouring secants, 0 at a local extremum, a shape-preserving three-point end rule)."""
-    m = np.diff(y, axis=0)  # (T-1, ...) secants
-    d = np.zeros_like(y)
-    if len(m) == 1:
-        d[:] = m[0]
-        return d
-    a, b = m[:-1], m[1:]
-    same = a * b > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d[1:-1] = np.where(same, 2.0 / (1.0 / np.where(same, a, 1.0) + 1.0 / np.where(same, b, 1.0)), 0.0)
-    for end, m0, m1 in ((0, m[0], m[1]), (-1, m[-1], m[-2])):
-        e = (3.0 * m0 - m1) / 2.0
-        e = np.where(np.sign(e) != np.sign(m0), 0.0, e)
-        d[end] = np.where((np.sign(m0) != np.sign(m1)) & (np.abs(e) > 3.0 * np.abs(m0)), 3.0 * m0, e)
-    return d
-
-
 def resample(seq: np.ndarray, times: np.ndarray) -> np.ndarray:
     """``seq`` (B, T, ...) at fractional frame ``times`` (N,) -> (B, N, ...), monotone cubic (PCHIP) along axis 1."""
     T = seq.shape[1]
     if np.allclose(times, np.round(times)):  # whole frames: copied, bit for bit
         return np.take(seq, np.round(times).astype(int), axis=1)
-    y = np.moveaxis(seq.astype(np.float64), 1, 0)  # (T, B, ...)
-    d = _pchip_slopes(y)
-    t = np.clip(times, 0, T - 1)
-    k = np.minimum(np.floor(t).astype(int), T - 2)  # (N,) interval of each time
-    s = (t - k).reshape((-1,) + (1,) * (y.ndim - 1))  # (N, 1, ...) position inside it
-    h00, h10, h01, h11 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s, -2 * s**3 + 3 * s**2, s**3 - s**2
-    out = h00 * y[k] + h10 * d[k] + h01 * y[k + 1] + h11 * d[k + 1]  # (N, B, ...) Hermite cubic
+    out = pchip(np.arange(T), np.moveaxis(seq, 1, 0), times)  # (N, B, ...)
     return np.moveaxis(out, 0, 1).astype(seq.dtype)
 
 

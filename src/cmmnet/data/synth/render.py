@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from ...faces.align import border_points
+from ...interpolate import pchip
 from ..proxies import inter_ocular_distance, mouth_opening
 from .morph import rasterize, sample_bilinear, triangulate
 from .trajectories import opening_field
@@ -101,15 +102,13 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 def _smooth_curve(points: np.ndarray, x: np.ndarray) -> np.ndarray:
     """y of a smooth, shape-preserving (PCHIP) curve through ``points`` (n, 2) at ``x``; flat beyond the ends."""
-    from scipy.interpolate import PchipInterpolator
-
     order = np.argsort(points[:, 0])
     px, py = points[order, 0], points[order, 1]
     keep = np.concatenate([[True], np.diff(px) > 1e-6])
     px, py = px[keep], py[keep]
     if len(px) < 2:
         return np.full_like(x, py[0] if len(py) else 0.0)
-    return PchipInterpolator(px, py, extrapolate=False)(np.clip(x, px[0], px[-1]))
+    return pchip(px, py, x.ravel()).reshape(x.shape)
 
 
 def _mouth_coords(lm: np.ndarray, h: int, w: int, pad: int = 2):
