@@ -53,7 +53,7 @@ def resolve_config(data: SmileDataset, preset: str, overrides: list[str]) -> Exp
     """Defaults -> dataset facts (labels, image size, T, fps) -> preset -> the user's --set overrides."""
     facts = [f"landmark_generator.label_names={list(data.label_names)!r}".replace("'", '"'),
              f"landmark_generator.image_size={data.image_size}", f"landmark_generator.T={data.T}",
-             f"translation.translator.image_size={data.image_size}"]
+             f"translation.translator.image_size={data.image_size}", f"refinement.refiner.image_size={data.image_size}"]
     fps = data.meta.get("extra", {}).get("fps")  # recorded by `cmmnet prepare` for the paper's datasets
     if fps:
         facts.append(f"landmark_generator.fps={float(fps)}")
