@@ -11,6 +11,8 @@ order of :data:`PHASES`. Presets:
   measured 5x slower than one).
 - ``cpu-points``: ``cpu``'s VAE phase, then the landmark phases 2-3 on the linear read-out's points (LSTMs in
   embedding space, no decoding; best-of-K modes beside pull and push): docs/landmark-generator.md.
+- ``cpu`` also sizes the warp renderer's refinement network R (phase ``refinement``, FRL-Smile at 128 px) for
+  <= 90 min on 2 cores: 16 epochs of 6 frames per sequence (docs/translation.md, "Refinement network R").
 - ``smoke``: tiny (narrow layers, one epoch, a couple of frames per sequence) for tests and a quick check.
 
 The baselines of §4.1 (``cranet``, ``videogan``; :mod:`cmmnet.training.baselines`, docs/evaluation.md) are phases
@@ -67,8 +69,8 @@ _CPU = (
     "videogan.model.width=0.25",
     "videogan.epochs=5",
     "videogan.batch_size=4",
-    "refinement.epochs=12",
-    "refinement.frames_per_sequence=4",
+    "refinement.epochs=16",
+    "refinement.frames_per_sequence=6",
 )
 # The landmark phases 2-3 on the read-out's points (docs/landmark-generator.md, "Where realism is lost"): the VAE
 # as in `cpu`, then LSTMs trained in embedding space (no decoding, so many more epochs fit the budget), the

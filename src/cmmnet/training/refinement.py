@@ -11,7 +11,8 @@ No adversarial term: on 2 CPU cores a discriminator would take about half of the
 already paints the mouth, lids and shading the warp cannot make.
 
 The warped inputs are made per batch, grouped by sequence (one field for the batch's frames of each sequence):
-measured at 128 px on one thread, about 11 ms a frame against R's 100 ms training step a frame, so not cached.
+measured at 128 px on one thread (benchmarks/bench_refiner.py), 7.4 ms a frame against R's training step of 33 ms
+a frame, so they are not cached.
 The final R is written with ``save_pretrained`` to ``RUN/refiner/`` (class ``RefinerNet``), listed in
 ``RUN/model_index.json``.
 """
