@@ -100,10 +100,15 @@ def test_phase_learns_writes_weights_and_resumes(tiny_data, trained, tmp_path):
         assert torch.equal(v, r2.state_dict()[k]), k
 
 
-def test_phase_rejects_another_image_size(tiny_data, tmp_path):
+def test_phase_rejects_another_image_size_or_drawing(tiny_data, tmp_path):
+    from cmmnet.faces import LandmarkDrawConfig
+
     cfg = RefinementPhaseConfig(refiner=RefinerConfig(image_size=128, width=4), epochs=1)
     with pytest.raises(CmmnetError, match="image_size"):
         _train(tiny_data, cfg, tmp_path / "c")
+    cfg = RefinementPhaseConfig(refiner=RefinerConfig(image_size=64, width=4, draw=LandmarkDrawConfig(thickness=2)))
+    with pytest.raises(CmmnetError, match="drawn with"):
+        _train(tiny_data, cfg, tmp_path / "d")
 
 
 def _photo(data, seq: int, scale: float):

@@ -131,7 +131,7 @@ def _check(cfg: RefinementPhaseConfig, data: SmileDataset) -> None:
     if data.image_size != cfg.refiner.image_size:
         raise CmmnetError(f"refinement: dataset images are {data.image_size}px but refinement.refiner.image_size is "
                           f"{cfg.refiner.image_size}; use --set refinement.refiner.image_size={data.image_size}")
-    drawn = data.meta.get("draw")
+    drawn = data.meta.get("extra", {}).get("draw")  # as cmmnet synth records it
     if isinstance(drawn, dict) and drawn != {"style": cfg.refiner.draw.style, "thickness": cfg.refiner.draw.thickness}:
         raise CmmnetError(f"refinement: the dataset's landmark images were drawn with {drawn}, the refiner's config "
                           f"says {cfg.refiner.draw}; use --set refinement.refiner.draw.style=... / .thickness=...")
