@@ -27,7 +27,7 @@ PARALLEL=${PARALLEL:-0}
 REFINE=${REFINE:-0}
 DATA128=${DATA128:-/work/data/frl-smile-128}
 RF_RUN=${RF_RUN:-/work/runs/default-refiner}
-# R: the cpu preset (12 epochs of 4 frames per sequence, one thread; docs/translation.md, "Refinement network R").
+# R: the cpu preset (24 epochs of 6 frames per sequence, one thread; docs/translation.md, "Refinement network R").
 RF_SET=${RF_SET:-"--set run.num_threads=1"}
 
 # The shipped landmark generator: the cpu-points preset (the cpu preset's VAE phase, then the LSTM phases on the

@@ -12,7 +12,8 @@ order of :data:`PHASES`. Presets:
 - ``cpu-points``: ``cpu``'s VAE phase, then the landmark phases 2-3 on the linear read-out's points (LSTMs in
   embedding space, no decoding; best-of-K modes beside pull and push): docs/landmark-generator.md.
 - ``cpu`` also sizes the warp renderer's refinement network R (phase ``refinement``, FRL-Smile at 128 px) for
-  <= 90 min on 2 cores: 16 epochs of 6 frames per sequence (docs/translation.md, "Refinement network R").
+  <= 90 min on 2 cores: 24 epochs of 6 frames per sequence, about 160 s an epoch measured, 64 min
+  (docs/translation.md, "Refinement network R").
 - ``smoke``: tiny (narrow layers, one epoch, a couple of frames per sequence) for tests and a quick check.
 
 The baselines of §4.1 (``cranet``, ``videogan``; :mod:`cmmnet.training.baselines`, docs/evaluation.md) are phases
@@ -69,7 +70,7 @@ _CPU = (
     "videogan.model.width=0.25",
     "videogan.epochs=5",
     "videogan.batch_size=4",
-    "refinement.epochs=16",
+    "refinement.epochs=24",
     "refinement.frames_per_sequence=6",
 )
 # The landmark phases 2-3 on the read-out's points (docs/landmark-generator.md, "Where realism is lost"): the VAE

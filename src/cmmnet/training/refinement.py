@@ -4,9 +4,11 @@ One item is a (sequence n, frame t) pair of the train split. R's input is the wa
 neutral face) onto the landmarks of frame t, made by the warp renderer itself (:class:`cmmnet.render.WarpRenderer`
 on the aligned face, at the dataset's size: the same field, mask and painted mouth interior that inference feeds
 R), and the dataset's landmark image of frame t; the target is the real frame t. Loss (per pixel, [-1, 1] scale):
-``l1_weight |refined - z_t| + face_weight |r - z_t| + mask_weight mean(m)``: the second term keeps R's own face r
-learning where its mask is still closed (without it the mask closes everywhere within a few steps, as blending in
-an untrained r only costs, and r then gets no gradient), the third makes R leave the warp alone where it is right.
+``l1_weight |refined - z_t| + face_weight |r - z_t|_e + mask_weight mean(m)``, where ``|.|_e`` is the L1 weighted by
+the warp's own error ``e = |x - z_t|`` (the mouth's inside, closing lids, shading: where R has to paint): the second
+term keeps R's own face r learning there while its mask is still closed (without it the mask closes everywhere
+within a few steps, as blending in an untrained r only costs, and r then gets no gradient), the third makes R leave
+the warp alone where it is right.
 No adversarial term: on 2 CPU cores a discriminator would take about half of the 90 minutes, and the L1 blend
 already paints the mouth, lids and shading the warp cannot make.
 
@@ -51,8 +53,8 @@ class RefinementPhaseConfig:
     batch_size: int = 16  # (warped, landmark image, frame) triples per step
     frames_per_sequence: int = 4  # frames drawn from each sequence per epoch (fresh draw every epoch); 0 = all T
     l1_weight: float = 1.0  # on the refined face
-    face_weight: float = 0.5  # on R's own face r: it keeps learning to paint where its mask is still closed
-    mask_weight: float = 0.01  # on the mean of R's mask: where the warp is right, leave it
+    face_weight: float = 0.5  # on R's own face r where the warp is wrong: it learns to paint while its mask is closed
+    mask_weight: float = 0.002  # on the mean of R's mask: where the warp is right, leave it
     val_items: int = 128  # test-split pairs whose L1 (refined and plain warp) is logged after every epoch
 
 
@@ -101,7 +103,8 @@ def refinement_loss(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, z: t
     face, m = net(x, y)  # (B, 3, S, S), (B, 1, S, S)
     refined = blend(x, face, m)  # (B, 3, S, S)
     l1 = (refined.float() - z).abs().mean()
-    face_l1 = (face.float() - z).abs().mean()
+    miss = (x - z).abs().mean(1, keepdim=True)  # (B, 1, S, S) where the warp is wrong, and by how much
+    face_l1 = ((face.float() - z).abs() * miss).sum() / (3 * miss.sum()).clamp_min(1e-6)
     mask = m.float().mean()
     loss = cfg.l1_weight * l1 + cfg.face_weight * face_l1 + cfg.mask_weight * mask
     return loss, {"l1": l1.detach(), "face_l1": face_l1.detach(), "mask": mask.detach()}
