@@ -113,21 +113,27 @@ def refinement_loss(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, z: t
 @torch.no_grad()
 def validation(r: RefinerNet, data: SmileDataset, items: np.ndarray, cfg: RefinementPhaseConfig,
                run: Run) -> dict[str, float]:
-    """Mean L1 of the refined and of the plain warp's frames against the real ones, on fixed test-split pairs."""
+    """Mean L1 of the refined and of the plain warp's frames against the real ones, on fixed test-split pairs; and
+    both weighted by the warp's error (``_e``: the L1 where R has to paint, the phase's second loss term)."""
     if not len(items):
         return {}
     was = r.training
     r.eval()
-    sums = torch.zeros(2, dtype=torch.float64)
+    sums = torch.zeros(4, dtype=torch.float64)
+    weight = torch.zeros((), dtype=torch.float64)
     for i in range(0, len(items), cfg.batch_size):
         x, y, z = warped_items(data, data.index, items[i:i + cfg.batch_size], cfg.render)
         x, y, z = (a.to(run.dist.device) for a in (x, y, z))
         with autocast(run.dist.device, run.precision):
             refined, _ = r.refine(x, y)
-        sums += torch.stack([(refined.float() - z).abs().mean(), (x - z).abs().mean()]).double().cpu() * len(z)
+        err, miss = (refined.float() - z).abs(), (x - z).abs()  # (B, 3, S, S)
+        e = miss.mean(1, keepdim=True)  # (B, 1, S, S)
+        sums += torch.stack([err.mean() * len(z), miss.mean() * len(z), (err * e).sum() / 3,
+                             (miss * e).sum() / 3]).double().cpu()
+        weight += e.sum().double().cpu()
     r.train(was)
-    val = (sums / len(items)).tolist()
-    return {"val_l1": val[0], "val_l1_warp": val[1]}
+    val = (sums[:2] / len(items)).tolist() + (sums[2:] / weight.clamp_min(1e-12)).tolist()
+    return {"val_l1": val[0], "val_l1_warp": val[1], "val_l1_e": val[2], "val_l1_e_warp": val[3]}
 
 
 def _check(cfg: RefinementPhaseConfig, data: SmileDataset) -> None:
