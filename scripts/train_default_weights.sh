@@ -8,9 +8,13 @@
 # 3. the translator G (phase translation; cpu preset + the shipped width) -> $TR_RUN/translator/,
 # 4. export: fp16 where it keeps quality, provenance.json          -> src/cmmnet/assets/weights/.
 #
+# With REFINE=1 (off by default), before the export: FRL-Smile at 128 px ($DATA128) and the warp renderer's
+# refinement network R (phase refinement; cpu preset)             -> $RF_RUN/refiner/, exported beside the others.
+#
 # Steps 2 and 3 are independent (the translator trains on the dataset's ground-truth landmark images, §3.5) and
 # may run at the same time on two cores (PARALLEL=1). Every step resumes (--resume) when run again.
-# Variables: DATA, FACES, LM_RUN, TR_RUN, PARALLEL (0/1), LM_SET / TR_SET (extra --set for the two trainings).
+# Variables: DATA, FACES, LM_RUN, TR_RUN, PARALLEL (0/1), LM_SET / TR_SET (extra --set for the two trainings),
+# REFINE (0/1), DATA128, RF_RUN, RF_SET (R's training).
 # See docs/translation.md ("Default weights") for the settings and the measured times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +24,11 @@ DATA=${DATA:-/work/data/frl-smile}
 LM_RUN=${LM_RUN:-/work/runs/default-lm}
 TR_RUN=${TR_RUN:-/work/runs/default-tr}
 PARALLEL=${PARALLEL:-0}
+REFINE=${REFINE:-0}
+DATA128=${DATA128:-/work/data/frl-smile-128}
+RF_RUN=${RF_RUN:-/work/runs/default-refiner}
+# R: the cpu preset (24 epochs of 6 frames per sequence, one thread; docs/translation.md, "Refinement network R").
+RF_SET=${RF_SET:-"--set run.num_threads=1"}
 
 # The shipped landmark generator: the cpu-points preset (the cpu preset's VAE phase, then the LSTM phases on the
 # linear read-out's points, best-of-K modes; docs/landmark-generator.md) on 2 threads.
@@ -52,4 +61,13 @@ else
   train_tr
 fi
 
-python scripts/export_default_weights.py "$LM_RUN" "$TR_RUN"
+if [ "$REFINE" = "1" ]; then
+  if [ ! -f "$DATA128/dataset.json" ]; then
+    cmmnet synth --faces "$FACES" --out "$DATA128" --seed 0 --size 128 --workers 2
+  fi
+  # shellcheck disable=SC2046,SC2086
+  nice -n 5 cmmnet train --data "$DATA128" --out "$RF_RUN" --phases refinement --preset cpu $RF_SET $(resume_flag "$RF_RUN")
+  python scripts/export_default_weights.py "$LM_RUN" "$TR_RUN" --refiner-run "$RF_RUN"
+else
+  python scripts/export_default_weights.py "$LM_RUN" "$TR_RUN"
+fi

@@ -450,6 +450,7 @@ def _api_cases(inputs: dict[str, str], tmp: Path):
     from cmmnet.limits import check_modes_range, check_seed
     from cmmnet.models.cra_net import CRANet, CRANetConfig
     from cmmnet.models.io import load_pretrained
+    from cmmnet.models.refiner import RefinerConfig, RefinerNet
     from cmmnet.models.video_gan import VideoGANConfig, VideoGANGenerator
     from cmmnet.training.experiment import ExperimentConfig
 
@@ -477,6 +478,10 @@ def _api_cases(inputs: dict[str, str], tmp: Path):
             "translation.translator.channels=[1000000,1000000,1000000,1000000,1000000,1000000]"]), ["translation"]),
          CheckpointError, "parameters"),
         ("api-weights-huge", lambda: CMMNet.from_pretrained(inputs["weights_huge"]), CheckpointError, "parameters"),
+        ("api-train-refiner-huge", lambda: check_model_sizes(apply_overrides(ExperimentConfig(), [
+            "refinement.refiner.width=1000000"]), ["refinement"]), CheckpointError, "parameters"),
+        ("api-refiner-config-huge", lambda: load_pretrained(RefinerNet, RefinerConfig, _config_dir(
+            tmp, "RefinerNet", {"width": 10**6})), CheckpointError, "parameters"),
         ("api-cranet-config-huge", lambda: load_pretrained(CRANet, CRANetConfig, _config_dir(
             tmp, "CRANet", {"channels": [10**6] * 4})), CheckpointError, "parameters"),
         ("api-videogan-config-huge", lambda: load_pretrained(VideoGANGenerator, VideoGANConfig, _config_dir(

@@ -14,11 +14,13 @@ from ..generate.config import GenerateConfig, Precision, Renderer
 from ..generate.outputs import OutputConfig
 from ..generate.timing import MAX_INTENSITY, TimingConfig
 from ..limits import MAX_MODES, MAX_VIDEO_SIDE, modes_arg, path_arg, seed_arg
+from ..render.config import Refine, WarpRenderConfig
 
 
 def add_net_arguments(p: argparse.ArgumentParser, precision: str = GenerateConfig.precision,
                       device: str = GenerateConfig.device) -> None:
-    """``--weights``, ``--renderer``, ``--max-side``, ``--precision``, ``--device`` (the commands that load CMM-Net)."""
+    """``--weights``, ``--renderer``, ``--refine``, ``--max-side``, ``--precision``, ``--device`` (the commands that
+    load CMM-Net)."""
     p.add_argument("--weights", type=path_arg, default=None,
                    help="weights directory (a `cmmnet train` run: model_index.json, or landmark_generator/ and "
                         "translator/); default: the weights shipped with cmmnet")
@@ -28,6 +30,11 @@ def add_net_arguments(p: argparse.ArgumentParser, precision: str = GenerateConfi
     p.add_argument("--renderer", choices=get_args(Renderer), default=GenerateConfig.renderer,
                    help="warp (default): the photo's own pixels moved along the generated landmarks, at the photo's "
                         "resolution; paper: the 64 px U-Net of the paper paints aligned faces")
+    refine = WarpRenderConfig.refine
+    p.add_argument("--refine", choices=get_args(Refine), default=refine,
+                   help="warp renderer: on = the weights' refinement network paints what a warp cannot make (mouth "
+                        f"inside, closing lids, shading) when the weights have one; off = the plain warp (default "
+                        f"{refine})")
     p.add_argument("--max-side", type=int, default=GenerateConfig.max_side,
                    help=f"warp renderer: the videos' longer side is at most this (default {GenerateConfig.max_side}; "
                         f"0 = the photo's own; either way at most {MAX_VIDEO_SIDE}, which bounds memory)")
@@ -38,7 +45,7 @@ def net_config(args: argparse.Namespace) -> GenerateConfig:
         raise CmmnetError(f"--max-side {args.max_side}: use a size in pixels up to {MAX_VIDEO_SIDE} (bounded memory), "
                           "or 0 for the photo's own")
     return GenerateConfig(precision=args.precision, device=args.device, renderer=args.renderer,
-                          max_side=args.max_side)
+                          max_side=args.max_side, render=WarpRenderConfig(refine=args.refine))
 
 
 def add_timing_arguments(p: argparse.ArgumentParser) -> None:

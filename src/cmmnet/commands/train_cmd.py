@@ -53,7 +53,7 @@ def resolve_config(data: SmileDataset, preset: str, overrides: list[str]) -> Exp
     """Defaults -> dataset facts (labels, image size, T, fps) -> preset -> the user's --set overrides."""
     facts = [f"landmark_generator.label_names={list(data.label_names)!r}".replace("'", '"'),
              f"landmark_generator.image_size={data.image_size}", f"landmark_generator.T={data.T}",
-             f"translation.translator.image_size={data.image_size}"]
+             f"translation.translator.image_size={data.image_size}", f"refinement.refiner.image_size={data.image_size}"]
     fps = data.meta.get("extra", {}).get("fps")  # recorded by `cmmnet prepare` for the paper's datasets
     if fps:
         facts.append(f"landmark_generator.fps={float(fps)}")
@@ -63,12 +63,13 @@ def resolve_config(data: SmileDataset, preset: str, overrides: list[str]) -> Exp
 
 
 def check_model_sizes(cfg: ExperimentConfig, phases: list[str]) -> None:
-    """The networks that ``phases`` train (CMM-Net's and the baselines'), as configured, built on the meta device:
-    absurd sizes are refused before any allocation."""
+    """The networks that ``phases`` train (CMM-Net's, the baselines' and the warp renderer's R), as configured,
+    built on the meta device: absurd sizes are refused before any allocation."""
     from ..models.cra_net import CRANet
     from ..models.io import check_model_size
     from ..models.landmark_generator import LandmarkGenerator
     from ..models.patch_discriminator import PatchDiscriminator
+    from ..models.refiner import RefinerNet
     from ..models.unet import UNetGenerator
     from ..models.video_gan import VideoGANDiscriminator, VideoGANGenerator
 
@@ -79,7 +80,8 @@ def check_model_sizes(cfg: ExperimentConfig, phases: list[str]) -> None:
             ("cranet.model", CRANet, cfg.cranet.model, ("cranet",)),
             ("cranet.discriminator", PatchDiscriminator, cfg.cranet.discriminator, ("cranet",)),
             ("videogan.model", VideoGANGenerator, cfg.videogan.model, ("videogan",)),
-            ("videogan.model", VideoGANDiscriminator, cfg.videogan.model, ("videogan",))):
+            ("videogan.model", VideoGANDiscriminator, cfg.videogan.model, ("videogan",)),
+            ("refinement.refiner", RefinerNet, cfg.refinement.refiner, ("refinement",))):
         if set(phase) & set(phases):
             check_model_size(model_cls, model_cfg, f"--set {key}")
 

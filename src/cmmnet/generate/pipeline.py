@@ -52,9 +52,10 @@ from ..faces.align import align_frames, invert_transform, transform_points
 from ..faces.image_io import check_image_array, read_image_scaled
 from ..faces.pipeline import FrontEndConfig, detect_array, detect_image, rescale_transform, upright
 from ..limits import MAX_VIDEO_SIDE, check_modes_range, check_seed
-from ..models.io import load_pretrained_defaulted, read_model_index, weights_hash
+from ..models.io import load_pretrained, load_pretrained_defaulted, read_model_index, weights_hash
 from ..models.landmark_generator import CLASS_NAME as LANDMARK_CLASS
 from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
+from ..models.refiner import RefinerConfig, RefinerNet
 from ..models.unet import UNetConfig, UNetGenerator
 from ..runtime import autocast, choose_device, choose_precision
 from .config import GenerateConfig, Renderer
@@ -71,6 +72,7 @@ M = TypeVar("M", bound=torch.nn.Module)
 LANDMARK_DIR = "landmark_generator"  # the parts' directories in run directories without a model_index.json
 TRANSLATOR_DIR = "translator"
 TRANSLATOR_CLASS = "UNetGenerator"
+REFINER_CLASS = "RefinerNet"  # the warp renderer's refinement network R: optional, found by class in model_index.json
 
 
 def default_weights_dir() -> Path:
@@ -160,10 +162,11 @@ def fold_batch_norm(model: M) -> M:
 
 
 class CMMNet:
-    """The trained CMM-Net: a :class:`LandmarkGenerator` and the translator G (a :class:`UNetGenerator`)."""
+    """The trained CMM-Net: a :class:`LandmarkGenerator` and the translator G (a :class:`UNetGenerator`), and
+    optionally the warp renderer's refinement network R (a :class:`RefinerNet`, not in the paper)."""
 
     def __init__(self, landmark_generator: LandmarkGenerator, translator: UNetGenerator,
-                 config: GenerateConfig | None = None, weights: dict | None = None):
+                 config: GenerateConfig | None = None, weights: dict | None = None, refiner: RefinerNet | None = None):
         self.config = config or GenerateConfig()
         self.device = choose_device(self.config.device)
         self.precision = choose_precision(self.config.precision, self.device)
@@ -178,6 +181,7 @@ class CMMNet:
         self.trained_modes = int(lg.modes)
         self.label_names = tuple(lg.label_names)
         self.fps = float(lg.fps)
+        self.refiner = None if refiner is None else refiner.eval()  # on the CPU, as the warp renderer runs
         self.weights = dict(weights or {})  # provenance: {"landmark_generator": hash, "translator": hash, "dir": ...}
         # the landmark generator's aligned frame <-> the translator's (None: the same alignment)
         same = lg.align == tr.align
@@ -212,7 +216,12 @@ class CMMNet:
         weights = {"dir": str(base.resolve()), **{role: weights_hash(base / d) for role, d in dirs.items()},
                    "parts": dirs,
                    "defaulted_keys": {LANDMARK_DIR: list(lm_defaulted), TRANSLATOR_DIR: list(g_defaulted)}}
-        return cls(lm, g, config, weights)  # type: ignore[arg-type]
+        refiner_dir = {c: d for d, c in read_model_index(base).items()}.get(REFINER_CLASS)
+        refiner = None
+        if refiner_dir is not None:  # optional: weights without R render the plain warp
+            refiner, _ = load_pretrained(RefinerNet, RefinerConfig, base / refiner_dir, REFINER_CLASS)
+            weights["refiner"] = weights_hash(base / refiner_dir)
+        return cls(lm, g, config, weights, refiner)  # type: ignore[arg-type]
 
     def with_renderer(self, renderer: Renderer) -> CMMNet:
         """The same loaded networks drawing with another renderer (the page's per-request choice)."""
@@ -356,11 +365,11 @@ class CMMNet:
         """The warp renderer (:mod:`cmmnet.render`): ``image`` (H, W, 3) uint8, whose pixels ``transform`` (2, 3)
         maps to aligned pixels, moved from its face's ``neutral_points`` (68, 2) along ``points`` (K+1, T, 68, 2)
         (aligned px) -> a :class:`cmmnet.render.WarpVideo` of shape (K+1, T, H, W, 3), rendered when read. One face
-        region for all sequences."""
+        region for all sequences; the weights' refinement network R, when they have one and ``render.refine`` is on."""
         from ..render import WarpRenderer, WarpVideo
 
         to_image = invert_transform(transform)
-        renderer = WarpRenderer(image, transform_points(neutral_points, to_image), self.config.render)
+        renderer = WarpRenderer(image, transform_points(neutral_points, to_image), self.config.render, self.refiner)
         return WarpVideo(renderer, transform_points(points, to_image))
 
     def render_warp(self, image: np.ndarray, transform: np.ndarray, neutral_points: np.ndarray,

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+Refine = Literal["on", "off"]  # WarpRenderConfig.refine
+
 
 @dataclass(frozen=True)
 class FieldConfig:
@@ -35,6 +37,10 @@ class WarpRenderConfig:
     parted_lips: float = 0.03  # IOD: a photo with lips this far apart shows its own mouth interior (not painted)
     paint_ramp: float = 2.0  # px: the painted interior fades in as the lips part this much beyond the photo's own gap
     gray_spread: float = 3.0  # a photo whose face has at most this channel spread (grey levels) is greyscale
+    # on: when the weights have the refinement network R (cmmnet.models.refiner), it paints what the warp cannot make
+    # (mouth inside and teeth, closing lids, shading); off: the plain warp. Weights without R render the plain warp.
+    refine: Refine = "on"
+    refine_ramp: float = 0.05  # IOD: R's change fades in as the largest landmark motion from the photo grows to this
     chunk: int = 4  # frames sampled at once (bounds memory for large photos)
     chunk_pixels: int = 1 << 22  # and at most this many pixels of face region at once (large frames: fewer frames)
     cache_bytes: int = 1 << 27  # rendered face blocks kept for reuse (beyond: rendered again when a frame is read)

@@ -15,6 +15,7 @@ Coordinates: (x, y) pixels with pixel centres at integers, as in :mod:`cmmnet.fa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,10 @@ from ..errors import CmmnetError
 from .config import WarpRenderConfig
 from .field import backward_field, upsample
 from .mask import Region, face_region
+from .refine import BlockRefiner
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.refiner import RefinerNet
 
 
 def _is_gray(patch: np.ndarray, spread: float) -> bool:
@@ -44,10 +49,14 @@ def distinct_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class WarpRenderer:
-    """Renders frames of one photo ``(H, W, 3)`` uint8 whose face has the 68 ``landmarks`` (photo pixels)."""
+    """Renders frames of one photo ``(H, W, 3)`` uint8 whose face has the 68 ``landmarks`` (photo pixels); with a
+    ``refiner`` (and ``config.refine`` "on") R paints over the warp what it cannot make (:mod:`.refine`)."""
 
-    def __init__(self, photo: np.ndarray, landmarks: np.ndarray, config: WarpRenderConfig | None = None):
+    def __init__(self, photo: np.ndarray, landmarks: np.ndarray, config: WarpRenderConfig | None = None,
+                 refiner: RefinerNet | None = None):
         self.cfg = config or WarpRenderConfig()
+        self.refiner = refiner if self.cfg.refine == "on" else None
+        self._block_refiner: tuple[Region, BlockRefiner] | None = None
         photo = np.asarray(photo)
         if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
             raise CmmnetError(f"the photo to render must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
@@ -102,16 +111,27 @@ class WarpRenderer:
         bh, bw = min(g.pixel_size[0], h - g.y0), min(g.pixel_size[1], w - g.x0)
         scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
         chunk = max(1, min(self.cfg.chunk, self.cfg.chunk_pixels // (bh * bw)))
+        refine = None if self.refiner is None else self._refiner_for(region, (bh, bw))
         for i in range(0, len(shapes), chunk):
             src = upsample(coarse[i:i + chunk], g)[:, :bh, :bw]  # (c, bh, bw, 2) photo px
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
             img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
             block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
             block = block.add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (c, bh, bw, 3)
-            for j, face in enumerate(block):
-                if self.paints_mouth:  # the mouth lies inside the block (the region spans the face and a margin)
+            if self.paints_mouth:  # the mouth lies inside the block (the region spans the face and a margin)
+                for j, face in enumerate(block):
                     self._paint_mouth(face, shapes[i + j] - (g.x0, g.y0))
-                yield face
+            if refine is not None:
+                block = refine.apply(block, shapes[i:i + len(block)])  # (c, bh, bw, 3)
+            yield from block
+
+    def _refiner_for(self, region: Region, block: tuple[int, int]) -> BlockRefiner:
+        """R's per-region transforms and masks, made once per region."""
+        if self._block_refiner is None or self._block_refiner[0] is not region:
+            assert self.refiner is not None
+            self._block_refiner = region, BlockRefiner(self.refiner, self._tensor, self.landmarks, region, block,
+                                                       self.iod, self.cfg.refine_ramp)
+        return self._block_refiner[1]
 
     def _paint_mouth(self, frame: np.ndarray, lm: np.ndarray) -> None:
         """Paint the mouth interior between the inner lips of ``lm`` into ``frame`` (H, W, 3) uint8, in place."""

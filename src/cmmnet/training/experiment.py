@@ -11,10 +11,14 @@ order of :data:`PHASES`. Presets:
   measured 5x slower than one).
 - ``cpu-points``: ``cpu``'s VAE phase, then the landmark phases 2-3 on the linear read-out's points (LSTMs in
   embedding space, no decoding; best-of-K modes beside pull and push): docs/landmark-generator.md.
+- ``cpu`` also sizes the warp renderer's refinement network R (phase ``refinement``, FRL-Smile at 128 px) for
+  <= 90 min on 2 cores: 24 epochs of 6 frames per sequence, about 160 s an epoch measured, 64 min
+  (docs/translation.md, "Refinement network R").
 - ``smoke``: tiny (narrow layers, one epoch, a couple of frames per sequence) for tests and a quick check.
 
 The baselines of §4.1 (``cranet``, ``videogan``; :mod:`cmmnet.training.baselines`, docs/evaluation.md) are phases
-too, so they train on the same data with the same command (``--phases cranet,videogan``).
+too, so they train on the same data with the same command (``--phases cranet,videogan``), and so is the warp
+renderer's refinement network R (``--phases refinement``, on FRL-Smile at 128 px; docs/translation.md).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from .landmark import (
     train_multimode,
     train_vae,
 )
+from .refinement import RefinementPhaseConfig, train_refinement
 from .run import Run, RunConfig
 from .translation import TranslationPhaseConfig, train_translation
 
@@ -47,6 +52,7 @@ class ExperimentConfig:
     translation: TranslationPhaseConfig = field(default_factory=TranslationPhaseConfig)
     cranet: CRANetPhaseConfig = field(default_factory=CRANetPhaseConfig)  # baseline, §4.1
     videogan: VideoGANPhaseConfig = field(default_factory=VideoGANPhaseConfig)  # baseline, §4.1
+    refinement: RefinementPhaseConfig = field(default_factory=RefinementPhaseConfig)  # the warp renderer's R
 
 
 _CPU = (
@@ -64,6 +70,8 @@ _CPU = (
     "videogan.model.width=0.25",
     "videogan.epochs=5",
     "videogan.batch_size=4",
+    "refinement.epochs=24",
+    "refinement.frames_per_sequence=6",
 )
 # The landmark phases 2-3 on the read-out's points (docs/landmark-generator.md, "Where realism is lost"): the VAE
 # as in `cpu`, then LSTMs trained in embedding space (no decoding, so many more epochs fit the budget), the
@@ -118,6 +126,13 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "videogan.model.width=0.0625",
         "videogan.epochs=1",
         "videogan.batch_size=4",
+        "refinement.refiner.width=4",
+        "refinement.refiner.levels=2",
+        "refinement.refiner.blocks=1",
+        "refinement.epochs=1",
+        "refinement.batch_size=4",
+        "refinement.frames_per_sequence=2",
+        "refinement.val_items=4",
         "run.log_every=1",
     ),
 }
@@ -134,6 +149,7 @@ PHASES: dict[str, PhaseFn] = {
     "translation": lambda exp, data, run: train_translation(exp.translation, data, run),
     "cranet": lambda exp, data, run: train_cranet(exp.cranet, data, run),
     "videogan": lambda exp, data, run: train_videogan(exp.videogan, data, run),
+    "refinement": lambda exp, data, run: train_refinement(exp.refinement, data, run),
 }
 LANDMARK_PHASES = ("vae", "lstm", "multimode")
 CMMNET_PHASES = (*LANDMARK_PHASES, "translation")  # `cmmnet train`'s default: CMM-Net without the baselines

@@ -1,0 +1,207 @@
+"""Training phase ``refinement``: the warp renderer's refinement network R (not in the paper; docs/translation.md).
+
+One item is a (sequence n, frame t) pair of the train split. R's input is the warp of the sequence's frame 0 (the
+neutral face) onto the landmarks of frame t, made by the warp renderer itself (:class:`cmmnet.render.WarpRenderer`
+on the aligned face, at the dataset's size: the same field, mask and painted mouth interior that inference feeds
+R), and the dataset's landmark image of frame t; the target is the real frame t. Loss (per pixel, [-1, 1] scale):
+``l1_weight |refined - z_t| + face_weight |r - z_t|_e + mask_weight mean(m)``, where ``|.|_e`` is the L1 weighted by
+the warp's own error ``e = |x - z_t|`` (the mouth's inside, closing lids, shading: where R has to paint): the second
+term keeps R's own face r learning there while its mask is still closed (without it the mask closes everywhere
+within a few steps, as blending in an untrained r only costs, and r then gets no gradient), the third makes R leave
+the warp alone where it is right.
+No adversarial term: on 2 CPU cores a discriminator would take about half of the 90 minutes, and the L1 blend
+already paints the mouth, lids and shading the warp cannot make.
+
+The warped inputs are made per batch, grouped by sequence (one field for the batch's frames of each sequence):
+measured at 128 px on one thread (benchmarks/bench_refiner.py), 7.4 ms a frame against R's training step of 33 ms
+a frame, so they are not cached.
+The final R is written with ``save_pretrained`` to ``RUN/refiner/`` (class ``RefinerNet``), listed in
+``RUN/model_index.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..data.format import SmileDataset
+from ..data.torch_dataset import _BatchDataset
+from ..errors import CmmnetError
+from ..models.io import save_pretrained, update_model_index
+from ..models.refiner import RefinerConfig, RefinerNet, blend
+from ..render.config import WarpRenderConfig
+from ..runtime import autocast, stable_seed
+from . import batches
+from .batches import EpochBatches, to_device
+from .run import Run, accumulate, epoch_summary, log_epoch
+
+log = logging.getLogger(__name__)
+
+PHASE = "refinement"
+PART = "refiner"
+
+
+@dataclass(frozen=True)
+class RefinementPhaseConfig:
+    refiner: RefinerConfig = field(default_factory=RefinerConfig)
+    render: WarpRenderConfig = field(default_factory=WarpRenderConfig)  # the warp that makes R's inputs
+    epochs: int = 30
+    lr: float = 1e-3  # Adam; no GAN, so the usual rate for an L1-trained U-Net
+    batch_size: int = 16  # (warped, landmark image, frame) triples per step
+    frames_per_sequence: int = 4  # frames drawn from each sequence per epoch (fresh draw every epoch); 0 = all T
+    l1_weight: float = 1.0  # on the refined face
+    face_weight: float = 0.5  # on R's own face r where the warp is wrong: it learns to paint while its mask is closed
+    mask_weight: float = 0.002  # on the mean of R's mask: where the warp is right, leave it
+    val_items: int = 128  # test-split pairs whose L1 (refined and plain warp) is logged after every epoch
+
+
+def warped_items(data: SmileDataset, rows: np.ndarray, items: np.ndarray, render: WarpRenderConfig
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(x, y, z)`` for ``items`` (B, 2) = (position in ``rows``, frame): the warp renderer's frame 0 moved onto
+    frame t's landmarks (B, 3, S, S) in [-1, 1], the landmark image (B, 1, S, S) in [0, 1], the real frame (B, 3,
+    S, S) in [-1, 1]."""
+    from ..render import WarpRenderer
+
+    x = np.zeros((len(items), data.image_size, data.image_size, 3), np.uint8)  # (B, S, S, 3)
+    faces, points = data.arrays["faces"], data.arrays["landmarks"]
+    for pos in np.unique(items[:, 0]):
+        sel = np.flatnonzero(items[:, 0] == pos)
+        s = int(rows[pos])
+        p = np.asarray(points[s], np.float64)  # (T, 68, 2) aligned px
+        neutral = np.ascontiguousarray(np.asarray(faces[s, 0]).transpose(1, 2, 0))  # (S, S, 3)
+        x[sel] = WarpRenderer(neutral, p[0], render).render(p[items[sel, 1]])  # (b, S, S, 3)
+    seq = rows[items[:, 0]]
+    z = np.stack([np.asarray(faces[s, t]) for s, t in zip(seq, items[:, 1])])  # (B, 3, S, S)
+    y = np.stack([np.asarray(data.arrays["landmark_images"][s, t]) for s, t in zip(seq, items[:, 1])])  # (B, S, S)
+
+    def face(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.float32) / 127.5 - 1.0)
+
+    return face(x.transpose(0, 3, 1, 2)), torch.from_numpy(y.astype(np.float32))[:, None], face(z)
+
+
+class WarpedTriples(_BatchDataset):
+    """Batches of R's training triples: ``dataset[key]`` is :func:`warped_items` of ``key.items``, on the CPU."""
+
+    def __init__(self, data: SmileDataset, rows: np.ndarray, render: WarpRenderConfig):
+        self.data, self.rows, self.render = data, rows, render
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return warped_items(self.data, self.rows, key.items, self.render)
+
+
+def refinement_loss(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
+                    cfg: RefinementPhaseConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The phase's loss and its detached parts (``l1`` of the refined face, ``face_l1`` of R's own face, ``mask`` =
+    mean of R's mask); ``net`` is R or its DDP wrapper (called, so that gradients are averaged over ranks)."""
+    face, m = net(x, y)  # (B, 3, S, S), (B, 1, S, S)
+    refined = blend(x, face, m)  # (B, 3, S, S)
+    l1 = (refined.float() - z).abs().mean()
+    miss = (x - z).abs().mean(1, keepdim=True)  # (B, 1, S, S) where the warp is wrong, and by how much
+    face_l1 = ((face.float() - z).abs() * miss).sum() / (3 * miss.sum()).clamp_min(1e-6)
+    mask = m.float().mean()
+    loss = cfg.l1_weight * l1 + cfg.face_weight * face_l1 + cfg.mask_weight * mask
+    return loss, {"l1": l1.detach(), "face_l1": face_l1.detach(), "mask": mask.detach()}
+
+
+@torch.no_grad()
+def validation(r: RefinerNet, data: SmileDataset, items: np.ndarray, cfg: RefinementPhaseConfig,
+               run: Run) -> dict[str, float]:
+    """Mean L1 of the refined and of the plain warp's frames against the real ones, on fixed test-split pairs; and
+    both weighted by the warp's error (``_e``: the L1 where R has to paint, the phase's second loss term)."""
+    if not len(items):
+        return {}
+    was = r.training
+    r.eval()
+    sums = torch.zeros(4, dtype=torch.float64)
+    weight = torch.zeros((), dtype=torch.float64)
+    for i in range(0, len(items), cfg.batch_size):
+        x, y, z = warped_items(data, data.index, items[i:i + cfg.batch_size], cfg.render)
+        x, y, z = (a.to(run.dist.device) for a in (x, y, z))
+        with autocast(run.dist.device, run.precision):
+            refined, _ = r.refine(x, y)
+        err, miss = (refined.float() - z).abs(), (x - z).abs()  # (B, 3, S, S)
+        e = miss.mean(1, keepdim=True)  # (B, 1, S, S)
+        sums += torch.stack([err.mean() * len(z), miss.mean() * len(z), (err * e).sum() / 3,
+                             (miss * e).sum() / 3]).double().cpu()
+        weight += e.sum().double().cpu()
+    r.train(was)
+    val = (sums[:2] / len(items)).tolist() + (sums[2:] / weight.clamp_min(1e-12)).tolist()
+    return {"val_l1": val[0], "val_l1_warp": val[1], "val_l1_e": val[2], "val_l1_e_warp": val[3]}
+
+
+def _check(cfg: RefinementPhaseConfig, data: SmileDataset) -> None:
+    if data.image_size != cfg.refiner.image_size:
+        raise CmmnetError(f"refinement: dataset images are {data.image_size}px but refinement.refiner.image_size is "
+                          f"{cfg.refiner.image_size}; use --set refinement.refiner.image_size={data.image_size}")
+    drawn = data.meta.get("extra", {}).get("draw")  # as cmmnet synth records it
+    if isinstance(drawn, dict) and drawn != {"style": cfg.refiner.draw.style, "thickness": cfg.refiner.draw.thickness}:
+        raise CmmnetError(f"refinement: the dataset's landmark images were drawn with {drawn}, the refiner's config "
+                          f"says {cfg.refiner.draw}; use --set refinement.refiner.draw.style=... / .thickness=...")
+
+
+def train_refinement(cfg: RefinementPhaseConfig, data: SmileDataset, run: Run) -> None:
+    """Train R on the dataset's train split (checkpoint after every epoch, resumable); write ``RUN/refiner/``."""
+    _check(cfg, data)
+    device = run.dist.device
+    rows = data.subset("train").index
+    test = data.subset("test")
+    val_items = np.zeros((0, 2), np.int64)
+    if cfg.val_items > 0 and len(test):
+        every = batches.frame_items(len(test), test.T, 0, run.seed, PHASE, "val")
+        pick = np.random.default_rng(stable_seed(run.seed, PHASE, "val")).permutation(len(every))[:cfg.val_items]
+        val_items = every[np.sort(pick)]
+
+    def items(epoch: int) -> np.ndarray:
+        return batches.frame_items(len(rows), data.T, cfg.frames_per_sequence, run.seed, PHASE, "frames", epoch)
+
+    torch.manual_seed(stable_seed(run.seed, PHASE, "init"))
+    r = RefinerNet(cfg.refiner).to(device)
+    opt = torch.optim.Adam(r.parameters(), lr=cfg.lr)
+    ckpt = run.checkpointer(PHASE)
+    if ckpt.finished(cfg.epochs):
+        if not (run.dir / PART / "model.safetensors").is_file():
+            ckpt.load_models({"R": r})
+            _export(r, cfg, run)
+        return
+    start = ckpt.restore({"R": r}, {"R": opt})
+    net = run.wrap(r)
+    order = EpochBatches(items, cfg.batch_size, run.seed, PHASE, run.dist)
+    loader = run.loader(WarpedTriples(data, rows, cfg.render), order)
+    steps = len(order)
+    run.set_step(PHASE, start * steps)
+    log.info("phase %s: %d train sequences, %d triples/epoch, %d steps/epoch, R %.2fM params", PHASE, len(rows),
+             len(items(0)), steps, sum(p.numel() for p in r.parameters()) / 1e6)
+    r.train()
+    for epoch in run.epochs(PHASE, start, cfg.epochs):
+        order.set_epoch(epoch)
+        sums: dict[str, torch.Tensor] = {}
+        for batch in loader:
+            x, y, z = to_device(batch, device)
+            with autocast(device, run.precision):
+                loss, m = refinement_loss(net, x, y, z, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            m = {"loss": loss.detach(), **m}
+            accumulate(sums, m)
+            run.log(PHASE, m, epoch=epoch)
+        summary = epoch_summary(sums, steps)
+        summary.update(validation(r, test, val_items, cfg, run))
+        log_epoch(run, PHASE, summary, (epoch + 1) * steps, epoch, cfg.epochs)
+        ckpt.save(epoch + 1, {"R": r}, {"R": opt}, complete=epoch + 1 == cfg.epochs)
+    _export(r, cfg, run)
+    r.to(device)
+
+
+def _export(r: RefinerNet, cfg: RefinementPhaseConfig, run: Run) -> None:
+    if run.dist.is_main:
+        save_pretrained(r.eval().cpu(), cfg.refiner, run.dir / PART, name="RefinerNet")
+        update_model_index(run.dir, PART)
+        log.info("phase %s done: %s", PHASE, run.dir / PART)
