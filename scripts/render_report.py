@@ -16,7 +16,9 @@ aligned at 256 x 256:
   smile aligned at 64 (the resolution of docs/translation.md's earlier comparisons);
 - ``neutral_ssim``: the neutral photo itself (no motion at all), for scale;
 - ``warp_detail``: Laplacian variance of the face box of the warp frame over that of the neutral photo (both at
-  256), as /work/shared/tools/smile_quality.py measures it.
+  256), as /work/shared/tools/smile_quality.py measures it;
+- with a refinement network R (the weights' own, or ``--refiner RUN``: ``RUN/refiner/``): ``refined_ssim``,
+  ``refined_ssim_64`` and ``refined_detail``, the same measures of the warp renderer with R.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ from cmmnet.faces.image_io import read_image_scaled
 from cmmnet.faces.pipeline import process_image
 from cmmnet.generate import CMMNet
 from cmmnet.io import atomic_write_text
+from cmmnet.models.io import load_pretrained
+from cmmnet.models.refiner import RefinerConfig, RefinerNet
 from cmmnet.render import WarpRenderer
+from cmmnet.training.refinement import PART as REFINER_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 BIG = AlignConfig(size=256)
@@ -76,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-side", type=int, default=1024, help="the photo's longer side is capped at this")
     ap.add_argument("--out", type=Path, default=None, help="write the report JSON here")
     ap.add_argument("--images", type=Path, default=None,
-                    help="write NNN.png per person here: neutral, warp, paper, real smile (aligned at 256)")
+                    help="write NNN.png per person here: neutral, warp, (refined,) paper, real smile (aligned at 256)")
+    ap.add_argument("--refiner", type=Path, default=None,
+                    help="a training run whose refiner/ is the refinement network R to score (default: the weights')")
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
@@ -84,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     names = data.subject_names
     people = sorted({names[s] for s in np.asarray(data.subset("test").subjects)})[:args.people or None]
     net = CMMNet.from_pretrained()
+    refiner = net.refiner if args.refiner is None else load_pretrained(
+        RefinerNet, RefinerConfig, args.refiner / REFINER_DIR, "RefinerNet")[0].eval()
     rows = []
     for pid, neutral_path, smile_path in photo_pairs(args.faces, people):
         photo, scale = read_image_scaled(neutral_path, args.max_side)
@@ -97,17 +106,20 @@ def main(argv: list[str] | None = None) -> int:
         source = transform_points(neutral.aligned.landmarks, to_photo)  # (68, 2) photo px
         target = transform_points(smile.aligned.landmarks, to_photo)  # the smile's landmarks in this frame
         frame = WarpRenderer(photo, source).render(np.stack([source, target]))[1]
+        refined = None if refiner is None else WarpRenderer(photo, source, refiner=refiner).render(
+            np.stack([source, target]))[1]
         b = between_alignments(net.front_end.align, replace(net.front_end.align, size=BIG.size))
         to_big = np.hstack([b[:, :2] @ m_photo[:, :2], (b[:, :2] @ m_photo[:, 2] + b[:, 2])[:, None]])  # -> 256 px
         smile_big = align_face(read_image_scaled(smile_path)[0], smile.face.landmarks, BIG).image
         warp_big = warp_image(frame, to_big, BIG.size)
+        refined_big = [] if refined is None else [warp_image(refined, to_big, BIG.size)]
         neutral_big = warp_image(photo, to_big, BIG.size)
         y = draw_landmarks(smile.aligned.landmarks, net.image_size, net.front_end.draw)[None].astype(np.float32)
         paper = net.translate(y, neutral.aligned.image, smile.aligned.landmarks[None], neutral.aligned.landmarks)[0]
         paper_big = np.asarray(Image.fromarray(paper).resize((BIG.size, BIG.size), Image.Resampling.BICUBIC))
         if args.images:
             args.images.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(np.concatenate([neutral_big, warp_big, paper_big, smile_big], 1)).save(
+            Image.fromarray(np.concatenate([neutral_big, warp_big, *refined_big, paper_big, smile_big], 1)).save(
                 args.images / f"{pid}.png")
         rows.append({
             "person": pid,
@@ -118,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
             "neutral_ssim": score(neutral_big, smile_big),
             "warp_detail": laplacian_variance(face_box(frame, target)) / laplacian_variance(face_box(photo, source)),
         })
+        if refined is not None:
+            rows[-1].update({
+                "refined_ssim": score(refined_big[0], smile_big),
+                "refined_ssim_64": score(warp_image(refined, m_photo, net.image_size), smile.aligned.image),
+                "refined_detail": laplacian_variance(face_box(refined, target))
+                / laplacian_variance(face_box(photo, source)),
+            })
         print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}), flush=True)
     if not rows:
         print("no test people found", file=sys.stderr)
