@@ -103,7 +103,8 @@ def run(net, aligned, label="spontaneous", **timing):
 
 def test_default_video_onset_keeps_the_generated_speed(net, aligned):
     """The default clip plays the generated onset at the training data's rate: its 10-90 % mouth-width onset in
-    video seconds is the generated sequence's at ``net.fps`` (within a video frame)."""
+    video seconds is the generated sequence's at ``net.fps`` (within a video frame), and lasts as a real smile's
+    does, 0.2-0.8 s (every sequence of both labels on the example)."""
     assert net.fps == DATA_FPS  # recorded with the shipped weights (FRL-Smile's curves)
     for label in net.label_names:
         res = run(net, aligned, label)
@@ -112,6 +113,7 @@ def test_default_video_onset_keeps_the_generated_speed(net, aligned):
         for video, generated in zip(res.points, raw.points):
             assert abs(mouth_gain(video)[-1]) < 0.05 * mouth_gain(generated).max()  # back to neutral
             assert onset_seconds(video, res.fps) == pytest.approx(onset_seconds(generated, net.fps), abs=1 / 25)
+            assert 0.2 <= onset_seconds(video, res.fps) <= 0.8
 
 
 def test_intensity_zero_is_the_inputs_rendering_and_two_doubles_the_gain(net, aligned):
