@@ -150,6 +150,12 @@ def test_renderer_with_r_keeps_frame_0_and_acts_only_in_the_face(tiny_data, trai
     inside[g.y0:g.y0 + bh, g.x0:g.x0 + bw] = True
     assert not changed[~inside].any()  # outside the face region: the photo's own pixels
 
+    grey = np.repeat(photo.astype(np.float64) @ np.array([0.299, 0.587, 0.114]), 3).reshape(photo.shape)
+    grey = grey.round().astype(np.uint8)  # the same photo in black and white
+    frames = WarpRenderer(grey, points[0], refiner=fresh).render(points).astype(int)
+    assert np.abs(frames - grey).max() > 20  # R still paints ...
+    assert np.abs(frames - frames[..., :1]).max() <= 1  # ... in grey: no colour on a black-and-white photo
+
 
 def test_weights_with_and_without_r(trained, tmp_path):
     from cmmnet.generate import CMMNet, GenerateConfig

@@ -7,10 +7,14 @@ transform of the photo to R's aligned frame), the frame's landmarks are drawn th
 through the inverse transform, weighted by the renderer's soft face mask and by a motion gate, and added to the
 block. Outside R's mask and the face mask every pixel stays the warp's (so the photo's own detail, at its own
 resolution), and the gate (0 at the photo's own shape, rising with a smoothstep to 1 once a landmark has moved
-``WarpRenderConfig.refine_ramp`` inter-ocular distances) keeps a frame at the neutral shape exactly the photo.
+``WarpRenderConfig.refine_ramp`` inter-ocular distances) keeps a frame at the neutral shape exactly the photo. On a
+greyscale photo R's change is added as its luma to all three channels: R learnt FRL-Smile's colours, and a
+black-and-white photo stays black and white.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import torch
@@ -20,6 +24,9 @@ from ..faces.align import estimate_alignment, invert_transform, transform_points
 from ..faces.draw import draw_landmarks
 from ..models.refiner import RefinerNet
 from .mask import Region
+
+Colour = Literal["rgb", "grey"]  # the photo's face: in colour, or greyscale (R's change added as luma)
+LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luma weights
 
 
 def _normalised(xy: torch.Tensor, w: int, h: int) -> torch.Tensor:
@@ -44,8 +51,9 @@ class BlockRefiner:
     """R on the face blocks of one photo (H, W, 3) uint8 with landmarks (68, 2), over one face ``region``."""
 
     def __init__(self, model: RefinerNet, photo: torch.Tensor, landmarks: np.ndarray, region: Region,
-                 block: tuple[int, int], iod: float, ramp: float):
+                 block: tuple[int, int], iod: float, ramp: float, colour: Colour):
         cfg = model.cfg
+        self.colour = colour
         self.model, self.size, self.draw = model, cfg.image_size, cfg.draw
         self.landmarks, self.iod, self.ramp = landmarks, iod, ramp
         self.to_aligned = estimate_alignment(landmarks, cfg.align)  # (2, 3) photo px -> R's aligned px
@@ -91,6 +99,9 @@ class BlockRefiner:
         y = torch.from_numpy(np.stack([draw_landmarks(p, s, self.draw) for p in points]).astype(np.float32))[:, None]
         refined, _ = self.model.refine(x, y)  # (c, 3, S, S)
         change = (refined.float() - x) * 127.5  # (c, 3, S, S) grey levels, already weighted by R's mask
+        if self.colour == "grey":
+            luma = torch.from_numpy(LUMA.astype(np.float32)).view(1, 3, 1, 1)
+            change = (change * luma).sum(1, keepdim=True).expand(-1, 3, -1, -1)  # (c, 3, S, S) the same in each
         back = F.grid_sample(change, self._back.expand(c, -1, -1, -1), mode="bilinear", padding_mode="zeros",
                              align_corners=True)  # (c, 3, bh, bw)
         out = block + back * self._face_mask * gate[keep, None, None, None]

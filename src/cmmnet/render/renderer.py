@@ -27,7 +27,7 @@ from ..errors import CmmnetError
 from .config import WarpRenderConfig
 from .field import backward_field, upsample
 from .mask import Region, face_region
-from .refine import BlockRefiner
+from .refine import LUMA, BlockRefiner, Colour
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.refiner import RefinerNet
@@ -76,8 +76,10 @@ class WarpRenderer:
         _, teeth, cavity = default_mouth_colours(photo, lm, render_cfg)
         x0, y0 = np.floor(lm.min(0)).astype(int)
         x1, y1 = np.ceil(lm.max(0)).astype(int) + 1
+        self.colour: Colour = "rgb"
         if _is_gray(photo[max(y0, 0):max(y1, 1), max(x0, 0):max(x1, 1)], self.cfg.gray_spread):
-            teeth, cavity = (np.full(3, c @ (0.299, 0.587, 0.114)) for c in (teeth, cavity))
+            teeth, cavity = (np.full(3, c @ LUMA) for c in (teeth, cavity))
+            self.colour = "grey"
         self._teeth, self._cavity, self._render_cfg = teeth.astype(np.float32), cavity.astype(np.float32), render_cfg
 
     def region(self, targets: np.ndarray) -> Region:
@@ -130,7 +132,7 @@ class WarpRenderer:
         if self._block_refiner is None or self._block_refiner[0] is not region:
             assert self.refiner is not None
             self._block_refiner = region, BlockRefiner(self.refiner, self._tensor, self.landmarks, region, block,
-                                                       self.iod, self.cfg.refine_ramp)
+                                                       self.iod, self.cfg.refine_ramp, self.colour)
         return self._block_refiner[1]
 
     def _paint_mouth(self, frame: np.ndarray, lm: np.ndarray) -> None:
