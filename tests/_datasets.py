@@ -4,6 +4,7 @@ photos (neutral frames, a smile, neutral frames again)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -11,12 +12,16 @@ import numpy as np
 from PIL import Image
 
 from cmmnet.data.proxies import au12_proxy
-from cmmnet.data.synth import render_photo_sequence
+from cmmnet.data.synth import CurveConfig, render_photo_sequence
 from cmmnet.video import write_video
 
 PEOPLE = ("001", "008", "010")
 PEAK = 4.0  # AU12 label intensity at the apex of the fixture smiles
 RISE = 12  # rendered frames from neutral to apex (rendering costs ~0.2 s a frame)
+# Quick onsets (the apex within the first 2-8 of the RISE frames, then held): the adapters' 32-frame windows, which
+# start at the onset, end in the clip's hold, not in its return to neutral.
+_QUICK = CurveConfig(posed=replace(CurveConfig().posed, delay=(0.03, 0.10), onset=(0.18, 0.42)),
+                     spontaneous=replace(CurveConfig().spontaneous, delay=(0.03, 0.12), onset=(0.36, 0.70)))
 
 
 # ------------------------------------------------------------------------------------------- fixture content
@@ -29,7 +34,8 @@ def _photo_smile(frl_dir: Path, person: str, label: str) -> tuple[np.ndarray, np
     """An FRL-Smile neutral-to-smile sequence in the photo's pixels (n, h, w, 3), its AU12 intensity (n,) on the
     0-5 label scale and its landmarks (n, 68, 2). Rendered once per (person, label) per session."""
     if (person, label) not in _RENDERS:
-        frames, lms = render_photo_sequence(frl_dir, person, label, "mouth_closed", seed=0, T=RISE)
+        frames, lms = render_photo_sequence(frl_dir, person, label, "mouth_closed", seed=0, T=RISE,
+                                            curves=_QUICK)
         a = au12_proxy(lms) - au12_proxy(lms[0])
         au = (PEAK * a / max(float(a.max()), 1e-6)).astype(np.float32)
         _RENDERS[person, label] = np.asarray(frames), au, np.asarray(lms, np.float32)

@@ -348,8 +348,8 @@ def synthesize(faces_dir: str | Path, out: str | Path, *, per_face: int = SynthC
 
 
 def render_photo_sequence(faces_dir: str | Path, person: str, label: str, style: str, seed: int = 0,
-                          T: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """One synthetic smile sequence in the neutral photo's own pixels.
+                          T: int = 32, curves: CurveConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One synthetic smile sequence in the neutral photo's own pixels (``curves``: other timing than FRL-Smile's).
 
     Returns ``frames`` (T, H, W, 3) uint8 (frame 0 is the neutral photo) and ``landmarks`` (T, 68, 2) float32 in
     those pixels. Head pose stays that of the neutral photo.
@@ -360,7 +360,7 @@ def render_photo_sequence(faces_dir: str | Path, person: str, label: str, style:
         raise CmmnetError(f"unknown style {style!r}; use one of {list(STYLE_NAMES)}")
     people, _ = find_people(faces_dir)
     (pf,) = _select(people, [person])
-    cfg = SynthConfig(seed=seed, T=T)
+    cfg = SynthConfig(seed=seed, T=T) if curves is None else SynthConfig(seed=seed, T=T, curves=curves)
     g = load_person(pf, cfg)
     to_photo = invert_transform(g.to_aligned)
     smile_to_photo = compose_transforms(to_photo, g.smile_to_aligned)  # smile file px -> neutral file px
