@@ -39,8 +39,10 @@ def save_state(state: dict[str, torch.Tensor], path: str | Path, metadata: dict[
 
 
 def _finite(t: torch.Tensor) -> bool:
-    """Whether a CPU tensor holds no NaN or infinity (numpy's check: 25x faster than torch's on fp16 weights)."""
-    return bool(np.isfinite((t.float() if t.dtype == torch.bfloat16 else t).numpy()).all())
+    """Whether a CPU tensor holds no NaN or infinity (numpy's check: 25x faster than torch's on fp16 weights; dtypes
+    numpy lacks, bf16 and the fp8 ones, are widened first)."""
+    numpy_types = (torch.float16, torch.float32, torch.float64)
+    return bool(np.isfinite((t if t.dtype in numpy_types else t.float()).numpy()).all())
 
 
 def load_state(path: str | Path) -> dict[str, torch.Tensor]:
