@@ -34,17 +34,11 @@ def _normalised(xy: torch.Tensor, w: int, h: int) -> torch.Tensor:
     return xy * torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)]) - 1.0
 
 
-def _pixels(h: int, w: int, x0: float = 0.0, y0: float = 0.0) -> torch.Tensor:
-    """(h, w, 2) float64 pixel positions (x, y) of an (h, w) block whose top-left pixel is at (x0, y0)."""
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64) + y0, torch.arange(w, dtype=torch.float64) + x0,
-                            indexing="ij")
-    return torch.stack([xs, ys], -1)
-
-
-def _affine(m: np.ndarray, xy: torch.Tensor) -> torch.Tensor:
-    """The (2, 3) transform ``m`` applied to positions (..., 2); float32 out."""
-    mt = torch.from_numpy(np.asarray(m, np.float64))
-    return (xy @ mt[:, :2].T + mt[:, 2]).float()
+def _moved_pixels(h: int, w: int, m: np.ndarray, x0: float = 0.0, y0: float = 0.0) -> torch.Tensor:
+    """(h, w, 2) float32: the pixel positions (x, y) of an (h, w) block whose top-left pixel is at (x0, y0), mapped
+    by the (2, 3) transform ``m``."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    return torch.from_numpy(transform_points(np.stack([xs + x0, ys + y0], -1), m)).float()
 
 
 class BlockRefiner:
@@ -61,7 +55,7 @@ class BlockRefiner:
         g, (bh, bw) = region.grid, block
         s = self.size
         # R's aligned pixels in the photo and in the block
-        src = _affine(invert_transform(self.to_aligned), _pixels(s, s))  # (S, S, 2) photo px
+        src = _moved_pixels(s, s, invert_transform(self.to_aligned))  # (S, S, 2) photo px
         self._in_photo = _normalised(src, w, h)[None]  # (1, S, S, 2)
         self._in_block = _normalised(src - torch.tensor([g.x0, g.y0]), bw, bh)[None]
         self._aligned_photo = F.grid_sample(photo, self._in_photo, mode="bilinear", padding_mode="border",
@@ -69,7 +63,7 @@ class BlockRefiner:
         self._inside = F.grid_sample(torch.ones(1, 1, bh, bw), self._in_block, mode="bilinear",
                                      padding_mode="zeros", align_corners=True)  # (1, 1, S, S) 1 over the block
         # the block's pixels in R's aligned frame, and the face mask at them
-        back = _affine(self.to_aligned, _pixels(bh, bw, g.x0, g.y0))  # (bh, bw, 2) aligned px
+        back = _moved_pixels(bh, bw, self.to_aligned, g.x0, g.y0)  # (bh, bw, 2) aligned px
         self._back = _normalised(back, s, s)[None]  # (1, bh, bw, 2)
         full = F.interpolate(region.mask[None, None], size=g.pixel_size, mode="bilinear", align_corners=True)
         self._face_mask = full[:, :, :bh, :bw]  # (1, 1, bh, bw)

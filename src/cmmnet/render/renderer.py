@@ -169,6 +169,7 @@ class WarpVideo:
         self.region = renderer.region(self.shapes)
         self._coarse = renderer.field(self.shapes, self.region)  # (U, ny, nx, 2)
         self._kept: dict[int, np.ndarray] = {}
+        self._kept_bytes = 0
         self.shape = (*self.which.shape, *renderer.photo.shape)
         self.dtype = np.dtype(np.uint8)
         g, (h, w) = self.region.grid, renderer.photo.shape[:2]
@@ -177,6 +178,7 @@ class WarpVideo:
         block_bytes = (self._rows.stop - self._rows.start) * (self._cols.stop - self._cols.start) * 3
         if len(self.shapes) * block_bytes <= renderer.cfg.cache_bytes:  # all kept: rendered now, in chunks
             self._kept = dict(enumerate(renderer.blocks(self.shapes, self.region, self._coarse)))
+            self._kept_bytes = len(self.shapes) * block_bytes
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -186,8 +188,9 @@ class WarpVideo:
         if u in self._kept:
             return self._kept[u]
         face = next(self.renderer.blocks(self.shapes[u:u + 1], self.region, self._coarse[u:u + 1]))
-        if sum(b.nbytes for b in self._kept.values()) + face.nbytes <= self.renderer.cfg.cache_bytes:
+        if self._kept_bytes + face.nbytes <= self.renderer.cfg.cache_bytes:
             self._kept[u] = face
+            self._kept_bytes += face.nbytes
         return face
 
     def frame_of_shape(self, u: int) -> np.ndarray:
