@@ -17,7 +17,8 @@ from cmmnet.models.point_readout import PointReadout
 
 SMOKE = ["--preset", "smoke", "--set", "run.device=cpu", "run.determinism=deterministic", "run.num_threads=1"]
 POINTS = ['landmark_generator.readout="linear"', 'lstm.target="points"', 'multimode.target="points"',
-          'multimode.recon="best_of_k"']
+          'multimode.recon="best_of_k"', 'lstm.point_frame="retargeted"', 'multimode.point_frame="retargeted"',
+          "vae.point_weight=1.0", "lstm.smooth_weight=1.0", "multimode.smooth_weight=1.0"]
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,14 @@ def test_point_error_and_best_of_k():
     assert torch.allclose(err.grad, torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1]]) / 2)
 
 
+def test_roughness_is_zero_on_constant_velocity_and_counts_a_jump():
+    t = torch.arange(6.0)[:, None, None] * torch.ones(6, 68, 2)  # (T, 68, 2) moving at constant speed
+    assert L.roughness(t).item() == 0.0
+    jump = torch.zeros(6, 68, 2)
+    jump[3:] = 2.0  # one step of 2 px at t = 3: second differences +2 and -2 among 4
+    assert L.roughness(jump[None]).item() == pytest.approx(1.0)
+
+
 def test_train_on_points_end_to_end(tiny_data, tmp_path):
     out = tmp_path / "run"
     sets = [a for kv in POINTS for a in ("--set", kv)]
@@ -68,7 +77,11 @@ def test_train_on_points_end_to_end(tiny_data, tmp_path):
     recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert any(r["phase"] == "lstm" and np.isfinite(r["points"]) for r in recs)
     mm = [r for r in recs if r["phase"] == "multimode"]
-    assert mm and all(np.isfinite(r["best_of_k"]) and "push" in r and "pull" in r for r in mm)
+    assert mm and all(np.isfinite(r["best_of_k"]) and np.isfinite(r["roughness"]) and "push" in r for r in mm)
+    # the VAE's point head trained beside it (and kept in the phase's checkpoint only)
+    assert all(np.isfinite(r["vae_points"]) for r in recs if r["phase"] == "vae")
+    head = load_file(str(out / "checkpoints" / "vae.safetensors"))["model/point_head/weight"]
+    assert head.abs().max() > 0
     # the VAE stays as phase 1 left it
     vae_before = {k: v for k, v in load_file(str(out / "checkpoints" / "vae.safetensors")).items()
                   if k.startswith("model/generator/vae.")}
@@ -92,3 +105,32 @@ def test_points_settings_that_do_not_fit(tiny_data, tmp_path, capsys, sets, mess
     assert main(args + [a for kv in sets for a in ("--set", kv)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) >= 1 and message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+@pytest.mark.parametrize("frame", ["absolute", "retargeted"])
+def test_retargeted_points_ignore_the_readouts_neutral_error(frame):
+    """With point_frame "retargeted" the LSTM is scored on the read-out motion added to the real neutral face, as
+    generation draws it: a read-out that is off by a constant (its error on the neutral face) changes nothing and
+    frame 0 is exact; "absolute" scores the read-out points themselves."""
+    from cmmnet.models.landmark_generator import LandmarkGeneratorConfig
+    from cmmnet.training.landmark import LSTMPhaseConfig, _PointSequenceStep
+
+    torch.manual_seed(0)
+    cfg = LandmarkGeneratorConfig(readout="linear")
+    gen = LandmarkGenerator(cfg).eval()
+    gen.readout.fit(torch.randn(300, cfg.vae.latent_dim), torch.rand(300, 68, 2) * 64, ridge=1e-3)
+    torch.nn.init.normal_(gen.lstm.out.weight, std=0.05)
+    step = _PointSequenceStep(gen, LSTMPhaseConfig(target="points", point_frame=frame))
+    y0 = (torch.rand(2, 1, 64, 64) > 0.9).float()
+    labels = torch.tensor([0, 1])
+    pts = torch.rand(2, cfg.T, 68, 2) * 64
+    with torch.no_grad():
+        base = step(y0, labels, pts)["points"]
+        gen.readout.bias += 3.0
+        shifted = step(y0, labels, pts)["points"]
+        read = step._read(gen.lstm(gen.vae.encode(y0)[0], labels, cfg.T), pts[:, :1])
+    if frame == "retargeted":
+        torch.testing.assert_close(shifted, base)
+        torch.testing.assert_close(read[:, 0], pts[:, 0])
+    else:
+        assert not torch.allclose(shifted, base)

@@ -83,7 +83,10 @@ def default_weights_dir() -> Path:
 def part_dirs(base: Path) -> dict[str, str]:
     """``{"landmark_generator": subdirectory, "translator": subdirectory}`` of a weights directory: as its
     ``model_index.json`` names them (by class), else the fixed names older run directories use."""
-    by_class = {c: d for d, c in read_model_index(base).items()}
+    return _part_dirs({c: d for d, c in read_model_index(base).items()})
+
+
+def _part_dirs(by_class: dict[str, str]) -> dict[str, str]:
     return {LANDMARK_DIR: by_class.get(LANDMARK_CLASS, LANDMARK_DIR),
             TRANSLATOR_DIR: by_class.get(TRANSLATOR_CLASS, TRANSLATOR_DIR)}
 
@@ -204,7 +207,8 @@ class CMMNet:
         if not base.is_dir():
             raise CheckpointError(f"{what}: weights directory not found; pass --weights RUN_DIR with "
                                   f"{LANDMARK_DIR}/ and {TRANSLATOR_DIR}/")
-        dirs = part_dirs(base)
+        by_class = {c: d for d, c in read_model_index(base).items()}
+        dirs = _part_dirs(by_class)
         for sub in dirs.values():
             if not (base / sub).is_dir():
                 raise CheckpointError(f"{base}: no {sub}/ inside; expected a run directory from `cmmnet train` "
@@ -216,9 +220,11 @@ class CMMNet:
         weights = {"dir": str(base.resolve()), **{role: weights_hash(base / d) for role, d in dirs.items()},
                    "parts": dirs,
                    "defaulted_keys": {LANDMARK_DIR: list(lm_defaulted), TRANSLATOR_DIR: list(g_defaulted)}}
-        refiner_dir = {c: d for d, c in read_model_index(base).items()}.get(REFINER_CLASS)
+        config = config or GenerateConfig()
+        refiner_dir = by_class.get(REFINER_CLASS)
         refiner = None
-        if refiner_dir is not None:  # optional: weights without R render the plain warp
+        # optional: weights without R render the plain warp, and R is not loaded when refinement is off
+        if refiner_dir is not None and config.render.refine == "on":
             refiner, _ = load_pretrained(RefinerNet, RefinerConfig, base / refiner_dir, REFINER_CLASS)
             weights["refiner"] = weights_hash(base / refiner_dir)
         return cls(lm, g, config, weights, refiner)  # type: ignore[arg-type]

@@ -52,6 +52,13 @@ def point_error(points: torch.Tensor, target: torch.Tensor, kind: str) -> torch.
     return d.abs().mean((-2, -1)) if kind == "l1" else d.pow(2).sum(-1).mean(-1)
 
 
+def roughness(points: torch.Tensor) -> torch.Tensor:
+    """Mean absolute second difference over time of point sequences (..., T, 68, 2), in their units: what the
+    jitter measure of :mod:`cmmnet.evaluation.smile_measures` counts (there over the IOD)."""
+    p = points.float()
+    return (p[..., 2:, :, :] - 2 * p[..., 1:-1, :, :] + p[..., :-2, :, :]).abs().mean()
+
+
 def best_of_k(errors: torch.Tensor, eps: float) -> torch.Tensor:
     """Winner-takes-all reconstruction ("multiple choice learning"): ``errors`` (B, K) of each mode against the
     one real sequence; the best mode takes weight ``1 - eps``, every mode ``eps / K``, so each mode specialises on

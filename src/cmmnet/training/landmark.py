@@ -52,6 +52,10 @@ class VAEPhaseConfig:
     batch_size: int = 32  # landmark images per step
     frames_per_sequence: int = 0  # frames drawn from each sequence per epoch; 0 = all T
     kl_weight: float = 1.0  # weight of KL against the pixel-summed BCE (1 = the standard VAE ELBO)
+    # weight of a point term trained with the VAE (paper silent): a linear head on the encoder mean predicts the
+    # frame's 68 points (squared error summed over the 136 coordinates, pixels), so the embedding holds the points
+    # precisely for the linear read-out; the head is for training only (phase 2 fits the read-out in closed form)
+    point_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,13 @@ class LSTMPhaseConfig:
     # frames' landmarks, VAE fixed (needs landmark_generator.readout="linear"); see the module doc
     target: Literal["images", "points"] = "images"
     point_loss: Literal["l1", "l2"] = "l1"  # target "points": l1 = the median shape of the data's styles
+    # target "points": "absolute" scores the read-out points themselves; "retargeted" scores the read-out motion
+    # added to the real neutral face (p_t - p_1 + y_0), as generation draws it, so the read-out's error on the
+    # neutral face is not corrected by the LSTM from its second step on
+    point_frame: Literal["absolute", "retargeted"] = "absolute"
+    # target "points": weight of the mean absolute second difference over time of the read-out points (pixels),
+    # against the point loss (whose per-coordinate gradient it matches at weight 1); 0 = off
+    smooth_weight: float = 0.0
     readout_ridge: float = 1e-6  # ridge penalty (per frame) of the read-out fit
     readout_frame_stride: int = 4  # the read-out is fitted on every n-th frame of each train sequence
 
@@ -89,6 +100,8 @@ class MultiModePhaseConfig:
     grad_clip: float = 5.0
     target: Literal["images", "points"] = "images"  # as LSTMPhaseConfig.target
     point_loss: Literal["l1", "l2"] = "l1"  # of the conditional sequence (target "points")
+    point_frame: Literal["absolute", "retargeted"] = "absolute"  # as LSTMPhaseConfig.point_frame
+    smooth_weight: float = 0.0  # as LSTMPhaseConfig.smooth_weight, on the conditional sequence and the modes
     modes_point_loss: Literal["l1", "l2"] = "l2"  # of the modes in the best-of-K term (target "points")
     # "conditional": the paper's reconstruction of the conditional sequence only; "best_of_k": + each real
     # sequence reconstructed by the mode closest to it (winner takes all), so each mode takes one way of smiling
@@ -99,17 +112,32 @@ class MultiModePhaseConfig:
 
 # --------------------------------------------------------------------------------------------------- helpers
 class _VAEStep(nn.Module):
-    """Phase 1 loss as a module (so DDP sees exactly the parameters that get gradients)."""
+    """Phase 1 loss as a module (so DDP sees exactly the parameters that get gradients); with ``point_weight`` > 0
+    also a linear point head on the encoder mean (training only), started at the mean shape."""
 
-    def __init__(self, gen: LandmarkGenerator, kl_weight: float):
+    def __init__(self, gen: LandmarkGenerator, cfg: VAEPhaseConfig, mean_shape: torch.Tensor):
         super().__init__()
         self.vae = gen.vae
-        self.kl_weight = kl_weight
+        self.cfg = cfg
+        self.head = nn.Linear(gen.cfg.vae.latent_dim, mean_shape.numel()) if cfg.point_weight > 0 else None
+        if self.head is not None:
+            nn.init.zeros_(self.head.weight)
+            with torch.no_grad():
+                self.head.bias.copy_(mean_shape.reshape(-1))
 
-    def forward(self, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, y: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``y`` (B, 1, S, S) landmark images, ``points`` (B, 68, 2) their landmarks."""
         logits, mu, logvar = self.vae(y)  # (B, 1, S, S), (B, D), (B, D)
         bce, kl = L.bce(logits, y), L.kl(mu, logvar)
-        return {"loss": bce + self.kl_weight * kl, "bce": bce, "kl": kl}
+        out = {"bce": bce, "kl": kl}
+        loss = bce + self.cfg.kl_weight * kl
+        if self.head is not None:
+            pred = self.head(mu.float()).reshape(points.shape)  # (B, 68, 2)
+            pts = L.point_error(pred, points, "l2").mean() * pred.shape[-2]  # squared px summed over the points
+            loss = loss + self.cfg.point_weight * pts
+            out["vae_points"] = pts
+        out["loss"] = loss
+        return out
 
 
 class _SequenceStep(nn.Module):
@@ -168,9 +196,11 @@ class _PointSequenceStep(nn.Module):
             h0 = mu if self.h0_mode == "mean" else self.vae.sample(mu, logvar)
         h = self.lstm(h0, labels, self.T)  # (B, T, D)
         cfg = self.cfg
-        recon = L.point_error(self.readout(h), points, cfg.point_loss).mean()
+        read = self._read(h, points[:, :1])  # (B, T, 68, 2)
+        recon = L.point_error(read, points, cfg.point_loss).mean()
         out = {"points": recon}
         loss = recon
+        rough = [read]
         if self.multimode is not None and self.phi is not None and isinstance(cfg, MultiModePhaseConfig):
             hk = self.multimode(h)  # (B, K, T, D)
             logits = self.phi(hk.mean(dim=2))  # (B, K, K)
@@ -178,12 +208,24 @@ class _PointSequenceStep(nn.Module):
             loss = cfg.recon_weight * recon + cfg.pull_weight * pull + cfg.push_weight * push
             out.update(pull=pull, push=push, mode_acc=L.mode_accuracy(logits))
             if cfg.recon == "best_of_k":
-                err = L.point_error(self.readout(hk), points[:, None], cfg.modes_point_loss).mean(-1)  # (B, K)
+                read_k = self._read(hk, points[:, None, :1])  # (B, K, T, 68, 2)
+                err = L.point_error(read_k, points[:, None], cfg.modes_point_loss).mean(-1)  # (B, K)
                 best = L.best_of_k(err, cfg.best_of_k_eps)
                 loss = loss + cfg.best_of_k_weight * best
                 out["best_of_k"] = best
+                rough.append(read_k)
+        if cfg.smooth_weight > 0:
+            rough_loss = torch.stack([L.roughness(r) for r in rough]).mean()
+            loss = loss + cfg.smooth_weight * rough_loss
+            out["roughness"] = rough_loss
         out["loss"] = loss
         return out
+
+    def _read(self, h: torch.Tensor, neutral: torch.Tensor) -> torch.Tensor:
+        """Points of embeddings ``h`` (..., T, D): read out, or (``point_frame="retargeted"``) their read-out motion
+        from the first step added to the real ``neutral`` points (..., 1, 68, 2), as generation retargets them."""
+        p = self.readout(h)  # (..., T, 68, 2)
+        return p - p[..., :1, :, :] + neutral if self.cfg.point_frame == "retargeted" else p
 
 
 def _train_arrays(data: SmileDataset, gen_cfg: LandmarkGeneratorConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,6 +243,11 @@ def _train_arrays(data: SmileDataset, gen_cfg: LandmarkGeneratorConfig) -> tuple
     imgs = torch.from_numpy(np.ascontiguousarray(train.landmark_images))  # (N, T, S, S) uint8
     labels = torch.from_numpy(np.asarray(train.labels, dtype=np.int64))  # (N,)
     return imgs, labels
+
+
+def _train_points(data: SmileDataset) -> torch.Tensor:
+    """The train split's landmarks (N, T, 68, 2) float32, aligned pixels."""
+    return torch.from_numpy(np.ascontiguousarray(data.subset("train").landmarks, dtype=np.float32))
 
 
 def _build(phase: str, prev: str | None, gen_cfg: LandmarkGeneratorConfig, data: SmileDataset,
@@ -238,17 +285,18 @@ def _export(gen: LandmarkGenerator, run: Run) -> None:
 
 
 class _LandmarkFrames(Dataset):
-    """Phase 1 batches: ``key.items`` (B, 2) (sequence, frame) -> landmark images (B, 1, S, S) in {0, 1}."""
+    """Phase 1 batches: ``key.items`` (B, 2) (sequence, frame) -> landmark images (B, 1, S, S) in {0, 1} and their
+    landmarks (B, 68, 2)."""
 
-    def __init__(self, imgs: torch.Tensor):
-        self.imgs = imgs  # (N, T, S, S) uint8
+    def __init__(self, imgs: torch.Tensor, points: torch.Tensor):
+        self.imgs, self.points = imgs, points  # (N, T, S, S) uint8, (N, T, 68, 2) float32
 
     def __len__(self) -> int:
         return len(self.imgs)
 
-    def __getitem__(self, key: BatchKey) -> torch.Tensor:
+    def __getitem__(self, key: BatchKey) -> tuple[torch.Tensor, torch.Tensor]:
         it = torch.from_numpy(key.items)
-        return self.imgs[it[:, 0], it[:, 1]].float()[:, None]  # (B, 1, S, S)
+        return self.imgs[it[:, 0], it[:, 1]].float()[:, None], self.points[it[:, 0], it[:, 1]]
 
 
 class _LandmarkSequences(Dataset):
@@ -310,18 +358,22 @@ def train_vae(cfg: VAEPhaseConfig, gen_cfg: LandmarkGeneratorConfig, data: Smile
     """Phase 1 (§3.5): the landmark-image VAE on single frames of the train split."""
     phase = "vae"
     imgs, _ = _train_arrays(data, gen_cfg)
+    pts = _train_points(data)  # (N, T, 68, 2)
     gen = _build(phase, None, gen_cfg, data, run)
     if _skip_if_complete(phase, gen, cfg.epochs, run):
         return
-    step_mod = _VAEStep(gen, cfg.kl_weight)
-    opt = torch.optim.Adam(gen.vae.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    step_mod = _VAEStep(gen, cfg, pts.reshape(-1, 68, 2).mean(0))
+    opt = torch.optim.Adam(step_mod.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    models: dict[str, nn.Module] = {"generator": gen}
+    if step_mod.head is not None:
+        models["point_head"] = step_mod.head
     ckpt = run.checkpointer(phase)
-    start = ckpt.restore({"generator": gen}, {"opt": opt})
+    start = ckpt.restore(models, {"opt": opt})
     net = run.wrap(step_mod)
     n, t = imgs.shape[:2]
     batches = EpochBatches(lambda epoch: frame_items(n, t, cfg.frames_per_sequence, run.seed, phase, "frames", epoch,
                                                      0, 0), cfg.batch_size, run.seed, phase, run.dist)
-    loader = run.loader(_LandmarkFrames(imgs), batches)
+    loader = run.loader(_LandmarkFrames(imgs, pts), batches)
     steps = len(batches)
     run.set_step(phase, start * steps)
     log.info("phase vae: %d sequences, %d images/epoch, %d steps/epoch", n, len(batches.items(0)), steps)
@@ -329,17 +381,17 @@ def train_vae(cfg: VAEPhaseConfig, gen_cfg: LandmarkGeneratorConfig, data: Smile
     for epoch in run.epochs(phase, start, cfg.epochs):
         t0 = time.perf_counter()
         batches.set_epoch(epoch)
-        for y in progress(loader, desc=f"vae {epoch + 1}", leave=False, disable=not run.dist.is_main):
-            y = y.to(run.dist.device, non_blocking=True)  # (B, 1, S, S)
+        for batch in progress(loader, desc=f"vae {epoch + 1}", leave=False, disable=not run.dist.is_main):
+            y, p = to_device(batch, run.dist.device)  # (B, 1, S, S), (B, 68, 2)
             with autocast(run.dist.device, run.precision):
-                out = net(y)
+                out = net(y, p)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             opt.step()
             run.log(phase, {k: v.detach() for k, v in out.items()}, epoch=epoch + 1)
         run.log(f"{phase}_epoch", {"epoch_s": time.perf_counter() - t0, "seq_per_s": n / (time.perf_counter() - t0)},
                 step=epoch + 1, force=True)
-        ckpt.save(epoch + 1, {"generator": gen}, {"opt": opt}, complete=epoch + 1 == cfg.epochs)
+        ckpt.save(epoch + 1, models, {"opt": opt}, complete=epoch + 1 == cfg.epochs)
     _export(gen, run)
 
 
@@ -359,8 +411,7 @@ def _train_sequences(phase: str, prev: str, cfg: LSTMPhaseConfig | MultiModePhas
     if on_points and gen.readout is None:
         raise CmmnetError(f"{phase}.target=\"points\" reads points from embeddings: set "
                           "landmark_generator.readout=\"linear\" (from the vae phase on)")
-    pts = torch.from_numpy(np.ascontiguousarray(data.subset("train").landmarks, dtype=np.float32)) \
-        if on_points else None  # (N, T, 68, 2)
+    pts = _train_points(data) if on_points else None  # (N, T, 68, 2)
     step_mod: nn.Module
     if pts is not None:
         if isinstance(cfg, LSTMPhaseConfig):
