@@ -74,22 +74,27 @@ _CPU = (
     "refinement.frames_per_sequence=6",
 )
 # The landmark phases 2-3 on the read-out's points (docs/landmark-generator.md, "Where realism is lost"): the VAE
-# as in `cpu`, then LSTMs trained in embedding space (no decoding, so many more epochs fit the budget), the
-# conditional row on the median shape (l1), the modes by best-of-K reconstruction beside pull and push (20 epochs:
-# at 8 two modes shared the closed-lip smile and none took the closed eyes, NMI 0.58 against FRL-Smile's styles).
+# as in `cpu` plus a point head on its mean (round trip 0.044 -> 0.031 IOD on unseen people), then LSTMs trained in
+# embedding space (no decoding, so many more epochs fit the budget), the conditional row on the median shape (l1),
+# the modes by best-of-K reconstruction beside pull and push (20 epochs: at 8 two modes shared the closed-lip smile
+# and none took the closed eyes, NMI 0.58 against FRL-Smile's styles), both with temporal smoothness (the first
+# steps' jump made the jitter 1.3x the data's; 0.9x with it).
 _CPU_POINTS = (
     *_CPU,
+    "vae.point_weight=100",
     'landmark_generator.readout="linear"',
     'lstm.target="points"',
     "lstm.epochs=30",
     "lstm.batch_size=32",
     "lstm.lr=0.002",
+    "lstm.smooth_weight=1",
     'multimode.target="points"',
     'multimode.recon="best_of_k"',
     "multimode.epochs=20",
     "multimode.batch_size=32",
     "multimode.lr=0.002",
     "multimode.finetune_lr=0",
+    "multimode.smooth_weight=1",
 )
 
 PRESETS: dict[str, tuple[str, ...]] = {
