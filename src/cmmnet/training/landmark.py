@@ -80,6 +80,9 @@ class LSTMPhaseConfig:
     # target "points": weight of the mean absolute second difference over time of the read-out points (pixels),
     # against the point loss (whose per-coordinate gradient it matches at weight 1); 0 = off
     smooth_weight: float = 0.0
+    # target "points": noise added to h0 while training, in units of the VAE's posterior standard deviation (1 = a
+    # posterior sample; generation keeps the mean), so the motion does not hinge on one person's exact embedding
+    h0_noise: float = 0.0
     readout_ridge: float = 1e-6  # ridge penalty (per frame) of the read-out fit
     readout_frame_stride: int = 4  # the read-out is fitted on every n-th frame of each train sequence
 
@@ -102,6 +105,7 @@ class MultiModePhaseConfig:
     point_loss: Literal["l1", "l2"] = "l1"  # of the conditional sequence (target "points")
     point_frame: Literal["absolute", "retargeted"] = "absolute"  # as LSTMPhaseConfig.point_frame
     smooth_weight: float = 0.0  # as LSTMPhaseConfig.smooth_weight, on the conditional sequence and the modes
+    h0_noise: float = 0.0  # as LSTMPhaseConfig.h0_noise
     modes_point_loss: Literal["l1", "l2"] = "l2"  # of the modes in the best-of-K term (target "points")
     # "conditional": the paper's reconstruction of the conditional sequence only; "best_of_k": + each real
     # sequence reconstructed by the mode closest to it (winner takes all), so each mode takes one way of smiling
@@ -191,11 +195,13 @@ class _PointSequenceStep(nn.Module):
 
     def forward(self, y0: torch.Tensor, labels: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
         """``y0`` (B, 1, S, S) neutral frames, ``labels`` (B,), ``points`` (B, T, 68, 2) the real sequences."""
+        cfg = self.cfg
         with torch.no_grad():
             mu, logvar = self.vae.encode(y0)  # (B, D)
             h0 = mu if self.h0_mode == "mean" else self.vae.sample(mu, logvar)
+            if cfg.h0_noise > 0:
+                h0 = h0 + cfg.h0_noise * (0.5 * logvar).exp() * torch.randn_like(h0)
         h = self.lstm(h0, labels, self.T)  # (B, T, D)
-        cfg = self.cfg
         read = self._read(h, points[:, :1])  # (B, T, 68, 2)
         recon = L.point_error(read, points, cfg.point_loss).mean()
         out = {"points": recon}
