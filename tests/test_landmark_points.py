@@ -18,7 +18,8 @@ from cmmnet.models.point_readout import PointReadout
 SMOKE = ["--preset", "smoke", "--set", "run.device=cpu", "run.determinism=deterministic", "run.num_threads=1"]
 POINTS = ['landmark_generator.readout="linear"', 'lstm.target="points"', 'multimode.target="points"',
           'multimode.recon="best_of_k"', 'lstm.point_frame="retargeted"', 'multimode.point_frame="retargeted"',
-          "vae.point_weight=1.0", "lstm.smooth_weight=1.0", "multimode.smooth_weight=1.0"]
+          "vae.point_weight=1.0", "lstm.smooth_weight=1.0", "multimode.smooth_weight=1.0", "lstm.h0_noise=0.5",
+          "multimode.h0_noise=0.5"]
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,7 @@ _CPU = (
     "refinement.frames_per_sequence=6",
 )
 # The landmark phases 2-3 on the read-out's points (docs/landmark-generator.md, "Where realism is lost"): the VAE
-# as in `cpu` plus a point head on its mean (round trip 0.044 -> 0.031 IOD on unseen people), then LSTMs trained in
+# as in `cpu` plus a point head on its mean (round trip of real smiles 0.039 -> 0.028 IOD), then LSTMs trained in
 # embedding space (no decoding, so many more epochs fit the budget), the conditional row on the median shape (l1),
 # the modes by best-of-K reconstruction beside pull and push (20 epochs: at 8 two modes shared the closed-lip smile
 # and none took the closed eyes, NMI 0.58 against FRL-Smile's styles), both with temporal smoothness (the first
