@@ -135,3 +135,30 @@ def test_retargeted_points_ignore_the_readouts_neutral_error(frame):
         torch.testing.assert_close(read[:, 0], pts[:, 0])
     else:
         assert not torch.allclose(shifted, base)
+
+
+def test_shape_augment_draws_the_moved_points_and_is_a_function_of_the_step(tiny_data):
+    """vae.shape_augment: each image is its landmarks moved by a random shape-model offset and drawn again; the
+    same step gives the same batch (resume and DDP stay exact), another step other shapes."""
+    from cmmnet.data import load_dataset
+    from cmmnet.faces import draw_landmarks
+    from cmmnet.models.landmark_generator import LandmarkGeneratorConfig
+    from cmmnet.training.batches import BatchKey
+    from cmmnet.training.landmark import _LandmarkFrames
+
+    d = load_dataset(tiny_data).subset("train")
+    lm = torch.from_numpy(np.asarray(d.landmarks, dtype=np.float32))
+    imgs = torch.from_numpy(np.asarray(d.landmark_images))
+    gen = LandmarkGenerator(LandmarkGeneratorConfig())
+    gen.points.fit_pca(lm.reshape(-1, 68, 2).numpy())
+    frames = _LandmarkFrames(imgs, lm, gen, 0.5, (0, "vae", "augment"))
+    key = BatchKey(0, 3, np.array([[0, 0], [1, 5]]))
+    y, p = frames[key]
+    assert 0.005 < (p - lm[[0, 1], [0, 5]]).abs().mean() < 3.0  # moved, by less than a face changes
+    for img, pts in zip(y[:, 0].numpy(), p.numpy()):
+        np.testing.assert_array_equal(img, draw_landmarks(pts, gen.cfg.image_size, gen.cfg.draw))
+    y2, p2 = frames[key]
+    assert torch.equal(y, y2) and torch.equal(p, p2)
+    assert not torch.equal(p, frames[key._replace(step=4)][1])
+    y0, p0 = _LandmarkFrames(imgs, lm, gen, 0.0, (0,))[key]
+    assert torch.equal(p0, lm[[0, 1], [0, 5]]) and torch.equal(y0[:, 0], imgs[[0, 1], [0, 5]].float())

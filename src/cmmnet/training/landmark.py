@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 
 from ..data.format import SmileDataset
 from ..errors import CmmnetError
+from ..faces import draw_landmarks
 from ..losses import landmark as L
 from ..models.io import update_model_index
 from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
@@ -56,6 +57,10 @@ class VAEPhaseConfig:
     # frame's 68 points (squared error summed over the 136 coordinates, pixels), so the embedding holds the points
     # precisely for the linear read-out; the head is for training only (phase 2 fits the read-out in closed form)
     point_weight: float = 0.0
+    # new shapes for the VAE (paper silent): each image's landmarks moved by a random offset of the shape model
+    # (its components times their standard deviations times this factor, drawn per image) and drawn again, so the
+    # embedding is fitted to more faces than the train split's people; 0 = the dataset's images as they are
+    shape_augment: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -292,17 +297,30 @@ def _export(gen: LandmarkGenerator, run: Run) -> None:
 
 class _LandmarkFrames(Dataset):
     """Phase 1 batches: ``key.items`` (B, 2) (sequence, frame) -> landmark images (B, 1, S, S) in {0, 1} and their
-    landmarks (B, 68, 2)."""
+    landmarks (B, 68, 2); with ``augment`` > 0 the landmarks moved by random shape-model offsets (a pure function of
+    the step) and drawn again."""
 
-    def __init__(self, imgs: torch.Tensor, points: torch.Tensor):
+    def __init__(self, imgs: torch.Tensor, points: torch.Tensor, gen: LandmarkGenerator, augment: float,
+                 key: tuple):
         self.imgs, self.points = imgs, points  # (N, T, S, S) uint8, (N, T, 68, 2) float32
+        self.augment, self.key = augment, key
+        self.draw, self.size = gen.cfg.draw, gen.cfg.image_size
+        pm = gen.points
+        self.basis = (pm.components * pm.stddev[:, None]).cpu().numpy().astype(np.float64)  # (n, 136) one std each
 
     def __len__(self) -> int:
         return len(self.imgs)
 
     def __getitem__(self, key: BatchKey) -> tuple[torch.Tensor, torch.Tensor]:
         it = torch.from_numpy(key.items)
-        return self.imgs[it[:, 0], it[:, 1]].float()[:, None], self.points[it[:, 0], it[:, 1]]
+        pts = self.points[it[:, 0], it[:, 1]]  # (B, 68, 2)
+        if self.augment <= 0:
+            return self.imgs[it[:, 0], it[:, 1]].float()[:, None], pts
+        rng = np.random.default_rng(stable_seed(*self.key, key.epoch, key.step))
+        z = rng.standard_normal((len(pts), len(self.basis))) * self.augment  # (B, n)
+        moved = pts.numpy().astype(np.float64) + (z @ self.basis).reshape(-1, 68, 2)  # (B, 68, 2)
+        imgs = np.stack([draw_landmarks(m, self.size, self.draw) for m in moved])  # (B, S, S)
+        return torch.from_numpy(imgs).float()[:, None], torch.from_numpy(moved.astype(np.float32))
 
 
 class _LandmarkSequences(Dataset):
@@ -379,7 +397,7 @@ def train_vae(cfg: VAEPhaseConfig, gen_cfg: LandmarkGeneratorConfig, data: Smile
     n, t = imgs.shape[:2]
     batches = EpochBatches(lambda epoch: frame_items(n, t, cfg.frames_per_sequence, run.seed, phase, "frames", epoch,
                                                      0, 0), cfg.batch_size, run.seed, phase, run.dist)
-    loader = run.loader(_LandmarkFrames(imgs, pts), batches)
+    loader = run.loader(_LandmarkFrames(imgs, pts, gen, cfg.shape_augment, (run.seed, phase, "augment")), batches)
     steps = len(batches)
     run.set_step(phase, start * steps)
     log.info("phase vae: %d sequences, %d images/epoch, %d steps/epoch", n, len(batches.items(0)), steps)
