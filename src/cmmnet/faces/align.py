@@ -8,9 +8,12 @@ similarity transform mapping image pixels to aligned pixels; :func:`invert_trans
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
+
+Prefilter = Literal["lanczos", "box"]  # warp_image's anti-aliasing before a strong downscale
 
 LEFT_EYE = slice(36, 42)  # the eye on the image's left (the subject's right eye)
 RIGHT_EYE = slice(42, 48)
@@ -96,10 +99,12 @@ def invert_transform(m: np.ndarray) -> np.ndarray:
     return np.hstack([a_inv, (-a_inv @ m[:, 2])[:, None]])
 
 
-def warp_image(image: np.ndarray, m: np.ndarray, size: int | tuple[int, int], fill: int = 0) -> np.ndarray:
+def warp_image(image: np.ndarray, m: np.ndarray, size: int | tuple[int, int], fill: int = 0,
+               prefilter: Prefilter = "lanczos") -> np.ndarray:
     """Warp (H, W, C) uint8 ``image`` by ``m`` (image px -> output px) into an output of ``size`` (w, h).
 
-    Strong downscaling is anti-aliased: the image is first resized (Lanczos) to about twice the output scale.
+    Strong downscaling is anti-aliased: the image is first resized to about twice the output scale, with
+    ``prefilter`` (Lanczos; "box", an area average, is 4x faster, for frames that are only looked at).
     """
     out_w, out_h = (size, size) if isinstance(size, int) else size
     m = np.asarray(m, dtype=np.float64)
@@ -109,7 +114,7 @@ def warp_image(image: np.ndarray, m: np.ndarray, size: int | tuple[int, int], fi
         k = 2.0 * scale
         w, h = img.size
         nw, nh = max(1, round(w * k)), max(1, round(h * k))
-        img = img.resize((nw, nh), Image.Resampling.LANCZOS)
+        img = img.resize((nw, nh), Image.Resampling.LANCZOS if prefilter == "lanczos" else Image.Resampling.BOX)
         # pixel centres: x_small = (x + 0.5) * nw / w - 0.5
         pre = np.array([[nw / w, 0, 0.5 * nw / w - 0.5], [0, nh / h, 0.5 * nh / h - 0.5]])
         a_pre = m[:, :2] @ np.linalg.inv(pre[:, :2])  # small px -> output px
@@ -129,7 +134,8 @@ def warp_image(image: np.ndarray, m: np.ndarray, size: int | tuple[int, int], fi
 def align_frames(frames: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
     """Frames ``(T, H, W, C)`` uint8 of one photo, each warped by ``m`` (photo px -> output px) into
     ``(T, size, size, C)``: :func:`warp_image`, on the part of the frames the output sees (plus a margin for the
-    filters), so that the cost follows the face, not the photo."""
+    filters), so that the cost follows the face, not the photo. The frames of generated videos are for viewing
+    (sheets, crops, the aligned faces beside the video), so the downscaling prefilter is the box."""
     m = np.asarray(m, dtype=np.float64)
     h, w = frames.shape[1:3]
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
@@ -141,7 +147,7 @@ def align_frames(frames: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
     if x1 <= x0 or y1 <= y0:  # the output sees none of the photo
         x0, y0, x1, y1 = 0, 0, w, h
     shifted = np.hstack([m[:, :2], (m[:, 2] + m[:, :2] @ np.array([x0, y0], np.float64))[:, None]])
-    return np.stack([warp_image(f[y0:y1, x0:x1], shifted, size) for f in frames])
+    return np.stack([warp_image(f[y0:y1, x0:x1], shifted, size, prefilter="box") for f in frames])
 
 
 def align_face(image: np.ndarray, landmarks: np.ndarray, config: AlignConfig | None = None) -> AlignedFace:
