@@ -14,6 +14,7 @@ from cmmnet.errors import CmmnetError
 from cmmnet.models.io import load_pretrained, save_pretrained, update_model_index
 from cmmnet.models.refiner import RefinerConfig, RefinerNet, blend
 from cmmnet.render.config import WarpRenderConfig
+from cmmnet.render.refine import LUMA
 from cmmnet.training.refinement import RefinementPhaseConfig
 
 TINY = RefinerConfig(image_size=64, width=4, levels=2, blocks=1)
@@ -150,7 +151,7 @@ def test_renderer_with_r_keeps_frame_0_and_acts_only_in_the_face(tiny_data, trai
     inside[g.y0:g.y0 + bh, g.x0:g.x0 + bw] = True
     assert not changed[~inside].any()  # outside the face region: the photo's own pixels
 
-    grey = np.repeat(photo.astype(np.float64) @ np.array([0.299, 0.587, 0.114]), 3).reshape(photo.shape)
+    grey = np.repeat(photo.astype(np.float64) @ LUMA, 3).reshape(photo.shape)
     grey = grey.round().astype(np.uint8)  # the same photo in black and white
     frames = WarpRenderer(grey, points[0], refiner=fresh).render(points).astype(int)
     assert np.abs(frames - grey).max() > 20  # R still paints ...

@@ -83,7 +83,12 @@ def default_weights_dir() -> Path:
 def part_dirs(base: Path) -> dict[str, str]:
     """``{"landmark_generator": subdirectory, "translator": subdirectory}`` of a weights directory: as its
     ``model_index.json`` names them (by class), else the fixed names older run directories use."""
-    return _part_dirs({c: d for d, c in read_model_index(base).items()})
+    return _part_dirs(_dirs_by_class(base))
+
+
+def _dirs_by_class(base: Path) -> dict[str, str]:
+    """``model_index.json``'s parts as {class name: subdirectory} (empty without one)."""
+    return {c: d for d, c in read_model_index(base).items()}
 
 
 def _part_dirs(by_class: dict[str, str]) -> dict[str, str]:
@@ -207,7 +212,7 @@ class CMMNet:
         if not base.is_dir():
             raise CheckpointError(f"{what}: weights directory not found; pass --weights RUN_DIR with "
                                   f"{LANDMARK_DIR}/ and {TRANSLATOR_DIR}/")
-        by_class = {c: d for d, c in read_model_index(base).items()}
+        by_class = _dirs_by_class(base)
         dirs = _part_dirs(by_class)
         for sub in dirs.values():
             if not (base / sub).is_dir():
