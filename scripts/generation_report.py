@@ -33,6 +33,9 @@ pipeline (:meth:`cmmnet.CMMNet.generate`, the default K) for each label, and:
   ``cond_better_than_no_motion`` and per label) beside ``data_jitter`` (the test sequences' own jitter), the
   representation's round trip (``round_trip``: draw, encode, read back; :mod:`cmmnet.evaluation.landmark_stages`)
   and the modes against the dataset's hidden styles (``styles``: purity, NMI; :mod:`cmmnet.evaluation.landmark_report`).
+- ``predictability`` (:mod:`cmmnet.evaluation.smile_ceilings`): how close predictors fitted on the train people's
+  photos come to the test people's real smiles from the neutral shape alone (the typical smile, a ridge
+  regression, the best of K + 1 fixed smiles): the bounds for ``cond_apex`` and ``best_apex``.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from cmmnet.evaluation import smile_measures as sm
 from cmmnet.evaluation.landmark_report import landmark_report
 from cmmnet.evaluation.landmark_stages import load_people, read_stages
 from cmmnet.evaluation.metrics import FaceDescriptor, identity_distance, mode_diversity, ssim
+from cmmnet.evaluation.smile_ceilings import smile_predictability
 from cmmnet.faces import align_face, draw_landmarks, read_image
 from cmmnet.faces.pipeline import process_image
 from cmmnet.generate import CMMNet, GenerateConfig, TimingConfig
@@ -152,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     tested = [real[r["person"]] for r in rows if r["label"] == labels[0]]
     landmarks = {"smile_measures": sm.summarize(rows),
                  "data_jitter": sm.sequence_jitter(np.asarray(test.landmarks)),
+                 "predictability": smile_predictability(
+                     np.stack([p.real_neutral for p in train_real]), np.stack([p.real_smile for p in train_real]),
+                     np.stack([p.real_neutral for p in tested]), np.stack([p.real_smile for p in tested]),
+                     modes=net.landmark_generator.cfg.modes, seed=args.seed),
                  "round_trip": read_stages(lg, np.stack([p.neutral for p in tested]),
                                            np.stack([p.smile for p in tested])),
                  "styles": landmark_report(lg, data, "test", max_vae_frames=64, seed=args.seed).get("styles")}

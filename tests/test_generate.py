@@ -315,6 +315,22 @@ def test_warp_renderer_moves_the_photo_at_its_resolution(warp_net, photo):
     assert np.array_equal(warp_net.generate(photo, "posed", modes=1, seed=3).video, res.video)
 
 
+def test_videos_encoded_in_parallel_are_the_files_encoded_one_at_a_time(tmp_path, warp_net, photo):
+    from cmmnet.generate.outputs import OutputConfig, _write_files, parallel_encoders
+
+    res = warp_net.generate(photo, "posed", modes=2, seed=1)
+    assert parallel_encoders((320, 380), 3, OutputConfig()) == 3  # small frames: all at once
+    assert parallel_encoders((768, 1024), 4, OutputConfig()) == 1  # photo-sized frames: bounded memory
+    assert parallel_encoders((768, 1024), 4, OutputConfig(encoder_memory=0)) == 1
+    written = {}
+    for encoders in (1, 3):  # the frame sources share the rendered blocks and the preview frames between threads
+        out = tmp_path / str(encoders)
+        out.mkdir()
+        _write_files(res, out, OutputConfig(encoders=encoders), warp_net.front_end.align)
+        written[encoders] = {f.name: f.read_bytes() for f in sorted(out.iterdir())}
+    assert len(written[1]) >= 6 and written[1] == written[3]
+
+
 def test_warp_renderer_caps_the_photo_and_renders_aligned_input(weights, warp_net, photo):
     from cmmnet.faces import read_image
     from cmmnet.generate import CMMNet, GenerateConfig

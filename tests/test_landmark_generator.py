@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from cmmnet.errors import CheckpointError, CmmnetError
 from cmmnet.faces import draw_landmarks
@@ -79,6 +80,23 @@ def test_lstm_multimode_phi_shapes():
     for variant in (dict(init="zeros", feed="h0", output="absolute"), dict(output="delta_prev")):
         out = ConditionalLSTM(ConditionalLSTMConfig(hidden_size=8, **variant), 100, 2)(h0, torch.zeros(4).long(), 5)
         assert out.shape == (4, 5, 100)
+
+
+@pytest.mark.parametrize("feed, mode_input, same", [("motion", "motion", True), ("previous", "motion", False),
+                                                     ("motion", "sequence", False)])
+def test_motion_feeds_make_the_motion_the_same_for_every_person(feed, mode_input, same):
+    torch.manual_seed(0)
+    lstm = ConditionalLSTM(ConditionalLSTMConfig(hidden_size=16, init="zeros", feed=feed), 100, 2)
+    nn.init.normal_(lstm.out.weight, std=0.1)  # a trained-looking output (it starts at zero)
+    mm = MultiModeLSTMs(MultiModeConfig(hidden_size=16, input=mode_input), 100, 3)
+    h0 = torch.randn(4, 100)
+    h = lstm(h0, torch.zeros(4).long(), 6)  # (4, 6, 100)
+    motion = h - h0[:, None]
+    modes = mm(h) - h[:, None]  # (4, 3, 6, 100) each mode's deviation
+    same_cond = torch.allclose(motion, motion[:1].expand_as(motion), atol=1e-6)
+    same_modes = torch.allclose(modes, modes[:1].expand_as(modes), atol=1e-6)
+    assert (same_cond and same_modes) == same
+    assert same_cond == (feed == "motion")
 
 
 def test_losses():

@@ -61,7 +61,7 @@ PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -
         "landmarks.npy": "3730205e96310aee",
         "mode_1.mp4": "5dd4d207e1c9b8e7",
         "mode_1_crop.mp4": "818618838bb2aa07",
-        "preview.gif": "ffd215a10893bc47",
+        "preview.gif": "e0ce12ec286bd78a",
         "sheet.png": "81bd2c8f2e4fa1d4",
     },
     ("--crop", *AS_GENERATED): {
@@ -72,7 +72,7 @@ PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -
         "landmarks.npy": "6038ea4ff383955c",
         "mode_1.mp4": "f228146817fb434e",
         "mode_1_crop.mp4": "98948bf440738dee",
-        "preview.gif": "4622043c6d63fbf2",
+        "preview.gif": "b445aeafd5401e16",
         "sheet.png": "dc95f213fd1312f4",
     },
 }

@@ -28,6 +28,13 @@ def encoder_lookahead(width: int, height: int) -> int | None:
     return max(0, (_X264_LOOKAHEAD + _X264_HELD) * _X264_FULL_PIXELS // pixels - _X264_HELD)
 
 
+def encoder_memory(width: int, height: int) -> int:
+    """Bytes one encoder of :func:`write_video` holds for ``width`` x ``height`` frames (measured peaks: 27 MB at
+    380 x 320, 43 MB at 512 x 512, 101 MB at 1024 x 768; an upper bound over 1024 x 1024, whose look-ahead is
+    shorter)."""
+    return 14 * 2**20 + 112 * width * height
+
+
 def _return_freed_memory() -> None:
     """Hand the memory an encoder freed back to the system: glibc keeps the freed pages of its threads' arenas, and
     over several videos they would add up to more than one encoder needs (nothing to do off glibc)."""

@@ -51,7 +51,8 @@ class OutputConfig:
     sheet_scale: int = 2  # paper renderer: sheet tiles are S * sheet_scale pixels (nearest)
     sheet_tile: int = 128  # warp renderer: sheet tiles are the rendered faces aligned at this size
     preview_height: int = 192  # preview.gif: each video scaled to this height
-    encoders: int = 1  # videos encoded at once
+    encoders: int = 4  # videos encoded at once, at most (libx264 runs outside the GIL)
+    encoder_memory: int = 128 * 2**20  # bytes their buffers may hold together: fewer encoders for larger frames
 
 
 def upscale(frames: np.ndarray, size: int, method: str) -> np.ndarray:
@@ -101,16 +102,19 @@ def preview_size(height: int, width: int, cfg: OutputConfig) -> tuple[int, int]:
 
 
 def preview_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """One (H, W, 3) uint8 video frame scaled to the preview's ``size`` (width, height)."""
-    return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS))
+    """One (H, W, 3) uint8 video frame scaled to the preview's ``size`` (width, height); PIL's bilinear filter
+    widens with the scale factor (antialiased), a third of Lanczos' cost, and the GIF's 256 colours hide the rest."""
+    return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR))
 
 
 def preview_frames(videos: list[list[np.ndarray]]) -> list[Image.Image]:
     """The videos (each a list of T frames already at the preview size, :func:`preview_frame`) side by side, as
-    palette images sharing one palette (from the first, middle and last frame: no colour flicker between frames)."""
+    palette images sharing one palette (median cut of every second pixel of the first, middle and last frame: no
+    colour flicker between frames; a fifth of the full frames' cost for the same colours)."""
     t = len(videos[0])
     strips = [np.concatenate([v[i] for v in videos], 1) for i in range(t)]  # T x (height, (K+1) width, 3)
-    palette = Image.fromarray(np.concatenate([strips[0], strips[t // 2], strips[-1]], 0)).quantize(256)
+    sample = np.concatenate([strips[0], strips[t // 2], strips[-1]], 0)[::2, ::2]  # (3 height / 2, (K+1) width / 2, 3)
+    palette = Image.fromarray(np.ascontiguousarray(sample)).quantize(256)
     return [Image.fromarray(strip).quantize(palette=palette, dither=Image.Dither.NONE) for strip in strips]
 
 
@@ -133,14 +137,23 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "dlib": dlib.__version__, "av": av.__version__}
 
 
-def _write_videos(paths: list[Path], videos: list[Iterable[np.ndarray]], fps: float, cfg: OutputConfig) -> None:
-    """H.264 files at ``fps``, ``cfg.encoders`` at a time (libx264 runs outside the GIL; each encoder holds ~200 MB
-    of frame buffers at 1024 x 1024, so a photo-sized generation keeps its peak memory by not running all at once);
-    each video an array or an iterable of frames (rendered as the encoder takes them)."""
+def _write_videos(paths: list[Path], videos: list[Iterable[np.ndarray]], size: tuple[int, int], fps: float,
+                  cfg: OutputConfig) -> None:
+    """H.264 files at ``fps`` of frames ``size`` = (height, width), each video an array or an iterable of frames
+    (rendered as the encoder takes them); as many encoders at once as ``cfg.encoders`` and ``cfg.encoder_memory``
+    allow (at least one): the four videos of a 512 x 512 photo in parallel, a 1024 x 768 one's one after another,
+    which keeps a photo-sized generation's peak memory."""
     from ..video import write_video
 
-    with ThreadPoolExecutor(max(1, min(cfg.encoders, len(paths)))) as pool:
+    with ThreadPoolExecutor(parallel_encoders(size, len(paths), cfg)) as pool:
         list(pool.map(lambda path, v: write_video(path, v, fps=fps, crf=cfg.crf), paths, videos))
+
+
+def parallel_encoders(size: tuple[int, int], videos: int, cfg: OutputConfig) -> int:
+    """How many of ``videos`` videos of frames ``size`` = (height, width) are encoded at once (at least one)."""
+    from ..video import encoder_memory
+
+    return max(1, min(cfg.encoders, videos, cfg.encoder_memory // encoder_memory(size[1], size[0])))
 
 
 def sequence_frames(res: GenerationResult, sequence: int, cfg: OutputConfig) -> Iterable[np.ndarray]:
@@ -216,11 +229,12 @@ def _write_files(res: GenerationResult, tmp: Path, cfg: OutputConfig, align: Ali
             for i in range(len(names))]  # the warp renderer's distinct shape of each frame
     _write_videos([tmp / f"{n}.mp4" for n in names],
                   [_noting(sequence_frames(res, i, cfg), keys[i], noted[i], preview_size(h, w, cfg), sheet_at,
-                           crop_at, seen) for i in range(len(names))], res.fps, cfg)
+                           crop_at, seen) for i in range(len(names))], (h, w), res.fps, cfg)
     crops = []
     if crop_at is not None:
         crops = [f"{n}_crop.mp4" for n in names]
-        _write_videos([tmp / c for c in crops], [v.crop for v in noted], res.fps, cfg)
+        _write_videos([tmp / c for c in crops], [v.crop for v in noted], (cfg.video_size, cfg.video_size), res.fps,
+                      cfg)
     if warp:
         sheet = contact_sheet(res.landmark_images, np.stack([v.sheet for v in noted]), names, cfg, scale=1)
     else:
@@ -300,9 +314,9 @@ def write_generation(net: CMMNet, image: Path, label: str, modes: int | None, se
             # bounded memory: the photo read at most at the pasted size, one sequence in memory at a time
             photo, scale = read_image_scaled(image, min(net.config.paste.max_side or MAX_PASTE_SIDE, MAX_PASTE_SIDE))
             pasted = [f"{n}_pasted.mp4" for n in names]
-            for i, n in enumerate(pasted):  # frames pasted as the encoder takes them
-                _write_videos([tmp / n], [net.paste_sequence(res, photo, i, scale)], res.fps, cfg)
             h, w = photo.shape[:2] if res.rotation % 2 == 0 else photo.shape[1::-1]  # as pasted: turned upright
+            for i, n in enumerate(pasted):  # frames pasted as the encoder takes them
+                _write_videos([tmp / n], [net.paste_sequence(res, photo, i, scale)], (h, w), res.fps, cfg)
             written["files"].update(pasted_videos=pasted, pasted_size=[int(w), int(h)])
             timings["paste_s"] = time.perf_counter() - t0
         meta = {

@@ -7,7 +7,9 @@ are config fields and are explained in docs/landmark-generator.md:
 - ``init="projected"``: the LSTM state starts from ``h0`` (``hidden = tanh(W_h h0)``, ``cell = W_c h0``), so the
   person's shape conditions every step; ``"zeros"`` starts from zeros and relies on the input feed.
 - ``feed="previous"``: the input at step t is ``[h_{t-1}, e(label)]`` (its own previous output, ``h0`` at t = 1),
-  autoregressive as in sequence generation; ``"h0"`` feeds ``[h0, e(label)]`` at every step.
+  autoregressive as in sequence generation; ``"h0"`` feeds ``[h0, e(label)]`` at every step; ``"motion"`` feeds
+  ``[h_{t-1} - h0, e(label)]`` (zeros at t = 1): with ``init="zeros"`` the motion ``h_t - h0`` is then the same for
+  every person of a label (the typical smile of the data), the person's shape entering only through ``h0``.
 - ``output="delta_h0"``: ``h_t = h0 + W_o s_t``: the smile is a displacement of the person's neutral embedding and
   cannot drift by accumulation; ``"delta_prev"``: ``h_t = h_{t-1} + W_o s_t``; ``"absolute"``: ``h_t = W_o s_t``.
 """
@@ -26,7 +28,7 @@ class ConditionalLSTMConfig:
     hidden_size: int = 256  # paper silent; 2.5x the 100-d embedding, small enough for CPU training
     label_embed_dim: int = 16  # paper: "the conditional label is encoded"; a learned embedding
     init: Literal["projected", "zeros"] = "projected"
-    feed: Literal["previous", "h0"] = "previous"
+    feed: Literal["previous", "h0", "motion"] = "previous"
     output: Literal["delta_h0", "delta_prev", "absolute"] = "delta_h0"
 
 
@@ -56,7 +58,7 @@ class ConditionalLSTM(nn.Module):
         prev = h0
         outs = []
         for _ in range(steps):
-            x = torch.cat([prev if self.cfg.feed == "previous" else h0, e], dim=1)  # (B, D + E)
+            x = torch.cat([self._feed(prev, h0), e], dim=1)  # (B, D + E)
             state = self.cell(x, state)
             delta = self.out(state[0])  # (B, D)
             if self.cfg.output == "delta_h0":
@@ -68,3 +70,10 @@ class ConditionalLSTM(nn.Module):
             outs.append(h)
             prev = h
         return torch.stack(outs, dim=1)  # (B, T, D)
+
+    def _feed(self, prev: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+        if self.cfg.feed == "previous":
+            return prev
+        if self.cfg.feed == "h0":
+            return h0
+        return prev - h0  # (B, D) the motion so far

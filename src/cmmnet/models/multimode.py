@@ -5,7 +5,9 @@ time-averaged embedding ``h*k``.
 
 Silent parts (config fields, see docs/landmark-generator.md): the LSTMs' hidden size, and how their output is read
 (``output="delta_input"``: ``h_tk = h_t + W_k s_tk``, a mode is a deviation from the conditional sequence, which the
-pull loss keeps centred; ``"absolute"``: ``h_tk = W_k s_tk``).
+pull loss keeps centred; ``"absolute"``: ``h_tk = W_k s_tk``) and what they read (``input="sequence"``: ``h_t``;
+``"motion"``: ``h_t - h_1``, the conditional motion without the person's embedding, so a mode's deviation is the
+same for every person whose conditional motion is the same).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import nn
 class MultiModeConfig:
     hidden_size: int = 256  # paper silent; as the conditional LSTM
     output: Literal["delta_input", "absolute"] = "delta_input"
+    input: Literal["sequence", "motion"] = "sequence"
 
 
 class MultiModeLSTMs(nn.Module):
@@ -38,9 +41,10 @@ class MultiModeLSTMs(nn.Module):
 
     def forward(self, h: torch.Tensor, modes: int | None = None) -> torch.Tensor:
         k = self.modes if modes is None else modes
+        x = h if self.cfg.input == "sequence" else h - h[:, :1]  # (B, T, D)
         seqs = []
         for lstm, out in list(zip(self.lstms, self.outs))[:k]:
-            s, _ = lstm(h)  # (B, T, H)
+            s, _ = lstm(x)  # (B, T, H)
             d = out(s)  # (B, T, D)
             seqs.append(h + d if self.cfg.output == "delta_input" else d)
         return torch.stack(seqs, dim=1)  # (B, K, T, D)
