@@ -141,8 +141,8 @@ def _write_videos(paths: list[Path], videos: list[Iterable[np.ndarray]], size: t
                   cfg: OutputConfig) -> None:
     """H.264 files at ``fps`` of frames ``size`` = (height, width), each video an array or an iterable of frames
     (rendered as the encoder takes them); as many encoders at once as ``cfg.encoders`` and ``cfg.encoder_memory``
-    allow (at least one): the four videos of a 512 x 512 photo in parallel, a 1024 x 768 one's one after another,
-    which keeps a photo-sized generation's peak memory."""
+    allow (at least one): three of the four videos of a 512 x 512 photo at once, a 1024 x 768 one's one after
+    another, which keeps a photo-sized generation's peak memory."""
     from ..video import write_video
 
     with ThreadPoolExecutor(parallel_encoders(size, len(paths), cfg)) as pool:
