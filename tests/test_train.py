@@ -37,7 +37,7 @@ def _weights(run: Path) -> dict:
     return load_file(str(run / "landmark_generator" / "model.safetensors"))
 
 
-def test_train_smoke_end_to_end(tiny_data, tmp_path):
+def test_train_smoke_end_to_end(tiny_data, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--data", str(tiny_data), "--out", str(out), "--phases", "vae,lstm,multimode", *SMOKE]) == 0
     cfg = json.loads((out / "config.json").read_text())
@@ -74,6 +74,19 @@ def test_train_smoke_end_to_end(tiny_data, tmp_path):
                  *SMOKE]) == 0
     after = _weights(out)
     assert all(np.array_equal(before[k].numpy(), after[k].numpy()) for k in before)
+    # a run written before a field existed still resumes (the field's default is what it trained with); a run whose
+    # stored value differs from the command's is refused, naming the key
+    stored = json.loads((out / "config.json").read_text())
+    del stored["lstm"]["h0_noise"]
+    (out / "config.json").write_text(json.dumps(stored))
+    assert main(["train", "--data", str(tiny_data), "--out", str(out), "--phases", "vae,lstm,multimode", "--resume",
+                 *SMOKE]) == 0
+    assert "h0_noise" in json.loads((out / "config.json").read_text())["lstm"]
+    stored["lstm"]["h0_noise"] = 0.5
+    (out / "config.json").write_text(json.dumps(stored))
+    capsys.readouterr()
+    assert main(["train", "--data", str(tiny_data), "--out", str(out), "--phases", "vae", "--resume", *SMOKE]) == 2
+    assert "changed: ['lstm.h0_noise']" in capsys.readouterr().err
 
 
 def test_sigkill_in_phase_two_then_resume_is_bitwise_equal(tiny_data, tmp_path):

@@ -34,14 +34,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..config import to_dict
+from ..config import from_dict, to_dict
 from ..errors import CmmnetError
 from ..io import atomic_write_text, check_output, claim_dir
 from .checkpoints import Checkpointer
@@ -136,7 +136,7 @@ class Run:
             if not check_run_dir(self.dir, resume):
                 claim_dir(self.dir, "train")
             if resume and cfg_path.is_file():
-                old = json.loads(cfg_path.read_text())
+                old = _as_resolved(json.loads(cfg_path.read_text()), config)
                 if old != json.loads(json.dumps(self.cfg_dict)):
                     diff = sorted(_diff_keys(old, self.cfg_dict))
                     raise CmmnetError(f"{self.dir}: --resume with a different config (changed: {diff[:5]}); "
@@ -236,6 +236,17 @@ class Run:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _as_resolved(stored: dict[str, Any], config: Any) -> dict[str, Any]:
+    """A run's stored config as the current code resolves it: keys it lacks (fields added since it was written)
+    take their declared defaults, which keep the behaviour it was trained with, so such a run still resumes."""
+    if not is_dataclass(config):
+        return stored
+    try:
+        return json.loads(json.dumps(to_dict(from_dict(type(config), stored))))
+    except CmmnetError:  # a key the code no longer knows: compared as stored, so the difference is named
+        return stored
 
 
 def _diff_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
