@@ -15,6 +15,11 @@ aligned at 256 x 256:
   bicubically (what ``--renderer paper`` writes); ``paper_ssim_64`` / ``warp_ssim_64``: both at 64 against the
   smile aligned at 64 (the resolution of docs/translation.md's earlier comparisons);
 - ``neutral_ssim``: the neutral photo itself (no motion at all), for scale;
+- ``still_ssim``: the neutral photo's SSIM against the smile over the pixels of the 256 px crop where the warp
+  renderer changes nothing (beyond its mask, ``MaskConfig.outer`` IOD outside the landmarks' hull: there every
+  frame is the photo's own pixels), ``still_share`` their share of the crop; ``moved_warp_ssim`` /
+  ``moved_neutral_ssim``: the warp frame's and the neutral photo's SSIM over the other pixels. The still pixels'
+  score is how far the two photos agree where no renderer driven by landmarks moves anything (hair, light, noise);
 - ``warp_detail``: Laplacian variance of the face box of the warp frame over that of the neutral photo (both at
   256), as /work/shared/tools/smile_quality.py measures it;
 - with a refinement network R (the weights' own, or ``--refiner RUN``: ``RUN/refiner/``): ``refined_ssim``,
@@ -35,7 +40,7 @@ from generation_report import photo_pairs  # scripts/ is the script's own direct
 from PIL import Image
 
 from cmmnet.data import load_dataset
-from cmmnet.evaluation.metrics import ssim
+from cmmnet.evaluation.metrics import ssim, ssim_maps
 from cmmnet.faces import AlignConfig, align_face, draw_landmarks, invert_transform, transform_points, warp_image
 from cmmnet.faces.align import between_alignments
 from cmmnet.faces.image_io import read_image_scaled
@@ -45,6 +50,8 @@ from cmmnet.io import atomic_write_text
 from cmmnet.models.io import load_pretrained
 from cmmnet.models.refiner import RefinerConfig, RefinerNet
 from cmmnet.render import WarpRenderer
+from cmmnet.render.config import MaskConfig
+from cmmnet.render.mask import distance_outside, hull_polygon
 from cmmnet.training.refinement import PART as REFINER_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +65,14 @@ def chw(a: np.ndarray) -> np.ndarray:
 def score(a: np.ndarray, b: np.ndarray) -> float:
     """SSIM of two (S, S, 3) uint8 images."""
     return ssim(chw(a)[None, None], chw(b)[None, None])["ssim"]
+
+
+def still_pixels(points: np.ndarray, size: int, outer: float) -> np.ndarray:
+    """(size - 6, size - 6) bool: the centres of :func:`ssim_maps`' windows lying ``outer`` inter-ocular distances or
+    more outside the hull of ``points`` (..., 68, 2), pixels of a ``size`` x ``size`` crop (the warp's still part)."""
+    iod = float(np.linalg.norm(points[..., 36:42, :].mean(-2) - points[..., 42:48, :].mean(-2), axis=-1).mean())
+    yy, xx = np.mgrid[3:size - 3, 3:size - 3]
+    return distance_outside(hull_polygon(points), np.stack([xx, yy], -1).astype(np.float64)) >= outer * iod
 
 
 def laplacian_variance(image: np.ndarray) -> float:
@@ -121,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             args.images.mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.concatenate([neutral_big, warp_big, *refined_big, paper_big, smile_big], 1)).save(
                 args.images / f"{pid}.png")
+        still = still_pixels(transform_points(np.stack([source, target]), to_big), BIG.size,
+                             MaskConfig().outer)
+        warp_map, neutral_map = ssim_maps(chw(np.stack([warp_big, neutral_big])), chw(smile_big[None].repeat(2, 0)))
         rows.append({
             "person": pid,
             "warp_ssim": score(warp_big, smile_big),
@@ -128,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             "warp_ssim_64": score(warp_image(frame, m_photo, net.image_size), smile.aligned.image),
             "paper_ssim_64": score(paper, smile.aligned.image),
             "neutral_ssim": score(neutral_big, smile_big),
+            "still_ssim": float(neutral_map[still].mean()),
+            "still_share": float(still.mean()),
+            "moved_warp_ssim": float(warp_map[~still].mean()),
+            "moved_neutral_ssim": float(neutral_map[~still].mean()),
             "warp_detail": laplacian_variance(face_box(frame, target)) / laplacian_variance(face_box(photo, source)),
         })
         if refined is not None:

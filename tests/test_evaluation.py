@@ -87,6 +87,9 @@ def test_ssim_identical_is_one_and_matches_skimage():
             for a, b in zip(v.reshape(-1, 3, 32, 32), w.reshape(-1, 3, 32, 32))]
     np.testing.assert_allclose(got, want, rtol=1e-10)
     assert compute_metric("ssim", generated=w, real=v)["ssim"] < 0.95
+    # the maps: skimage's full map (channels averaged) without the border whose windows leave the image
+    _, full = structural_similarity(v[0, 0], w[0, 0], channel_axis=0, data_range=255, full=True)
+    np.testing.assert_allclose(M.ssim_maps(v[0, :1], w[0, :1])[0], full.mean(0)[3:-3, 3:-3], rtol=1e-10)
 
 
 def test_inception_score_known_answers():

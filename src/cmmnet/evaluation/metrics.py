@@ -42,33 +42,38 @@ def _videos(x: Any, name: str) -> np.ndarray:
 SSIM_WINDOW = 7  # skimage's default (uniform 7x7 window, sample covariance, K1 = 0.01, K2 = 0.03)
 
 
+def ssim_maps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """SSIM maps (Wang et al. 2004) of paired images ``(M, C, S, S)`` uint8 -> ``(M, S - 6, S - 6)`` float64,
+    channels averaged: entry (i, j) is the SSIM of the 7x7 windows centred on pixel (i + 3, j + 3), as skimage's
+    ``structural_similarity(..., full=True)`` map without its border (the pixels whose windows leave the image)."""
+    import torch
+    import torch.nn.functional as F
+
+    w = SSIM_WINDOW
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    cov_norm = w * w / (w * w - 1.0)
+    x = torch.from_numpy(np.ascontiguousarray(a)).double()  # (M, C, S, S)
+    y = torch.from_numpy(np.ascontiguousarray(b)).double()
+    ux, uy = F.avg_pool2d(x, w, 1), F.avg_pool2d(y, w, 1)  # (M, C, S-6, S-6)
+    vx = cov_norm * (F.avg_pool2d(x * x, w, 1) - ux * ux)
+    vy = cov_norm * (F.avg_pool2d(y * y, w, 1) - uy * uy)
+    vxy = cov_norm * (F.avg_pool2d(x * y, w, 1) - ux * uy)
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))  # (M, C, S-6, S-6)
+    return s.mean(1).numpy()
+
+
 def ssim_frames(a: np.ndarray, b: np.ndarray, chunk: int = 1024) -> np.ndarray:
     """SSIM (Wang et al. 2004) of paired images ``(M, 3, S, S)`` uint8 -> ``(M,)``, vectorised.
 
     Exactly skimage's ``structural_similarity(x, y, channel_axis=0, data_range=255)`` per pair (uniform 7x7
     window, sample covariance, the border of half a window dropped from the mean, channels averaged; the tests
     check the equality). The kept pixels' windows lie inside the image, so skimage's padded filter followed by
-    its crop equals an unpadded 7x7 mean filter ("valid" average pooling, float64).
+    its crop equals an unpadded 7x7 mean filter ("valid" average pooling, float64): the mean of :func:`ssim_maps`.
     """
-    import torch
-    import torch.nn.functional as F
-
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.ndim != 4:
         raise ValueError(f"ssim_frames: expected two equal (M, C, S, S) arrays, got {a.shape} and {b.shape}")
-    w = SSIM_WINDOW
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    cov_norm = w * w / (w * w - 1.0)
-    out = []
-    for i in range(0, len(a), chunk):
-        x = torch.from_numpy(np.ascontiguousarray(a[i:i + chunk])).double()  # (m, C, S, S)
-        y = torch.from_numpy(np.ascontiguousarray(b[i:i + chunk])).double()
-        ux, uy = F.avg_pool2d(x, w, 1), F.avg_pool2d(y, w, 1)  # (m, C, S-6, S-6)
-        vx = cov_norm * (F.avg_pool2d(x * x, w, 1) - ux * ux)
-        vy = cov_norm * (F.avg_pool2d(y * y, w, 1) - uy * uy)
-        vxy = cov_norm * (F.avg_pool2d(x * y, w, 1) - ux * uy)
-        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))  # (m, C, S-6, S-6)
-        out.append(s.mean((1, 2, 3)).numpy())
+    out = [ssim_maps(a[i:i + chunk], b[i:i + chunk]).mean((1, 2)) for i in range(0, len(a), chunk)]
     return np.concatenate(out) if out else np.zeros(0)
 
 
