@@ -109,6 +109,10 @@ def test_losses():
     hk = h[:, None] + torch.tensor([-1.0, 1.0])[None, :, None, None]  # modes symmetric around h
     assert float(L.pull(h, hk)) == pytest.approx(0.0, abs=1e-6)
     assert float(L.pull(h, hk + 1)) == pytest.approx(7.0)
+    # three modes: one on h, one a little below, one far above (a mode that smiles wider than the median smile)
+    hk = h[:, None] + torch.tensor([0.0, -0.5, 3.0])[None, :, None, None]  # (2, 3, 5, 7)
+    assert float(L.pull(h, hk, "median")) == pytest.approx(0.0, abs=1e-6)  # the middle mode is h
+    assert float(L.pull(h, hk, "mean")) == pytest.approx(7 * (2.5 / 3) ** 2, rel=1e-5)  # the others must pay
     good = torch.eye(3).expand(2, 3, 3) * 30
     assert float(L.push(good)) < 1e-6 and float(L.mode_accuracy(good)) == 1.0
     assert float(L.push(torch.zeros(2, 3, 3))) == pytest.approx(np.log(3))

@@ -6,6 +6,8 @@ Reductions (the paper writes sums over n, t and pixels): every loss here is the 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
@@ -23,10 +25,13 @@ def kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(-1)).mean()
 
 
-def pull(h_cond: torch.Tensor, h_modes: torch.Tensor) -> torch.Tensor:
+def pull(h_cond: torch.Tensor, h_modes: torch.Tensor, average: Literal["mean", "median"] = "mean") -> torch.Tensor:
     """Eq. 2: squared distance between the conditional sequence ``h_cond`` (B, T, D) and the mode-wise average
-    ``h_t*`` of the K sequences ``h_modes`` (B, K, T, D); summed over D, averaged over B and T."""
-    avg = h_modes.float().mean(dim=1)  # (B, T, D)
+    ``h_t*`` of the K sequences ``h_modes`` (B, K, T, D); summed over D, averaged over B and T. ``average``: the
+    paper's mean, or the per-dimension median over the modes (for a conditional sequence trained to the data's
+    median, which the mean of modes that each fit one way of smiling need not be)."""
+    h = h_modes.float()
+    avg = h.mean(dim=1) if average == "mean" else h.median(dim=1).values  # (B, T, D)
     return (h_cond.float() - avg).pow(2).sum(-1).mean()
 
 

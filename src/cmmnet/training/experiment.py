@@ -81,7 +81,11 @@ _CPU = (
 # steps' jump made the jitter 1.3x the data's; 0.9x with it). The conditional LSTM starts from zeros and is fed its
 # own motion (h_{t-1} - h0), so its smile is the same motion for every person of a label: on FRL-London the neutral
 # face predicts the smile no better than the typical smile does, and a motion read from h0 widened new people's
-# posed smiles by +38 % (the train people's by -4 %); the modes still read the person's sequence.
+# posed smiles by +38 % (the train people's by -4 %); the modes still read the person's sequence. The pull (eq. 2)
+# holds the modes' per-dimension median, not their mean, to that median smile: with the mean, the modes that open
+# the mouth or close the eyes (each fitting its own way of smiling, wider than the median) made the third one
+# narrow its smile and widen its eyes to pay for them (smallest mode gain 0.055-0.071 IOD over two seeds, 0.10-0.11
+# with the median; docs/landmark-generator.md).
 _CPU_POINTS = (
     *_CPU,
     "vae.point_weight=100",
@@ -98,6 +102,7 @@ _CPU_POINTS = (
     "multimode.epochs=20",
     "multimode.batch_size=32",
     "multimode.lr=0.002",
+    'multimode.pull_average="median"',
     "multimode.finetune_lr=0",
     "multimode.smooth_weight=1",
 )

@@ -103,6 +103,7 @@ class MultiModePhaseConfig:
     frames_per_sequence: int = 0
     recon_weight: float = 1.0  # BCE of the conditional sequence (eq. 1)
     pull_weight: float = 1.0  # eq. 2
+    pull_average: Literal["mean", "median"] = "mean"  # eq. 2's average of the modes (losses.landmark.pull)
     push_weight: float = 10.0  # eq. 3; ablation: 0 switches the push loss off
     vae_weight: float = 1.0
     grad_clip: float = 5.0
@@ -153,9 +154,11 @@ class _SequenceStep(nn.Module):
     """Phases 2 and 3: neutral frame -> h0 -> conditional sequence (-> K modes); losses of §3.2-§3.3."""
 
     def __init__(self, gen: LandmarkGenerator, kl_weight: float, vae_weight: float, modes: bool,
-                 recon_weight: float = 1.0, pull_weight: float = 0.0, push_weight: float = 0.0):
+                 recon_weight: float = 1.0, pull_weight: float = 0.0, push_weight: float = 0.0,
+                 pull_average: Literal["mean", "median"] = "mean"):
         super().__init__()
         self.vae, self.lstm, self.h0_mode, self.T = gen.vae, gen.lstm, gen.cfg.h0, gen.cfg.T
+        self.pull_average = pull_average
         self.multimode = gen.multimode if modes else None
         self.phi = gen.phi if modes else None
         self.w = dict(kl=kl_weight, vae=vae_weight, recon=recon_weight, pull=pull_weight, push=push_weight)
@@ -177,7 +180,7 @@ class _SequenceStep(nn.Module):
         if self.multimode is not None and self.phi is not None:
             hk = self.multimode(h)  # (B, K, T, D)
             logits = self.phi(hk.mean(dim=2))  # (B, K, K)
-            pull, push = L.pull(h, hk), L.push(logits)
+            pull, push = L.pull(h, hk, self.pull_average), L.push(logits)
             loss = loss + self.w["pull"] * pull + self.w["push"] * push
             out.update(pull=pull, push=push, mode_acc=L.mode_accuracy(logits))
         out["loss"] = loss
@@ -215,7 +218,7 @@ class _PointSequenceStep(nn.Module):
         if self.multimode is not None and self.phi is not None and isinstance(cfg, MultiModePhaseConfig):
             hk = self.multimode(h)  # (B, K, T, D)
             logits = self.phi(hk.mean(dim=2))  # (B, K, K)
-            pull, push = L.pull(h, hk), L.push(logits)
+            pull, push = L.pull(h, hk, cfg.pull_average), L.push(logits)
             loss = cfg.recon_weight * recon + cfg.pull_weight * pull + cfg.push_weight * push
             out.update(pull=pull, push=push, mode_acc=L.mode_accuracy(logits))
             if cfg.recon == "best_of_k":
@@ -443,7 +446,7 @@ def _train_sequences(phase: str, prev: str, cfg: LSTMPhaseConfig | MultiModePhas
         step_mod = _PointSequenceStep(gen, cfg)
     elif isinstance(cfg, MultiModePhaseConfig):
         step_mod = _SequenceStep(gen, kl_weight, cfg.vae_weight, True, cfg.recon_weight, cfg.pull_weight,
-                                 cfg.push_weight)
+                                 cfg.push_weight, cfg.pull_average)
     else:
         step_mod = _SequenceStep(gen, kl_weight, cfg.vae_weight, False)
     if isinstance(cfg, MultiModePhaseConfig):
