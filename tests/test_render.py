@@ -197,11 +197,14 @@ def test_frames_in_any_chunks_are_the_same(portrait):
     blocks = WarpRenderer(photo, lm, replace(cfg, field=replace(cfg.field, kernel_block=5000)))
     region = one.region(flat)
     assert torch.allclose(blocks.field(flat, region), one.field(flat, region), atol=1e-2)
-    whole = one.render(flat)  # (14, H, W, 3): one region for both clips, as WarpVideo has
+    whole = one.render(flat)  # (14, H, W, 3): one region for both clips
     few = WarpRenderer(photo, lm, replace(cfg, chunk=3))
     assert np.array_equal(few.render(flat), whole)
     video = WarpVideo(few, clips)
     assert video.shape == (2, 7, *photo.shape) and len(video) == 2
-    assert np.array_equal(np.asarray(video), whole.reshape(2, 7, *photo.shape))
-    assert np.array_equal(video[1], whole[7:])
-    assert np.array_equal(np.stack(list(video.frames(1, [6, 2]))), whole[[13, 9]])
+    # a region per clip: each clip is rendered as if it were alone, whatever the other clips are
+    each = np.stack([one.render(c) for c in clips])  # (2, 7, H, W, 3)
+    assert not np.array_equal(each.reshape(whole.shape), whole)  # the regions differ, and so do the frames
+    assert np.array_equal(np.asarray(video), each)
+    assert np.array_equal(video[1], each[1])
+    assert np.array_equal(np.stack(list(video.frames(1, [6, 2]))), each[1, [6, 2]])

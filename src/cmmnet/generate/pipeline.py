@@ -375,8 +375,9 @@ class CMMNet:
                    points: np.ndarray) -> WarpVideo:
         """The warp renderer (:mod:`cmmnet.render`): ``image`` (H, W, 3) uint8, whose pixels ``transform`` (2, 3)
         maps to aligned pixels, moved from its face's ``neutral_points`` (68, 2) along ``points`` (K+1, T, 68, 2)
-        (aligned px) -> a :class:`cmmnet.render.WarpVideo` of shape (K+1, T, H, W, 3), rendered when read. One face
-        region for all sequences; the weights' refinement network R, when they have one and ``render.refine`` is on."""
+        (aligned px) -> a :class:`cmmnet.render.WarpVideo` of shape (K+1, T, H, W, 3), rendered when read. A face
+        region per sequence (each video is the same whatever the others are); the weights' refinement network R, when
+        they have one and ``render.refine`` is on."""
         from ..render import WarpRenderer, WarpVideo
 
         to_image = invert_transform(transform)

@@ -56,7 +56,7 @@ class WarpRenderer:
                  refiner: RefinerNet | None = None):
         self.cfg = config or WarpRenderConfig()
         self.refiner = refiner if self.cfg.refine == "on" else None
-        self._block_refiner: tuple[Region, BlockRefiner] | None = None
+        self._block_refiners: dict[int, tuple[Region, BlockRefiner]] = {}  # by id of the region
         photo = np.asarray(photo)
         if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
             raise CmmnetError(f"the photo to render must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
@@ -128,12 +128,15 @@ class WarpRenderer:
             yield from block
 
     def _refiner_for(self, region: Region, block: tuple[int, int]) -> BlockRefiner:
-        """R's per-region transforms and masks, made once per region."""
-        if self._block_refiner is None or self._block_refiner[0] is not region:
+        """R's per-region transforms and masks, made once per region (the clips of a video, read by encoders in
+        parallel threads, each have their own)."""
+        made = self._block_refiners.get(id(region))
+        if made is None or made[0] is not region:
             assert self.refiner is not None
-            self._block_refiner = region, BlockRefiner(self.refiner, self._tensor, self.landmarks, region, block,
-                                                       self.iod, self.cfg.refine_ramp, self.colour)
-        return self._block_refiner[1]
+            made = region, BlockRefiner(self.refiner, self._tensor, self.landmarks, region, block, self.iod,
+                                        self.cfg.refine_ramp, self.colour)
+            self._block_refiners[id(region)] = made
+        return made[1]
 
     def _paint_mouth(self, frame: np.ndarray, lm: np.ndarray) -> None:
         """Paint the mouth interior between the inner lips of ``lm`` into ``frame`` (H, W, 3) uint8, in place."""
@@ -155,39 +158,54 @@ class WarpRenderer:
 class WarpVideo:
     """The warp renderer's K + 1 clips of N frames over the whole photo, ``shape`` (K+1, N, H, W, 3) uint8, composed
     when read rather than held (at the 1024 px output cap they would take 0.65 GB): :meth:`frames` streams one clip
-    (to an encoder), ``video[k]`` is clip k as an array, ``np.asarray(video)`` the whole array. One face region and
-    one field for all clips, computed here for each distinct target shape only (a default clip repeats its onset's
-    shapes in the hold, the return and the tail); each shape's face block is rendered once and kept while the kept
-    blocks stay within ``cfg.cache_bytes`` (beyond that, rendered again when read). Every read gives the same bytes."""
+    (to an encoder), ``video[k]`` is clip k as an array, ``np.asarray(video)`` the whole array. Each clip has its own
+    face region and field, computed here for its distinct target shapes only (a default clip repeats its onset's
+    shapes in the hold, the return and the tail), so a clip is the same whatever the other clips are (clip k is
+    ``renderer.render(targets[k])``); each distinct shape's face block is rendered once and kept while the kept blocks
+    stay within ``cfg.cache_bytes`` (beyond that, rendered again when read). Every read gives the same bytes."""
 
     def __init__(self, renderer: WarpRenderer, targets: np.ndarray):
-        t = renderer._check(np.asarray(targets, np.float64).reshape(-1, 68, 2))  # (K+1 N, 68, 2) photo px
-        first, which = distinct_rows(t.reshape(len(t), -1))  # (U,), (K+1 N,)
+        clips = renderer._check(np.asarray(targets, np.float64).reshape(-1, 68, 2)).reshape(*np.shape(targets))
         self.renderer = renderer
-        self.shapes = t[first]  # (U, 68, 2) the distinct shapes, in the order they first appear
-        self.which = which.reshape(np.shape(targets)[:2])  # (K+1, N) each frame's shape
-        self.region = renderer.region(self.shapes)
-        self._coarse = renderer.field(self.shapes, self.region)  # (U, ny, nx, 2)
+        shapes, which, self._clip_of = [], [], []  # per distinct shape: the clip whose region renders it
+        self.regions: list[Region] = []
+        self._coarse: list[torch.Tensor] = []
+        for k, clip in enumerate(clips):  # (N, 68, 2)
+            first, w = distinct_rows(clip.reshape(len(clip), -1))  # (U_k,), (N,)
+            which.append(w + sum(len(u) for u in shapes))
+            shapes.append(clip[first])
+            self._clip_of += [k] * len(first)
+            self.regions.append(renderer.region(clip[first]))
+            self._coarse.append(renderer.field(clip[first], self.regions[-1]))  # (U_k, ny, nx, 2)
+        self._first = np.cumsum([0] + [len(u) for u in shapes])  # each clip's first distinct shape
+        self.shapes = np.concatenate(shapes)  # (U, 68, 2) the distinct shapes, clip by clip
+        self.which = np.stack(which)  # (K+1, N) each frame's shape
         self._kept: dict[int, np.ndarray] = {}
         self._kept_bytes = 0
         self.shape = (*self.which.shape, *renderer.photo.shape)
         self.dtype = np.dtype(np.uint8)
-        g, (h, w) = self.region.grid, renderer.photo.shape[:2]
-        self._rows = slice(g.y0, g.y0 + min(g.pixel_size[0], h - g.y0))
-        self._cols = slice(g.x0, g.x0 + min(g.pixel_size[1], w - g.x0))
-        block_bytes = (self._rows.stop - self._rows.start) * (self._cols.stop - self._cols.start) * 3
-        if len(self.shapes) * block_bytes <= renderer.cfg.cache_bytes:  # all kept: rendered now, in chunks
-            self._kept = dict(enumerate(renderer.blocks(self.shapes, self.region, self._coarse)))
-            self._kept_bytes = len(self.shapes) * block_bytes
+        h, w = renderer.photo.shape[:2]
+        self._spans = [(slice(r.grid.y0, r.grid.y0 + min(r.grid.pixel_size[0], h - r.grid.y0)),
+                        slice(r.grid.x0, r.grid.x0 + min(r.grid.pixel_size[1], w - r.grid.x0))) for r in self.regions]
+        block_bytes = [(rows.stop - rows.start) * (cols.stop - cols.start) * 3 for rows, cols in self._spans]
+        total = sum(b * (self._first[k + 1] - self._first[k]) for k, b in enumerate(block_bytes))
+        if total <= renderer.cfg.cache_bytes:  # all kept: rendered now, in chunks
+            for k, region in enumerate(self.regions):
+                u0 = self._first[k]
+                blocks = renderer.blocks(self.shapes[u0:self._first[k + 1]], region, self._coarse[k])
+                self._kept.update((u0 + i, block) for i, block in enumerate(blocks))
+            self._kept_bytes = total
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def block(self, u: int) -> np.ndarray:
-        """The face block (bh, bw, 3) uint8 of distinct shape ``u``."""
+        """The face block (bh, bw, 3) uint8 of distinct shape ``u`` (in its clip's region)."""
         if u in self._kept:
             return self._kept[u]
-        face = next(self.renderer.blocks(self.shapes[u:u + 1], self.region, self._coarse[u:u + 1]))
+        k = self._clip_of[u]
+        i = u - self._first[k]
+        face = next(self.renderer.blocks(self.shapes[u:u + 1], self.regions[k], self._coarse[k][i:i + 1]))
         if self._kept_bytes + face.nbytes <= self.renderer.cfg.cache_bytes:
             self._kept[u] = face
             self._kept_bytes += face.nbytes
@@ -196,7 +214,8 @@ class WarpVideo:
     def frame_of_shape(self, u: int) -> np.ndarray:
         """The whole frame (H, W, 3) uint8 showing distinct shape ``u``."""
         frame = self.renderer.photo.copy()
-        frame[self._rows, self._cols] = self.block(u)
+        rows, cols = self._spans[self._clip_of[u]]
+        frame[rows, cols] = self.block(u)
         return frame
 
     def frames(self, sequence: int, indices: np.ndarray | None = None) -> Iterator[np.ndarray]:
