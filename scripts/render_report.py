@@ -40,6 +40,7 @@ from generation_report import photo_pairs  # scripts/ is the script's own direct
 from PIL import Image
 
 from cmmnet.data import load_dataset
+from cmmnet.data.proxies import inter_ocular_distance
 from cmmnet.evaluation.metrics import ssim, ssim_maps
 from cmmnet.faces import AlignConfig, align_face, draw_landmarks, invert_transform, transform_points, warp_image
 from cmmnet.faces.align import between_alignments
@@ -70,7 +71,7 @@ def score(a: np.ndarray, b: np.ndarray) -> float:
 def still_pixels(points: np.ndarray, size: int, outer: float) -> np.ndarray:
     """(size - 6, size - 6) bool: the centres of :func:`ssim_maps`' windows lying ``outer`` inter-ocular distances or
     more outside the hull of ``points`` (..., 68, 2), pixels of a ``size`` x ``size`` crop (the warp's still part)."""
-    iod = float(np.linalg.norm(points[..., 36:42, :].mean(-2) - points[..., 42:48, :].mean(-2), axis=-1).mean())
+    iod = float(inter_ocular_distance(points).mean())
     yy, xx = np.mgrid[3:size - 3, 3:size - 3]
     return distance_outside(hull_polygon(points), np.stack([xx, yy], -1).astype(np.float64)) >= outer * iod
 
@@ -141,11 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         warp_map, neutral_map = ssim_maps(chw(np.stack([warp_big, neutral_big])), chw(smile_big[None].repeat(2, 0)))
         rows.append({
             "person": pid,
-            "warp_ssim": score(warp_big, smile_big),
+            "warp_ssim": float(warp_map.mean()),
             "paper_ssim": score(paper_big, smile_big),
             "warp_ssim_64": score(warp_image(frame, m_photo, net.image_size), smile.aligned.image),
             "paper_ssim_64": score(paper, smile.aligned.image),
-            "neutral_ssim": score(neutral_big, smile_big),
+            "neutral_ssim": float(neutral_map.mean()),
             "still_ssim": float(neutral_map[still].mean()),
             "still_share": float(still.mean()),
             "moved_warp_ssim": float(warp_map[~still].mean()),

@@ -167,17 +167,17 @@ class WarpVideo:
     def __init__(self, renderer: WarpRenderer, targets: np.ndarray):
         clips = renderer._check(np.asarray(targets, np.float64).reshape(-1, 68, 2)).reshape(*np.shape(targets))
         self.renderer = renderer
-        shapes, which, self._clip_of = [], [], []  # per distinct shape: the clip whose region renders it
+        shapes, which, self._first, self._clip_of = [], [], [0], []  # _clip_of: the clip whose region renders u
         self.regions: list[Region] = []
         self._coarse: list[torch.Tensor] = []
         for k, clip in enumerate(clips):  # (N, 68, 2)
             first, w = distinct_rows(clip.reshape(len(clip), -1))  # (U_k,), (N,)
-            which.append(w + sum(len(u) for u in shapes))
+            which.append(w + self._first[-1])
             shapes.append(clip[first])
+            self._first.append(self._first[-1] + len(first))  # each clip's first distinct shape, and the end
             self._clip_of += [k] * len(first)
             self.regions.append(renderer.region(clip[first]))
             self._coarse.append(renderer.field(clip[first], self.regions[-1]))  # (U_k, ny, nx, 2)
-        self._first = np.cumsum([0] + [len(u) for u in shapes])  # each clip's first distinct shape
         self.shapes = np.concatenate(shapes)  # (U, 68, 2) the distinct shapes, clip by clip
         self.which = np.stack(which)  # (K+1, N) each frame's shape
         self._kept: dict[int, np.ndarray] = {}
