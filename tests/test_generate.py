@@ -321,6 +321,7 @@ def test_videos_encoded_in_parallel_are_the_files_encoded_one_at_a_time(tmp_path
     res = warp_net.generate(photo, "posed", modes=2, seed=1)
     assert parallel_encoders((320, 380), 3, OutputConfig()) == 3  # small frames: all at once
     assert parallel_encoders((768, 1024), 4, OutputConfig()) == 2  # photo-sized frames: bounded memory
+    assert parallel_encoders((1024, 1024), 4, OutputConfig()) == 2
     assert parallel_encoders((1920, 1920), 4, OutputConfig()) == 1
     assert parallel_encoders((768, 1024), 4, OutputConfig(encoder_memory=0)) == 1
     written = {}
@@ -330,6 +331,42 @@ def test_videos_encoded_in_parallel_are_the_files_encoded_one_at_a_time(tmp_path
         _write_files(res, out, OutputConfig(encoders=encoders), warp_net.front_end.align)
         written[encoders] = {f.name: f.read_bytes() for f in sorted(out.iterdir())}
     assert len(written[1]) >= 6 and written[1] == written[3]
+
+
+def test_frames_shown_again_are_converted_once_and_the_file_is_the_same(tmp_path):
+    from cmmnet.video import write_video
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 45, 61, 3), dtype=np.uint8)  # odd sizes: padded
+    keys = [0, 0, 1, 2, 3, 3, 2, 1, 0]  # a hold and a return, as a default clip
+    plain = write_video(tmp_path / "plain.mp4", images[keys]).read_bytes()
+    assert write_video(tmp_path / "keyed.mp4", images[keys], keys=keys).read_bytes() == plain
+    with pytest.raises(ValueError):  # a key for every frame, no more, no less
+        write_video(tmp_path / "short.mp4", images[keys], keys=keys[:-1])
+    assert not (tmp_path / "short.mp4").exists()
+
+
+def test_preview_gif_shows_every_frame_for_its_time(tmp_path):
+    from cmmnet.generate.outputs import write_preview
+
+    rng = np.random.default_rng(1)
+    still = rng.integers(0, 256, (3, 24, 32, 3), dtype=np.uint8)  # three videos, T = 7
+    videos = [[still[v].copy() for _ in range(7)] for v in range(3)]
+    for v in range(3):
+        for t in (2, 3, 5):  # a small moving patch, held at t = 3 (the hold) and 4 in every video
+            videos[v][t][5:9, 3 + t:8 + t] = 40 * t + v
+        videos[v][4] = videos[v][3]
+    keys = [[0, 0, 2, 3, 3, 5, 6] for _ in range(3)]  # frame 1 repeats frame 0, frame 4 frame 3
+    write_preview(tmp_path / "p.gif", videos, 25, keys)
+    gif = Image.open(tmp_path / "p.gif")
+    shown = []
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        shown += [np.asarray(gif.convert("RGB")).astype(int)] * (gif.info["duration"] // 40)
+    assert len(shown) == 7 and gif.n_frames == 5 and gif.info["loop"] == 0
+    for t in range(7):  # the image before shows through the unchanged pixels: every frame is whole
+        strip = np.concatenate([v[t] for v in videos], 1).astype(int)
+        assert np.abs(shown[t] - strip).mean() < 12, t  # 255 colours for random noise
 
 
 def test_warp_renderer_caps_the_photo_and_renders_aligned_input(weights, warp_net, photo):

@@ -61,7 +61,7 @@ PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -
         "landmarks.npy": "cb5e698f2cf1c9e5",
         "mode_1.mp4": "918da0266023ce06",
         "mode_1_crop.mp4": "5f39fad55b0b7c9f",
-        "preview.gif": "39d2490c2821caee",
+        "preview.gif": "b5a73cbd73b54eab",
         "sheet.png": "d86c54c8cb743b99",
     },
     ("--crop", *AS_GENERATED): {
@@ -72,7 +72,7 @@ PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -
         "landmarks.npy": "264e4b1bbdd30cde",
         "mode_1.mp4": "19b005c8bd030872",
         "mode_1_crop.mp4": "2992a4a9b83068ae",
-        "preview.gif": "59fd5b6e1abe6aec",
+        "preview.gif": "6f5debd93e4a914f",
         "sheet.png": "0c0668204a45310d",
     },
 }

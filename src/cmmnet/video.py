@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from pathlib import Path
 
 import av
@@ -28,11 +28,15 @@ def encoder_lookahead(width: int, height: int) -> int | None:
     return max(0, (_X264_LOOKAHEAD + _X264_HELD) * _X264_FULL_PIXELS // pixels - _X264_HELD)
 
 
+# Converted (yuv420p) frames :func:`write_video` keeps for frames shown again (its ``keys``), at most this many bytes.
+_REUSED_BYTES = 8 * 2**20
+
+
 def encoder_memory(width: int, height: int) -> int:
     """Bytes one encoder of :func:`write_video` holds for ``width`` x ``height`` frames (measured peaks: 27 MB at
     380 x 320, 43 MB at 512 x 512, 101 MB at 1024 x 768; an upper bound over 1024 x 1024, whose look-ahead is
-    shorter)."""
-    return 14 * 2**20 + 112 * width * height
+    shorter), with the converted frames it keeps for reuse."""
+    return 14 * 2**20 + 112 * width * height + _REUSED_BYTES
 
 
 def _return_freed_memory() -> None:
@@ -45,10 +49,12 @@ def _return_freed_memory() -> None:
 
 
 def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: float = 25.0,
-                crf: int = 18) -> Path:
+                crf: int = 18, keys: Iterable[Hashable | None] | None = None) -> Path:
     """Write (T, H, W, 3) uint8 RGB frames (an array, or an iterable of (H, W, 3) frames: one in memory at a time)
     as H.264 (yuv420p) atomically. Odd sizes are padded by one pixel; frames over 1024 x 1024 are encoded with a
-    shorter look-ahead (:func:`encoder_lookahead`: bounded memory)."""
+    shorter look-ahead (:func:`encoder_lookahead`: bounded memory). ``keys``, one per frame: frames with the same
+    key (not None) are the same image, converted to yuv420p once (while the converted frames kept stay within a few
+    MB); the file is the same as without them."""
     it = iter(frames)
     first = next(it, None)
     if first is None or first.ndim != 3 or first.shape[-1] != 3 or first.dtype != np.uint8:
@@ -67,10 +73,18 @@ def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps
             lookahead = encoder_lookahead(pw, ph)
             stream.options = {"crf": str(crf), "preset": _X264_PRESET,
                               **({} if lookahead is None else {"rc-lookahead": str(lookahead)})}
-            for frame in frames:
-                if (ph, pw) != (h, w):
-                    frame = np.pad(frame, ((0, ph - h), (0, pw - w), (0, 0)), mode="edge")
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            converted: dict[Hashable, av.VideoFrame] = {}
+            pairs = zip(frames, itertools.repeat(None)) if keys is None else zip(frames, keys, strict=True)
+            for i, (frame, key) in enumerate(pairs):
+                vf = None if key is None else converted.get(key)
+                if vf is None:
+                    if (ph, pw) != (h, w):
+                        frame = np.pad(frame, ((0, ph - h), (0, pw - w), (0, 0)), mode="edge")
+                    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24").reformat(
+                        format="yuv420p")  # as the encoder would convert it
+                    if key is not None and (len(converted) + 1) * pw * ph * 3 // 2 <= _REUSED_BYTES:
+                        converted[key] = vf
+                vf.pts = i  # the encoder copies the frame when it takes it: a kept frame is sent again
                 for packet in stream.encode(vf):
                     container.mux(packet)
             for packet in stream.encode():

@@ -52,7 +52,7 @@ class OutputConfig:
     sheet_tile: int = 128  # warp renderer: sheet tiles are the rendered faces aligned at this size
     preview_height: int = 192  # preview.gif: each video scaled to this height
     encoders: int = 4  # videos encoded at once, at most (libx264 runs outside the GIL)
-    encoder_memory: int = 256 * 2**20  # bytes their buffers may hold together: fewer encoders for larger frames
+    encoder_memory: int = 272 * 2**20  # bytes their buffers may hold together: fewer encoders for larger frames
 
 
 def upscale(frames: np.ndarray, size: int, method: str) -> np.ndarray:
@@ -107,23 +107,46 @@ def preview_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR))
 
 
-def preview_frames(videos: list[list[np.ndarray]]) -> list[Image.Image]:
+_UNCHANGED = 255  # the preview's palette has 255 colours; this index marks a pixel the image before already shows
+
+
+def preview_frames(videos: list[list[np.ndarray]], keys: list[list[int | None]] | None = None
+                   ) -> tuple[list[Image.Image], list[int]]:
     """The videos (each a list of T frames already at the preview size, :func:`preview_frame`) side by side, as
-    palette images sharing one palette (median cut of every second pixel of the first, middle and last frame: no
-    colour flicker between frames; a fifth of the full frames' cost for the same colours)."""
+    palette images sharing one palette of 255 colours (median cut of every second pixel of the first, middle and
+    last frame: no colour flicker between frames; a fifth of the full frames' cost for the same colours), and how
+    many frames each image stands for: with ``keys`` (each video's frame keys, the same key the same image), a run
+    of frames that repeats the one before in every video is one image. From the second image on, the pixels equal to
+    the image before are :data:`_UNCHANGED`, GIF's transparent index (the image before shows through): what an
+    optimising GIF encoder does, a quarter of the cost of PIL's."""
     t = len(videos[0])
-    strips = [np.concatenate([v[i] for v in videos], 1) for i in range(t)]  # T x (height, (K+1) width, 3)
-    sample = np.concatenate([strips[0], strips[t // 2], strips[-1]], 0)[::2, ::2]  # (3 height / 2, (K+1) width / 2, 3)
-    palette = Image.fromarray(np.ascontiguousarray(sample)).quantize(256)
-    return [Image.fromarray(strip).quantize(palette=palette, dither=Image.Dither.NONE) for strip in strips]
+    cols = list(zip(*keys)) if keys is not None else [(None,)] * t  # (T,) each frame's keys across the videos
+    starts = [i for i in range(t) if i == 0 or None in cols[i] or cols[i] != cols[i - 1]]
+    counts = np.diff([*starts, t]).tolist()
+    picked = [np.concatenate([v[i] for v in videos], 1) for i in (0, t // 2, t - 1)]
+    sample = np.concatenate(picked, 0)[::2, ::2]  # (3 height / 2, (K+1) width / 2, 3)
+    palette = Image.fromarray(np.ascontiguousarray(sample)).quantize(_UNCHANGED)
+    colours = palette.getpalette()
+    images, before = [], None
+    for i in starts:
+        strip = np.concatenate([v[i] for v in videos], 1)  # (height, (K+1) width, 3)
+        index = np.asarray(Image.fromarray(strip).quantize(palette=palette, dither=Image.Dither.NONE))
+        shown = index if before is None else np.where(index == before, _UNCHANGED, index).astype(np.uint8)
+        image = Image.fromarray(shown)  # L, made P by its palette
+        image.putpalette(colours)
+        images.append(image)
+        before = index
+    return images, counts
 
 
-def write_preview(path: Path, videos: list[list[np.ndarray]], fps: float) -> None:
+def write_preview(path: Path, videos: list[list[np.ndarray]], fps: float,
+                  keys: list[list[int | None]] | None = None) -> None:
     """``preview.gif``: a looping animation of all videos side by side at ``fps`` (plays wherever an image does);
-    ``videos`` as :func:`preview_frames` takes them."""
-    frames = preview_frames(videos)
-    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0,
-                   duration=10 * max(1, round(100 / fps)))  # GIF times frames in 10 ms steps
+    ``videos`` and ``keys`` as :func:`preview_frames` takes them."""
+    frames, counts = preview_frames(videos, keys)
+    step = 10 * max(1, round(100 / fps))  # GIF times frames in 10 ms steps
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0, optimize=False,
+                   transparency=_UNCHANGED, duration=[step * c for c in counts])
 
 
 def versions() -> dict[str, str]:
@@ -138,16 +161,17 @@ def versions() -> dict[str, str]:
 
 
 def _write_videos(paths: list[Path], videos: list[Iterable[np.ndarray]], size: tuple[int, int], fps: float,
-                  cfg: OutputConfig) -> None:
+                  cfg: OutputConfig, keys: list[list[int | None]] | None = None) -> None:
     """H.264 files at ``fps`` of frames ``size`` = (height, width), each video an array or an iterable of frames
     (rendered as the encoder takes them); as many encoders at once as ``cfg.encoders`` and ``cfg.encoder_memory``
     allow (at least one): the four videos of a 512 x 512 photo at once, a 1024 x 768 one's two at a time (one
     libx264 encoder keeps only ~1.3 of the 2 cores busy), which keeps a photo-sized generation's peak memory
-    under 1 GB."""
+    under 1 GB. ``keys``: each video's frame keys (:func:`cmmnet.video.write_video`: the same key, the same image)."""
     from ..video import write_video
 
+    keys = keys or [None] * len(paths)
     with ThreadPoolExecutor(parallel_encoders(size, len(paths), cfg)) as pool:
-        list(pool.map(lambda path, v: write_video(path, v, fps=fps, crf=cfg.crf), paths, videos))
+        list(pool.map(lambda path, v, k: write_video(path, v, fps=fps, crf=cfg.crf, keys=k), paths, videos, keys))
 
 
 def parallel_encoders(size: tuple[int, int], videos: int, cfg: OutputConfig) -> int:
@@ -226,26 +250,27 @@ def _write_files(res: GenerationResult, tmp: Path, cfg: OutputConfig, align: Ali
     h, w = res.video.shape[2:4] if res.video is not None else (cfg.video_size, cfg.video_size)
     noted = [_Noted() for _ in names]
     seen: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-    keys = [res.video.which[i].tolist() if res.video is not None else [None] * res.frames.shape[1]
+    n = int(res.points.shape[1])
+    keys = [res.video.which[i].tolist() if res.video is not None else [None] * n
             for i in range(len(names))]  # the warp renderer's distinct shape of each frame
     _write_videos([tmp / f"{n}.mp4" for n in names],
                   [_noting(sequence_frames(res, i, cfg), keys[i], noted[i], preview_size(h, w, cfg), sheet_at,
-                           crop_at, seen) for i in range(len(names))], (h, w), res.fps, cfg)
+                           crop_at, seen) for i in range(len(names))], (h, w), res.fps, cfg, keys)
     crops = []
     if crop_at is not None:
         crops = [f"{n}_crop.mp4" for n in names]
         _write_videos([tmp / c for c in crops], [v.crop for v in noted], (cfg.video_size, cfg.video_size), res.fps,
-                      cfg)
+                      cfg, keys)
     if warp:
         sheet = contact_sheet(res.landmark_images, np.stack([v.sheet for v in noted]), names, cfg, scale=1)
     else:
         sheet = contact_sheet(res.landmark_images, res.frames, names, cfg)
-    write_preview(tmp / "preview.gif", [v.preview for v in noted], res.fps)
+    write_preview(tmp / "preview.gif", [v.preview for v in noted], res.fps, keys)
     np.save(tmp / "landmarks.npy", res.points.astype(np.float32))
     np.save(tmp / "landmark_images.npy", (np.clip(res.landmark_images, 0, 1) * 255).round().astype(np.uint8))
     Image.fromarray(sheet).save(tmp / "sheet.png")
     Image.fromarray(res.neutral_face).save(tmp / "input_aligned.png")
-    n = int(res.frames.shape[1])
+    s = res.neutral_face.shape
     return {"inputs": {"label": res.label, "modes": res.modes, "seed": res.seed, "timing": to_dict(res.timing)},
             "seed": res.seed,
             "renderer": res.renderer,
@@ -254,7 +279,7 @@ def _write_files(res: GenerationResult, tmp: Path, cfg: OutputConfig, align: Ali
                       "video_size": [int(w), int(h)],
                       "crop_videos": crops, "pasted_videos": [], "pasted_size": None, "landmarks": "landmarks.npy",
                       "sheet": "sheet.png", "preview": "preview.gif"},
-            "shapes": {"frames": list(res.frames.shape), "landmarks": list(res.points.shape)}}
+            "shapes": {"frames": [*res.points.shape[:2], *s], "landmarks": list(res.points.shape)}}
 
 
 def save_result(res: GenerationResult, out: Path, cfg: OutputConfig | None = None) -> dict:

@@ -102,7 +102,7 @@ class GenerationResult:
 
     label: str
     seed: int
-    frames: np.ndarray  # (K+1, N, S, S, 3) uint8 generated faces (warp renderer: its frames aligned at S)
+    _frames: np.ndarray | None  # the generated faces (:attr:`frames`); None: made from ``video`` when first read
     landmark_images: np.ndarray  # (K+1, N, S, S) float32 in [0, 1]: what G was fed
     points: np.ndarray  # (K+1, N, 68, 2) float32 aligned px (the drawn points; fitted ones for `decoded`)
     neutral_face: np.ndarray  # (S, S, 3) uint8 aligned input face z_0
@@ -121,8 +121,20 @@ class GenerationResult:
     times: np.ndarray | None = None  # (N,) the generated frame (0 .. T-1, fractional) each frame shows
 
     @property
+    def frames(self) -> np.ndarray:
+        """(K+1, N, S, S, 3) uint8 generated faces; the warp renderer's on a photo: its frames aligned at S (made
+        when first read: writing the videos does not need them)."""
+        if self._frames is None:
+            assert self.video is not None and self.video_transform is not None
+            s = self.neutral_face.shape[0]
+            aligned = np.stack([align_frames(self.video.frame_of_shape(u)[None], self.video_transform, s)[0]
+                                for u in range(len(self.video.shapes))])  # (U, S, S, 3)
+            self._frames = aligned[self.video.which]  # (K+1, N, S, S, 3)
+        return self._frames
+
+    @property
     def modes(self) -> int:
-        return int(self.frames.shape[0]) - 1
+        return int(self.points.shape[0]) - 1
 
     @property
     def fps(self) -> int:
@@ -359,9 +371,7 @@ class CMMNet:
             else:  # the whole photo, composed when read; aligned at S once per distinct shape
                 image, m = photo
                 video = self.warp_video(image, m, pts0, points)  # (K+1, N, H, W, 3), composed when read
-                aligned = np.stack([align_frames(video.frame_of_shape(u)[None], m, s)[0]
-                                    for u in range(len(video.shapes))])  # (U, S, S, 3)
-                frames = aligned[video.which]  # (K+1, N, S, S, 3)
+                frames = None  # GenerationResult.frames aligns the video's frames when asked for
             return GenerationResult(name, int(seed), frames, images, points, face, pts0, face, renderer="warp",
                                     video=video, video_transform=m, timing=timing, times=times)
         frames = self.translate(images.reshape(n_seq * n, s, s), face, points.reshape(n_seq * n, 68, 2), pts0)

@@ -14,6 +14,7 @@ Coordinates: (x, y) pixels with pixel centres at integers, as in :mod:`cmmnet.fa
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -161,8 +162,10 @@ class WarpVideo:
     (to an encoder), ``video[k]`` is clip k as an array, ``np.asarray(video)`` the whole array. Each clip has its own
     face region and field, computed here for its distinct target shapes only (a default clip repeats its onset's
     shapes in the hold, the return and the tail), so a clip is the same whatever the other clips are (clip k is
-    ``renderer.render(targets[k])``); each distinct shape's face block is rendered once and kept while the kept blocks
-    stay within ``cfg.cache_bytes`` (beyond that, rendered again when read). Every read gives the same bytes."""
+    ``renderer.render(targets[k])``). The face blocks are rendered when first read, a few shapes at once
+    (``cfg.chunk``), so that clips read by encoders in parallel threads render in parallel while they are encoded;
+    each distinct shape's block is rendered once and kept while the kept blocks stay within ``cfg.cache_bytes``
+    (beyond that, rendered again when read). Every read gives the same bytes."""
 
     def __init__(self, renderer: WarpRenderer, targets: np.ndarray):
         clips = renderer._check(np.asarray(targets, np.float64).reshape(-1, 68, 2)).reshape(*np.shape(targets))
@@ -189,27 +192,34 @@ class WarpVideo:
                         slice(r.grid.x0, r.grid.x0 + min(r.grid.pixel_size[1], w - r.grid.x0))) for r in self.regions]
         block_bytes = [(rows.stop - rows.start) * (cols.stop - cols.start) * 3 for rows, cols in self._spans]
         total = sum(b * (self._first[k + 1] - self._first[k]) for k, b in enumerate(block_bytes))
-        if total <= renderer.cfg.cache_bytes:  # all kept: rendered now, in chunks
-            for k, region in enumerate(self.regions):
-                u0 = self._first[k]
-                blocks = renderer.blocks(self.shapes[u0:self._first[k + 1]], region, self._coarse[k])
-                self._kept.update((u0 + i, block) for i, block in enumerate(blocks))
-            self._kept_bytes = total
+        self._keep_all = total <= renderer.cfg.cache_bytes  # else each block is kept while the budget lasts
+        self._clip_locks = [threading.Lock() for _ in self.regions]  # one clip's blocks are rendered once
+        self._kept_lock = threading.Lock()
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def block(self, u: int) -> np.ndarray:
-        """The face block (bh, bw, 3) uint8 of distinct shape ``u`` (in its clip's region)."""
-        if u in self._kept:
-            return self._kept[u]
+        """The face block (bh, bw, 3) uint8 of distinct shape ``u`` (in its clip's region). When every block fits
+        the cache, ``u`` is rendered with the next ``cfg.chunk - 1`` shapes of its clip (read next, in frame
+        order)."""
+        face = self._kept.get(u)
+        if face is not None:
+            return face
         k = self._clip_of[u]
-        i = u - self._first[k]
-        face = next(self.renderer.blocks(self.shapes[u:u + 1], self.regions[k], self._coarse[k][i:i + 1]))
-        if self._kept_bytes + face.nbytes <= self.renderer.cfg.cache_bytes:
-            self._kept[u] = face
-            self._kept_bytes += face.nbytes
-        return face
+        with self._clip_locks[k]:
+            face = self._kept.get(u)
+            if face is not None:  # rendered by another reader meanwhile
+                return face
+            end = min(u + self.renderer.cfg.chunk, self._first[k + 1]) if self._keep_all else u + 1
+            i = u - self._first[k]
+            faces = list(self.renderer.blocks(self.shapes[u:end], self.regions[k], self._coarse[k][i:i + end - u]))
+            with self._kept_lock:
+                for j, face in enumerate(faces):
+                    if self._keep_all or self._kept_bytes + face.nbytes <= self.renderer.cfg.cache_bytes:
+                        self._kept[u + j] = face
+                        self._kept_bytes += face.nbytes
+        return faces[0]
 
     def frame_of_shape(self, u: int) -> np.ndarray:
         """The whole frame (H, W, 3) uint8 showing distinct shape ``u``."""
