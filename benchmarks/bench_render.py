@@ -5,12 +5,13 @@
 
 1. In process, ``CMMNet.generate`` (detection, landmarks, rendering; detector and weights loaded) of the bundled
    example photo on a 512 x 512 canvas, K = 3 (4 clips of the default length), every frame read once (the warp
-   renderer renders its frames when they are read), with ``--renderer warp`` (whole-photo frames) and
-   ``--renderer paper`` (64 px faces); median and min wall time and the median CPU time (the machine is shared:
-   CPU time shows what waiting for a core hides); ``render_ms``: the warp renderer's part alone
-   (:meth:`CMMNet.render_warp` on the generated points).
+   renderer renders its frames when they are read; the clips in parallel, as the encoders read them), with
+   ``--renderer warp`` (whole-photo frames) and ``--renderer paper`` (64 px faces); median and min wall time and
+   the median CPU time (the machine is shared: CPU time shows what waiting for a core hides); ``render_ms``: the
+   warp renderer's part alone (:meth:`CMMNet.render_warp` on the generated points, one clip after another).
 2. The whole process ``cmmnet generate --image PHOTO_512 --label posed --out TMP`` (the default warp renderer),
-   median of a few runs.
+   median of a few runs: wall time, and CPU time (the process's and its face front end's: half of it is the least
+   wall time 2 cores allow).
 3. A 4000 x 3000 photo (the example scaled to 3000 px high on such a canvas): the whole process's wall time and
    its peak resident memory (the largest of the process and its face front end, ``getrusage(RUSAGE_CHILDREN)``'s
    ``ru_maxrss`` in a fresh parent).
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +56,12 @@ def timed(fn, repeats: int) -> dict[str, float]:
 
 
 def generate_all(net: CMMNet, image: Path) -> None:
-    """``net.generate`` on ``image`` (K = 3) with every frame of every clip read once, clip after clip."""
+    """``net.generate`` on ``image`` (K = 3) with every frame of every clip read once, the clips in parallel
+    threads as `cmmnet generate`'s encoders read them."""
     res = net.generate(image, "posed", modes=3, seed=0)
     if res.video is not None:
-        for k in range(len(res.video)):
-            for _ in res.video.frames(k):
-                pass
+        with ThreadPoolExecutor(len(res.video)) as pool:
+            list(pool.map(lambda k: sum(1 for _ in res.video.frames(k)), range(len(res.video))))
 
 
 def photo(path: Path, size: tuple[int, int]) -> Path:
@@ -75,20 +77,21 @@ def photo(path: Path, size: tuple[int, int]) -> Path:
 
 
 PEAK = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-        "p = subprocess.run(sys.argv[1:], capture_output=True); "
-        "print(p.returncode, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        "p = subprocess.run(sys.argv[1:], capture_output=True); u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print(p.returncode, time.perf_counter() - t, u.ru_maxrss, u.ru_utime + u.ru_stime)")
 
 
-def process(image: Path, out: Path, threads: int) -> tuple[float, float]:
-    """Wall seconds and peak resident MiB of one ``cmmnet generate`` process (run from a fresh parent)."""
+def process(image: Path, out: Path, threads: int) -> tuple[float, float, float]:
+    """Wall seconds, peak resident MiB and CPU seconds (with its face front end's) of one ``cmmnet generate``
+    process (run from a fresh parent)."""
     cmd = [sys.executable, "-m", "cmmnet.cli", "generate", "--image", str(image), "--label", "posed",
            "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    rc, wall, kib = subprocess.run([sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True, env=env,
-                                   check=True).stdout.split()
+    rc, wall, kib, cpu = subprocess.run([sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True,
+                                        env=env, check=True).stdout.split()
     if rc != "0":
         raise RuntimeError(f"cmmnet generate failed on {image}")
-    return float(wall), int(kib) / 1024
+    return float(wall), int(kib) / 1024, float(cpu)
 
 
 def main() -> int:
@@ -115,11 +118,13 @@ def main() -> int:
                 out["render_ms"] = timed(lambda net=net, r=res, image=image: net.render_warp(
                     image, r.video_transform, r.neutral_landmarks, r.points), args.repeats)
                 out["video_shape"] = list(res.video.shape)
-        runs = [process(p512, tmp / f"o{i}", args.threads)[0] for i in range(args.process_runs)]
-        out["process_512_s"] = {"median": statistics.median(runs), "min": min(runs)}
+        runs = [process(p512, tmp / f"o{i}", args.threads) for i in range(args.process_runs)]
+        out["process_512_s"] = {"median": statistics.median(r[0] for r in runs), "min": min(r[0] for r in runs),
+                                "cpu_median": statistics.median(r[2] for r in runs)}
         big = photo(tmp / "photo4000.jpg", (4000, 3000))
         runs = [process(big, tmp / f"b{i}", args.threads) for i in range(args.process_runs)]
         out["process_4000x3000"] = {"wall_median_s": statistics.median(r[0] for r in runs),
+                                    "cpu_median_s": statistics.median(r[2] for r in runs),
                                     "peak_rss_median_mib": statistics.median(r[1] for r in runs),
                                     "peak_rss_max_mib": max(r[1] for r in runs)}
     out["machine"]["load_avg_end"] = os.getloadavg()
