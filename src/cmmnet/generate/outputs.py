@@ -250,8 +250,8 @@ def _write_files(res: GenerationResult, tmp: Path, cfg: OutputConfig, align: Ali
     h, w = res.video.shape[2:4] if res.video is not None else (cfg.video_size, cfg.video_size)
     noted = [_Noted() for _ in names]
     seen: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-    n = int(res.points.shape[1])
-    keys = [res.video.which[i].tolist() if res.video is not None else [None] * n
+    n_frames = int(res.points.shape[1])
+    keys = [res.video.which[i].tolist() if res.video is not None else [None] * n_frames
             for i in range(len(names))]  # the warp renderer's distinct shape of each frame
     _write_videos([tmp / f"{n}.mp4" for n in names],
                   [_noting(sequence_frames(res, i, cfg), keys[i], noted[i], preview_size(h, w, cfg), sheet_at,
@@ -270,16 +270,15 @@ def _write_files(res: GenerationResult, tmp: Path, cfg: OutputConfig, align: Ali
     np.save(tmp / "landmark_images.npy", (np.clip(res.landmark_images, 0, 1) * 255).round().astype(np.uint8))
     Image.fromarray(sheet).save(tmp / "sheet.png")
     Image.fromarray(res.neutral_face).save(tmp / "input_aligned.png")
-    s = res.neutral_face.shape
     return {"inputs": {"label": res.label, "modes": res.modes, "seed": res.seed, "timing": to_dict(res.timing)},
             "seed": res.seed,
             "renderer": res.renderer,
-            "video": {"fps": res.fps, "frames": n, "seconds": round(n / res.fps, 4)},
+            "video": {"fps": res.fps, "frames": n_frames, "seconds": round(n_frames / res.fps, 4)},
             "files": {"videos": [f"{n}.mp4" for n in names],
                       "video_size": [int(w), int(h)],
                       "crop_videos": crops, "pasted_videos": [], "pasted_size": None, "landmarks": "landmarks.npy",
                       "sheet": "sheet.png", "preview": "preview.gif"},
-            "shapes": {"frames": [*res.points.shape[:2], *s], "landmarks": list(res.points.shape)}}
+            "shapes": {"frames": [*res.points.shape[:2], *res.neutral_face.shape], "landmarks": list(res.points.shape)}}
 
 
 def save_result(res: GenerationResult, out: Path, cfg: OutputConfig | None = None) -> dict:
