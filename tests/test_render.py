@@ -137,6 +137,29 @@ def test_a_grayscale_photo_stays_grayscale(portrait, which):
     assert not np.array_equal(colour[-1], WarpRenderer(photo, lm).render(smile(lm, frames=3, gain=0.2))[-1])
 
 
+def test_the_painted_mouth_takes_the_photos_colour_cast(portrait):
+    from dataclasses import replace
+
+    from cmmnet.render.config import WarpRenderConfig
+    from cmmnet.render.refine import LUMA
+
+    photo, lm = portrait
+    cfg = WarpRenderConfig()
+    neutral = WarpRenderer(photo, lm, replace(cfg, mouth_cast=0.0))
+    warm = WarpRenderer(photo, lm)  # the portrait's skin is redder and less blue than FRL-London's median
+    assert np.allclose(neutral._teeth @ LUMA, warm._teeth @ LUMA, rtol=1e-6)  # the same light
+    ratio = lambda c: c[0] / c[2]  # noqa: E731
+    assert ratio(warm._teeth) > 1.15 * ratio(neutral._teeth)
+    # a skin of the reference colour casts nothing; a cooler one makes the teeth cooler
+    skin_box = (slice(int(lm[:, 1].min()), int(lm[:, 1].max())), slice(int(lm[:, 0].min()), int(lm[:, 0].max())))
+    plain = photo.copy()
+    plain[skin_box] = (np.array(cfg.skin_reference) * 150).round().astype(np.uint8)
+    assert np.allclose(WarpRenderer(plain, lm)._teeth, WarpRenderer(plain, lm, replace(cfg, mouth_cast=0.0))._teeth,
+                       rtol=0.01)
+    plain[skin_box] = (150, 150, 170)
+    assert ratio(WarpRenderer(plain, lm)._teeth) < ratio(neutral._teeth)
+
+
 def test_dlib_sees_the_mouth_widen(portrait):
     """What dlib finds in the rendered apex frame follows the target landmarks' mouth-width gain."""
     photo, lm = portrait

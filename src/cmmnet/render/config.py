@@ -37,6 +37,10 @@ class WarpRenderConfig:
     parted_lips: float = 0.03  # IOD: a photo with lips this far apart shows its own mouth interior (not painted)
     paint_ramp: float = 2.0  # px: the painted interior fades in as the lips part this much beyond the photo's own gap
     gray_spread: float = 3.0  # a photo whose face has at most this channel spread (grey levels) is greyscale
+    # the painted mouth takes this share (0..1, in log space) of the photo's colour cast: its skin colour (cheeks and
+    # nose, normalised by its mean) against FRL-London's median skin colour (80 neutral photos: 10-90 % within 5 %)
+    mouth_cast: float = 0.5
+    skin_reference: tuple[float, float, float] = (1.20, 0.95, 0.86)
     # on: when the weights have the refinement network R (cmmnet.models.refiner), it paints what the warp cannot make
     # (mouth inside and teeth, closing lids, shading); off: the plain warp. Weights without R render the plain warp.
     refine: Refine = "on"

@@ -6,8 +6,8 @@ field of :mod:`cmmnet.render.field`, inside the soft face mask of :mod:`cmmnet.r
 photo's own pixels, unchanged), so identity, detail, colour or its absence (a black-and-white photo stays black and
 white) are kept by construction. What a warp cannot show is the mouth's inside when closed lips part: it is painted
 between the target's inner lips with FRL-Smile's mouth interior (:func:`cmmnet.data.synth.render.paint_mouth_interior`:
-a dark cavity and upper/lower teeth, scaled to the face's light, in grey for a grey photo). A photo that already
-shows parted lips keeps its own mouth interior, moved with the lips.
+a dark cavity and upper/lower teeth, scaled to the face's light and given part of its colour cast, in grey for a
+grey photo). A photo that already shows parted lips keeps its own mouth interior, moved with the lips.
 
 Coordinates: (x, y) pixels with pixel centres at integers, as in :mod:`cmmnet.faces`.
 """
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.proxies import inter_ocular_distance, mouth_opening
-from ..data.synth.render import RenderConfig, default_mouth_colours, paint_mouth_interior
+from ..data.synth.render import RenderConfig, cheek_points, default_mouth_colours, paint_mouth_interior
 from ..errors import CmmnetError
 from .config import WarpRenderConfig
 from .field import backward_field, upsample
@@ -39,6 +39,26 @@ def _is_gray(patch: np.ndarray, spread: float) -> bool:
     ``spread`` grey levels."""
     p = patch.reshape(-1, 3).astype(np.int16)
     return len(p) == 0 or float(np.percentile(p.max(1) - p.min(1), 99)) <= spread
+
+
+def colour_cast(photo: np.ndarray, landmarks: np.ndarray, reference: tuple[float, float, float],
+                share: float) -> np.ndarray:
+    """(3,) per-channel gains that give a colour ``share`` of the photo's colour cast: the median colour of its
+    cheeks and nose (the box the mouth's light is taken from), normalised by its mean, against ``reference`` (each
+    gain within 0.7-1.3; :func:`cast` applies them)."""
+    box = np.concatenate([landmarks[[31, 35, 48, 54]], cheek_points(landmarks)])
+    (x0, y0), (x1, y1) = np.floor(box.min(0)).astype(int), np.ceil(box.max(0)).astype(int)
+    patch = photo[max(y0, 0):max(y1, 1), max(x0, 0):max(x1, 1)].reshape(-1, 3).astype(np.float64)
+    skin = np.median(patch, 0) if len(patch) else np.asarray(reference)
+    if not skin.mean() > 0:
+        return np.ones(3)
+    return np.clip((skin / skin.mean() / np.asarray(reference)) ** share, 0.7, 1.3)
+
+
+def cast(rgb: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """``rgb`` (3,) times the per-channel ``gain``, at its own luma."""
+    out = np.asarray(rgb, np.float64) * gain
+    return out * (float(np.asarray(rgb) @ LUMA) / max(float(out @ LUMA), 1e-9))
 
 
 def distinct_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +95,8 @@ class WarpRenderer:
         self.paints_mouth = self.cfg.mouth_interior == "painted" and self._opening < self.cfg.parted_lips
         render_cfg = RenderConfig()
         _, teeth, cavity = default_mouth_colours(photo, lm, render_cfg)
+        gain = colour_cast(photo, lm, self.cfg.skin_reference, self.cfg.mouth_cast)  # (3,)
+        teeth, cavity = cast(teeth, gain), cast(cavity, gain)
         x0, y0 = np.floor(lm.min(0)).astype(int)
         x1, y1 = np.ceil(lm.max(0)).astype(int) + 1
         self.colour: Colour = "rgb"
