@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.proxies import inter_ocular_distance, mouth_opening
-from ..data.synth.render import RenderConfig, cheek_points, default_mouth_colours, paint_mouth_interior
+from ..data.synth.render import RenderConfig, default_mouth_colours, paint_mouth_interior, skin_patch
 from ..errors import CmmnetError
 from .config import WarpRenderConfig
 from .field import backward_field, upsample
@@ -46,9 +46,7 @@ def colour_cast(photo: np.ndarray, landmarks: np.ndarray, reference: tuple[float
     """(3,) per-channel gains that give a colour ``share`` of the photo's colour cast: the median colour of its
     cheeks and nose (the box the mouth's light is taken from), normalised by its mean, against ``reference`` (each
     gain within 0.7-1.3; :func:`cast` applies them)."""
-    box = np.concatenate([landmarks[[31, 35, 48, 54]], cheek_points(landmarks)])
-    (x0, y0), (x1, y1) = np.floor(box.min(0)).astype(int), np.ceil(box.max(0)).astype(int)
-    patch = photo[max(y0, 0):max(y1, 1), max(x0, 0):max(x1, 1)].reshape(-1, 3).astype(np.float64)
+    patch = skin_patch(photo, landmarks)  # (N, 3)
     skin = np.median(patch, 0) if len(patch) else np.asarray(reference)
     if not skin.mean() > 0:
         return np.ones(3)

@@ -219,12 +219,17 @@ def paint_lash_lines(img: np.ndarray, lm: np.ndarray, closure: float, lash_rgb: 
     return img
 
 
+def skin_patch(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """The pixels (N, 3) float64 of the cheeks/nose box of ``image`` (h, w, 3) with landmarks ``lm`` (68, 2)."""
+    box = np.concatenate([lm[[31, 35, 48, 54]], cheek_points(lm)])
+    (x0, y0), (x1, y1) = np.floor(box.min(0)).astype(int), np.ceil(box.max(0)).astype(int)
+    return image[max(y0, 0) : max(y1, 1), max(x0, 0) : max(x1, 1)].reshape(-1, 3).astype(np.float64)
+
+
 def default_mouth_colours(image: np.ndarray, lm: np.ndarray, cfg: RenderConfig) -> tuple[float, np.ndarray, np.ndarray]:
     """``(skin luminance, teeth RGB, cavity RGB)``: the default mouth colours scaled to the face's light, the median
     luminance of the cheeks/nose area of ``image`` (h, w, 3) with landmarks ``lm`` (68, 2)."""
-    box = np.concatenate([lm[[31, 35, 48, 54]], cheek_points(lm)])
-    (x0, y0), (x1, y1) = np.floor(box.min(0)).astype(int), np.ceil(box.max(0)).astype(int)
-    patch = image[max(y0, 0) : max(y1, 1), max(x0, 0) : max(x1, 1)].reshape(-1, 3).astype(np.float64)
+    patch = skin_patch(image, lm)
     skin = float(np.median(_luma(patch))) if len(patch) else cfg.reference_skin_luma
     light = float(np.clip(skin / cfg.reference_skin_luma, 0.55, 1.2))
     return skin, np.array(cfg.teeth_rgb, np.float64) * light, np.array(cfg.cavity_rgb, np.float64) * light
