@@ -368,7 +368,7 @@ class CMMNet:
             if photo is None:  # the aligned face itself moves: the frames are the video
                 m = np.hstack([np.eye(2), np.zeros((2, 1))])
                 frames, video = self.render_warp(face, m, pts0, points), None  # (K+1, N, S, S, 3)
-            else:  # the whole photo, composed when read; aligned at S once per distinct shape
+            else:  # the whole photo, rendered when read (GenerationResult.frames aligns it at S if asked)
                 image, m = photo
                 video = self.warp_video(image, m, pts0, points)  # (K+1, N, H, W, 3), composed when read
                 frames = None  # GenerationResult.frames aligns the video's frames when asked for

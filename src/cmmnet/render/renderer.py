@@ -75,7 +75,6 @@ class WarpRenderer:
                  refiner: RefinerNet | None = None):
         self.cfg = config or WarpRenderConfig()
         self.refiner = refiner if self.cfg.refine == "on" else None
-        self._block_refiners: dict[int, tuple[Region, BlockRefiner]] = {}  # by id of the region
         photo = np.asarray(photo)
         if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
             raise CmmnetError(f"the photo to render must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
@@ -125,16 +124,33 @@ class WarpRenderer:
         """(T, H, W, 3) uint8 frames: the photo with its face moved to each frame's ``targets`` (T, 68, 2)."""
         return WarpVideo(self, self._check(targets)[None])[0]
 
-    def blocks(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor) -> Iterator[np.ndarray]:
+    def block_span(self, region: Region) -> tuple[slice, slice]:
+        """The rows and columns of the photo that ``region``'s face block covers (its node grid, cut at the
+        photo's edge)."""
+        (h, w), g = self.photo.shape[:2], region.grid
+        return slice(g.y0, g.y0 + min(g.pixel_size[0], h - g.y0)), slice(g.x0, g.x0 + min(g.pixel_size[1], w - g.x0))
+
+    def block_refiner(self, region: Region) -> BlockRefiner | None:
+        """R's transforms and masks for ``region``'s blocks (None without R), for :meth:`blocks`."""
+        if self.refiner is None:
+            return None
+        rows, cols = self.block_span(region)
+        return BlockRefiner(self.refiner, self._tensor, self.landmarks, region,
+                            (rows.stop - rows.start, cols.stop - cols.start), self.iod, self.cfg.refine_ramp,
+                            self.colour)
+
+    def blocks(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor,
+               refine: BlockRefiner | None = None) -> Iterator[np.ndarray]:
         """The face block of ``region`` (bh, bw, 3) uint8 for each of ``shapes`` (U, 68, 2) whose :meth:`field` is
-        ``coarse`` (U, ny, nx, 2), mouth interior painted: ``cfg.chunk`` sampled at once, fewer when the block is
-        over ``cfg.chunk_pixels``. Outside its block a frame is the photo itself."""
+        ``coarse`` (U, ny, nx, 2), mouth interior painted, and R's change with ``refine`` (:meth:`block_refiner` of
+        the region): ``cfg.chunk`` sampled at once, fewer when the block is over ``cfg.chunk_pixels``. Outside its
+        block a frame is the photo itself."""
         h, w = self.photo.shape[:2]
         g = region.grid
-        bh, bw = min(g.pixel_size[0], h - g.y0), min(g.pixel_size[1], w - g.x0)
+        rows, cols = self.block_span(region)
+        bh, bw = rows.stop - rows.start, cols.stop - cols.start
         scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
         chunk = max(1, min(self.cfg.chunk, self.cfg.chunk_pixels // (bh * bw)))
-        refine = None if self.refiner is None else self._refiner_for(region, (bh, bw))
         for i in range(0, len(shapes), chunk):
             src = upsample(coarse[i:i + chunk], g)[:, :bh, :bw]  # (c, bh, bw, 2) photo px
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
@@ -147,17 +163,6 @@ class WarpRenderer:
             if refine is not None:
                 block = refine.apply(block, shapes[i:i + len(block)])  # (c, bh, bw, 3)
             yield from block
-
-    def _refiner_for(self, region: Region, block: tuple[int, int]) -> BlockRefiner:
-        """R's per-region transforms and masks, made once per region (the clips of a video, read by encoders in
-        parallel threads, each have their own)."""
-        made = self._block_refiners.get(id(region))
-        if made is None or made[0] is not region:
-            assert self.refiner is not None
-            made = region, BlockRefiner(self.refiner, self._tensor, self.landmarks, region, block, self.iod,
-                                        self.cfg.refine_ramp, self.colour)
-            self._block_refiners[id(region)] = made
-        return made[1]
 
     def _paint_mouth(self, frame: np.ndarray, lm: np.ndarray) -> None:
         """Paint the mouth interior between the inner lips of ``lm`` into ``frame`` (H, W, 3) uint8, in place."""
@@ -207,13 +212,12 @@ class WarpVideo:
         self._kept_bytes = 0
         self.shape = (*self.which.shape, *renderer.photo.shape)
         self.dtype = np.dtype(np.uint8)
-        h, w = renderer.photo.shape[:2]
-        self._spans = [(slice(r.grid.y0, r.grid.y0 + min(r.grid.pixel_size[0], h - r.grid.y0)),
-                        slice(r.grid.x0, r.grid.x0 + min(r.grid.pixel_size[1], w - r.grid.x0))) for r in self.regions]
+        self._spans = [renderer.block_span(r) for r in self.regions]
         block_bytes = [(rows.stop - rows.start) * (cols.stop - cols.start) * 3 for rows, cols in self._spans]
         total = sum(b * (self._first[k + 1] - self._first[k]) for k, b in enumerate(block_bytes))
         self._keep_all = total <= renderer.cfg.cache_bytes  # else each block is kept while the budget lasts
         self._clip_locks = [threading.Lock() for _ in self.regions]  # one clip's blocks are rendered once
+        self._refiners: dict[int, BlockRefiner | None] = {}  # R's per-clip part, made when the clip is first read
         self._kept_lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -233,7 +237,10 @@ class WarpVideo:
                 return face
             end = min(u + self.renderer.cfg.chunk, self._first[k + 1]) if self._keep_all else u + 1
             i = u - self._first[k]
-            faces = list(self.renderer.blocks(self.shapes[u:end], self.regions[k], self._coarse[k][i:i + end - u]))
+            if k not in self._refiners:
+                self._refiners[k] = self.renderer.block_refiner(self.regions[k])
+            faces = list(self.renderer.blocks(self.shapes[u:end], self.regions[k], self._coarse[k][i:i + end - u],
+                                              self._refiners[k]))
             with self._kept_lock:
                 for j, face in enumerate(faces):
                     if self._keep_all or self._kept_bytes + face.nbytes <= self.renderer.cfg.cache_bytes:
