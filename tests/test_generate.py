@@ -229,6 +229,19 @@ def test_cli_imports_only_the_command_it_runs():
             "train"} <= set(every)
 
 
+
+def test_the_program_collects_less_and_freezes_what_is_left(tmp_path):
+    """The `cmmnet` program (:func:`cmmnet.cli.entry`) returns main's exit code, with the collector's thresholds
+    raised while it runs and the objects alive at its end frozen (not walked again by Python's shutdown)."""
+    argv = ["cmmnet", "generate", "--image", str(tmp_path / "none.jpg"), "--label", "posed", "--out",
+            str(tmp_path / "out")]
+    code = (f"import gc, sys\nfrom cmmnet.cli import _GC_THRESHOLDS, entry\nsys.argv = {argv!r}\n"
+            "before = gc.get_freeze_count()\nrc = entry()\n"
+            "print(rc, gc.get_threshold() == _GC_THRESHOLDS, before == 0 < gc.get_freeze_count())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "True", "True"], out.stderr
+    assert "none.jpg" in out.stderr and not (tmp_path / "out").exists()
+
 def test_request_checks(net):
     with pytest.raises(CmmnetError, match="unknown label"):
         net.check_request("grin", None)

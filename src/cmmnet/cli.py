@@ -9,6 +9,7 @@ is one line and exit code 130. Log lines reach stderr only when they are warning
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -107,5 +108,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+# Python's cyclic collector runs every 700 new container objects: ~400 times while torch is imported (0.25 s of a
+# `cmmnet generate`). A process that lives for one command collects every 200 000; its reference counting still frees
+# everything that is not part of a cycle at once.
+_GC_THRESHOLDS = (200_000, 30, 30)
+
+
+def entry() -> int:
+    """The ``cmmnet`` program (the console script and ``python -m cmmnet.cli``): :func:`main` in a process that ends
+    when it returns. The cyclic collector runs less often (:data:`_GC_THRESHOLDS`), and the objects alive when the
+    command is done are frozen (:func:`gc.freeze`), so that Python's shutdown does not walk torch's objects again
+    in its final collections (0.45 s of a `cmmnet generate`, measured; the process drops them all as it exits)."""
+    gc.set_threshold(*_GC_THRESHOLDS)
+    try:
+        return main()
+    finally:
+        gc.freeze()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())
