@@ -23,9 +23,27 @@ def _cross(u: np.ndarray, v: np.ndarray) -> float:
     return float(u[0] * v[1] - u[1] * v[0])
 
 
+def _outer_points(pts: np.ndarray) -> np.ndarray:
+    """The points (N, 2) not strictly inside the polygon of their extremes along x, y, x + y and x - y (a convex
+    polygon within the hull, so what lies strictly inside it is not a hull vertex: Akl and Toussaint's filter).
+    A face's frames keep their contour (~a tenth of the points)."""
+    keys = np.stack([pts[:, 0], pts[:, 1], pts.sum(1), pts[:, 0] - pts[:, 1]], 1)  # (N, 4)
+    extremes = np.concatenate([keys.argmin(0), keys.argmax(0)])  # (8,)
+    ring = pts[np.unique(extremes)]
+    if len(ring) < 3:
+        return pts
+    centre = ring.mean(0)
+    ring = ring[np.argsort(np.arctan2(ring[:, 1] - centre[1], ring[:, 0] - centre[0]))]  # counter-clockwise
+    edge = np.roll(ring, -1, axis=0) - ring  # (V, 2)
+    side = edge[:, 0] * (pts[:, None, 1] - ring[:, 1]) - edge[:, 1] * (pts[:, None, 0] - ring[:, 0])  # (N, V)
+    return pts[~(side > 1e-9).all(1)]
+
+
 def hull_polygon(points: np.ndarray) -> np.ndarray:
-    """Convex hull ``(V, 2)`` of all landmarks ``(..., 2)`` (Andrew's monotone chain; no scipy to import)."""
+    """Convex hull ``(V, 2)`` of all landmarks ``(..., 2)`` (Andrew's monotone chain over the points that may be
+    vertices; no scipy to import)."""
     pts = np.unique(np.asarray(points, np.float64).reshape(-1, 2), axis=0)  # sorted by x, then y
+    pts = _outer_points(pts) if len(pts) > 8 else pts  # still sorted
 
     def chain(seq: np.ndarray) -> list[np.ndarray]:
         out: list[np.ndarray] = []
@@ -70,23 +88,35 @@ class Region:
     polygon: np.ndarray  # (V, 2) the landmarks' hull
 
 
+def _region_box(points: np.ndarray, iod: float, cfg: MaskConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The region's box (unclipped): the landmarks' bounding box grown by ``outer`` IOD, ``lo``, ``hi`` (2,) x, y."""
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    reach = cfg.outer * iod
+    return np.floor(pts.min(0) - reach), np.ceil(pts.max(0) + reach)
+
+
+def region_grid(points: np.ndarray, iod: float, size: tuple[int, int], step: int, cfg: MaskConfig | None = None
+                ) -> Grid:
+    """The node grid of :func:`face_region` alone (the region's box within the photo), without its hull and mask."""
+    h, w = size
+    lo, hi = _region_box(points, iod, cfg or MaskConfig())
+    x0, y0 = int(max(lo[0], 0)), int(max(lo[1], 0))
+    x1, y1 = int(min(hi[0], w - 1)), int(min(hi[1], h - 1))
+    nx = max(2, -(-(x1 - x0) // step) + 1)  # nodes spanning x0..x1 (the last may lie past the photo's edge)
+    ny = max(2, -(-(y1 - y0) // step) + 1)
+    return Grid(x0, y0, nx, ny, step)
+
+
 def face_region(points: np.ndarray, iod: float, size: tuple[int, int], step: int, cfg: MaskConfig | None = None
                 ) -> Region:
     """The :class:`Region` of a face whose landmarks in all frames are ``points`` (..., 68, 2), in a photo of
     ``size`` (height, width), with nodes every ``step`` px."""
     cfg = cfg or MaskConfig()
-    h, w = size
     polygon = hull_polygon(points)
-    reach = cfg.outer * iod
-    lo = np.floor(polygon.min(0) - reach)  # (2,) x, y: the region's box, unclipped
-    hi = np.ceil(polygon.max(0) + reach)
+    lo, hi = _region_box(points, iod, cfg)  # the hull's bounding box is the points'
     box_w, box_h = hi - lo + 1
     anchors = border_points(int(box_h), int(box_w), cfg.anchors_per_side, margin=0.0) + lo
-    x0, y0 = int(max(lo[0], 0)), int(max(lo[1], 0))
-    x1, y1 = int(min(hi[0], w - 1)), int(min(hi[1], h - 1))
-    nx = max(2, -(-(x1 - x0) // step) + 1)  # nodes spanning x0..x1 (the last may lie past the photo's edge)
-    ny = max(2, -(-(y1 - y0) // step) + 1)
-    grid = Grid(x0, y0, nx, ny, step)
+    grid = region_grid(points, iod, size, step, cfg)
     # a pixel lies in a cell whose nodes are within step * sqrt(2) of it: nodes are masked that much earlier, so
     # that no pixel beyond `outer` moves
     node_cfg = replace(cfg, outer=cfg.outer - step * np.sqrt(2) / iod, inner=min(cfg.inner, cfg.outer - 2 * step / iod))

@@ -26,8 +26,8 @@ from ..data.proxies import inter_ocular_distance, mouth_opening
 from ..data.synth.render import RenderConfig, default_mouth_colours, paint_mouth_interior, skin_patch
 from ..errors import CmmnetError
 from .config import WarpRenderConfig
-from .field import backward_field, upsample
-from .mask import Region, face_region
+from .field import Grid, backward_field, upsample
+from .mask import Region, face_region, region_grid
 from .refine import LUMA, BlockRefiner, Colour
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,8 +104,14 @@ class WarpRenderer:
 
     def region(self, targets: np.ndarray) -> Region:
         """The face region (node grid, mask, anchors) for frames with landmarks ``targets`` (T, 68, 2)."""
-        pts = np.concatenate([self.landmarks[None], np.asarray(targets, np.float64)])
-        return face_region(pts, self.iod, self.photo.shape[:2], self.step, self.cfg.mask)
+        return face_region(self._with_source(targets), self.iod, self.photo.shape[:2], self.step, self.cfg.mask)
+
+    def grid(self, targets: np.ndarray) -> Grid:
+        """The node grid alone of :meth:`region` (what its face block spans), without the hull, mask and anchors."""
+        return region_grid(self._with_source(targets), self.iod, self.photo.shape[:2], self.step, self.cfg.mask)
+
+    def _with_source(self, targets: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.landmarks[None], np.asarray(targets, np.float64)])  # (T + 1, 68, 2)
 
     def field(self, targets: np.ndarray, region: Region | None = None) -> torch.Tensor:
         """Coarse backward map (T, ny, nx, 2) over ``region.grid`` (source photo pixels of each node)."""
@@ -124,17 +130,17 @@ class WarpRenderer:
         """(T, H, W, 3) uint8 frames: the photo with its face moved to each frame's ``targets`` (T, 68, 2)."""
         return WarpVideo(self, self._check(targets)[None])[0]
 
-    def block_span(self, region: Region) -> tuple[slice, slice]:
-        """The rows and columns of the photo that ``region``'s face block covers (its node grid, cut at the
+    def block_span(self, g: Grid) -> tuple[slice, slice]:
+        """The rows and columns of the photo that a region's face block covers (its node grid ``g``, cut at the
         photo's edge)."""
-        (h, w), g = self.photo.shape[:2], region.grid
+        h, w = self.photo.shape[:2]
         return slice(g.y0, g.y0 + min(g.pixel_size[0], h - g.y0)), slice(g.x0, g.x0 + min(g.pixel_size[1], w - g.x0))
 
     def block_refiner(self, region: Region) -> BlockRefiner | None:
         """R's transforms and masks for ``region``'s blocks (None without R), for :meth:`blocks`."""
         if self.refiner is None:
             return None
-        rows, cols = self.block_span(region)
+        rows, cols = self.block_span(region.grid)
         return BlockRefiner(self.refiner, self._tensor, self.landmarks, region,
                             (rows.stop - rows.start, cols.stop - cols.start), self.iod, self.cfg.refine_ramp,
                             self.colour)
@@ -147,7 +153,7 @@ class WarpRenderer:
         block a frame is the photo itself."""
         h, w = self.photo.shape[:2]
         g = region.grid
-        rows, cols = self.block_span(region)
+        rows, cols = self.block_span(g)
         bh, bw = rows.stop - rows.start, cols.stop - cols.start
         scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
         chunk = max(1, min(self.cfg.chunk, self.cfg.chunk_pixels // (bh * bw)))
@@ -185,39 +191,38 @@ class WarpVideo:
     """The warp renderer's K + 1 clips of N frames over the whole photo, ``shape`` (K+1, N, H, W, 3) uint8, composed
     when read rather than held (at the 1024 px output cap they would take 0.65 GB): :meth:`frames` streams one clip
     (to an encoder), ``video[k]`` is clip k as an array, ``np.asarray(video)`` the whole array. Each clip has its own
-    face region and field, computed here for its distinct target shapes only (a default clip repeats its onset's
-    shapes in the hold, the return and the tail), so a clip is the same whatever the other clips are (clip k is
-    ``renderer.render(targets[k])``). The face blocks are rendered when first read, a few shapes at once
-    (``cfg.chunk``), so that clips read by encoders in parallel threads render in parallel while they are encoded;
-    each distinct shape's block is rendered once and kept while the kept blocks stay within ``cfg.cache_bytes``
-    (beyond that, rendered again when read). Every read gives the same bytes."""
+    face region and field, for its distinct target shapes only (a default clip repeats its onset's shapes in the
+    hold, the return and the tail), made when the clip is first read (in the thread that reads it), so a clip is
+    the same whatever the other clips are (clip k is ``renderer.render(targets[k])``). The face blocks are rendered
+    when first read, a few shapes at once (``cfg.chunk``), so that clips read by encoders in parallel threads render
+    in parallel while they are encoded; each distinct shape's block is rendered once and kept while the kept blocks
+    stay within ``cfg.cache_bytes`` (beyond that, rendered again when read). Every read gives the same bytes."""
 
     def __init__(self, renderer: WarpRenderer, targets: np.ndarray):
         clips = renderer._check(np.asarray(targets, np.float64).reshape(-1, 68, 2)).reshape(*np.shape(targets))
         self.renderer = renderer
         shapes, which, self._first, self._clip_of = [], [], [0], []  # _clip_of: the clip whose region renders u
-        self.regions: list[Region] = []
-        self._coarse: list[torch.Tensor] = []
+        grids = []
         for k, clip in enumerate(clips):  # (N, 68, 2)
             first, w = distinct_rows(clip.reshape(len(clip), -1))  # (U_k,), (N,)
             which.append(w + self._first[-1])
             shapes.append(clip[first])
             self._first.append(self._first[-1] + len(first))  # each clip's first distinct shape, and the end
             self._clip_of += [k] * len(first)
-            self.regions.append(renderer.region(clip[first]))
-            self._coarse.append(renderer.field(clip[first], self.regions[-1]))  # (U_k, ny, nx, 2)
+            grids.append(renderer.grid(clip[first]))
         self.shapes = np.concatenate(shapes)  # (U, 68, 2) the distinct shapes, clip by clip
         self.which = np.stack(which)  # (K+1, N) each frame's shape
         self._kept: dict[int, np.ndarray] = {}
         self._kept_bytes = 0
         self.shape = (*self.which.shape, *renderer.photo.shape)
         self.dtype = np.dtype(np.uint8)
-        self._spans = [renderer.block_span(r) for r in self.regions]
+        self._spans = [renderer.block_span(g) for g in grids]
         block_bytes = [(rows.stop - rows.start) * (cols.stop - cols.start) * 3 for rows, cols in self._spans]
         total = sum(b * (self._first[k + 1] - self._first[k]) for k, b in enumerate(block_bytes))
         self._keep_all = total <= renderer.cfg.cache_bytes  # else each block is kept while the budget lasts
-        self._clip_locks = [threading.Lock() for _ in self.regions]  # one clip's blocks are rendered once
-        self._refiners: dict[int, BlockRefiner | None] = {}  # R's per-clip part, made when the clip is first read
+        self._clip_locks = [threading.Lock() for _ in grids]  # one clip's blocks are rendered once
+        # each clip's region, field and R's part, made when the clip is first read (by its encoder's thread)
+        self._setups: dict[int, tuple[Region, torch.Tensor, BlockRefiner | None]] = {}
         self._kept_lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -237,16 +242,23 @@ class WarpVideo:
                 return face
             end = min(u + self.renderer.cfg.chunk, self._first[k + 1]) if self._keep_all else u + 1
             i = u - self._first[k]
-            if k not in self._refiners:
-                self._refiners[k] = self.renderer.block_refiner(self.regions[k])
-            faces = list(self.renderer.blocks(self.shapes[u:end], self.regions[k], self._coarse[k][i:i + end - u],
-                                              self._refiners[k]))
+            region, coarse, refine = self._setup(k)
+            faces = list(self.renderer.blocks(self.shapes[u:end], region, coarse[i:i + end - u], refine))
             with self._kept_lock:
                 for j, face in enumerate(faces):
                     if self._keep_all or self._kept_bytes + face.nbytes <= self.renderer.cfg.cache_bytes:
                         self._kept[u + j] = face
                         self._kept_bytes += face.nbytes
         return faces[0]
+
+    def _setup(self, k: int) -> tuple[Region, torch.Tensor, BlockRefiner | None]:
+        """Clip ``k``'s face region, its field at its distinct shapes (U_k, ny, nx, 2) and R's part (with the clip's
+        lock held)."""
+        if k not in self._setups:
+            shapes = self.shapes[self._first[k]:self._first[k + 1]]
+            region = self.renderer.region(shapes)
+            self._setups[k] = (region, self.renderer.field(shapes, region), self.renderer.block_refiner(region))
+        return self._setups[k]
 
     def frame_of_shape(self, u: int) -> np.ndarray:
         """The whole frame (H, W, 3) uint8 showing distinct shape ``u``."""
