@@ -19,7 +19,7 @@ SMOKE = ["--preset", "smoke", "--set", "run.device=cpu", "run.determinism=determ
 POINTS = ['landmark_generator.readout="linear"', 'lstm.target="points"', 'multimode.target="points"',
           'multimode.recon="best_of_k"', 'lstm.point_frame="retargeted"', 'multimode.point_frame="retargeted"',
           "vae.point_weight=1.0", "lstm.smooth_weight=1.0", "multimode.smooth_weight=1.0", "lstm.h0_noise=0.5",
-          "multimode.h0_noise=0.5"]
+          "multimode.h0_noise=0.5", "lstm.velocity_weight=1.0"]
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,16 @@ def test_roughness_is_zero_on_constant_velocity_and_counts_a_jump():
     assert L.roughness(jump[None]).item() == pytest.approx(1.0)
 
 
+def test_velocity_error_is_zero_on_the_targets_motion_and_counts_creep():
+    target = torch.zeros(6, 68, 2)
+    target[:3] = torch.arange(3.0)[:, None, None]  # moves 1 px per frame, then stops at frame 2
+    target[3:] = 2.0
+    assert L.velocity_error(target + 5.0, target).item() == 0.0  # an offset is not a velocity
+    creep = target.clone()
+    creep[3:] += torch.arange(1.0, 4.0)[:, None, None] * 0.3  # keeps moving 0.3 px per frame over 3 of 5 steps
+    assert L.velocity_error(creep[None], target[None]).item() == pytest.approx(0.3 * 3 / 5)
+
+
 def test_train_on_points_end_to_end(tiny_data, tmp_path):
     out = tmp_path / "run"
     sets = [a for kv in POINTS for a in ("--set", kv)]
@@ -76,7 +86,7 @@ def test_train_on_points_end_to_end(tiny_data, tmp_path):
     import json
 
     recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert any(r["phase"] == "lstm" and np.isfinite(r["points"]) for r in recs)
+    assert any(r["phase"] == "lstm" and np.isfinite(r["points"]) and np.isfinite(r["velocity"]) for r in recs)
     mm = [r for r in recs if r["phase"] == "multimode"]
     assert mm and all(np.isfinite(r["best_of_k"]) and np.isfinite(r["roughness"]) and "push" in r for r in mm)
     # the VAE's point head trained beside it (and kept in the phase's checkpoint only)

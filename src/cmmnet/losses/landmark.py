@@ -64,6 +64,14 @@ def roughness(points: torch.Tensor) -> torch.Tensor:
     return (p[..., 2:, :, :] - 2 * p[..., 1:-1, :, :] + p[..., :-2, :, :]).abs().mean()
 
 
+def velocity_error(points: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between the first differences over time of point sequences (..., T, 68, 2) and
+    of the target sequences (broadcastable), in their units per frame: its minimiser is the per-coordinate median
+    velocity, so where the data's motion has stopped, a fit that keeps moving pays for every frame it moves."""
+    v, w = points.float().diff(dim=-3), target.float().diff(dim=-3)
+    return (v - w).abs().mean()
+
+
 def best_of_k(errors: torch.Tensor, eps: float) -> torch.Tensor:
     """Winner-takes-all reconstruction ("multiple choice learning"): ``errors`` (B, K) of each mode against the
     one real sequence; the best mode takes weight ``1 - eps``, every mode ``eps / K``, so each mode specialises on

@@ -85,6 +85,11 @@ class LSTMPhaseConfig:
     # target "points": weight of the mean absolute second difference over time of the read-out points (pixels),
     # against the point loss (whose per-coordinate gradient it matches at weight 1); 0 = off
     smooth_weight: float = 0.0
+    # target "points": weight of the mean absolute difference between the read-out points' first differences over
+    # time and the real frames' (pixels per frame), on the conditional sequence: its minimiser is the median
+    # velocity, zero where the data's smiles have stopped, so the motion stops at its apex instead of creeping on;
+    # 0 = off
+    velocity_weight: float = 0.0
     # target "points": noise added to h0 while training, in units of the VAE's posterior standard deviation (1 = a
     # posterior sample; generation keeps the mean), so the motion does not hinge on one person's exact embedding
     h0_noise: float = 0.0
@@ -111,6 +116,7 @@ class MultiModePhaseConfig:
     point_loss: Literal["l1", "l2"] = "l1"  # of the conditional sequence (target "points")
     point_frame: Literal["absolute", "retargeted"] = "absolute"  # as LSTMPhaseConfig.point_frame
     smooth_weight: float = 0.0  # as LSTMPhaseConfig.smooth_weight, on the conditional sequence and the modes
+    velocity_weight: float = 0.0  # as LSTMPhaseConfig.velocity_weight (the conditional sequence)
     h0_noise: float = 0.0  # as LSTMPhaseConfig.h0_noise
     modes_point_loss: Literal["l1", "l2"] = "l2"  # of the modes in the best-of-K term (target "points")
     # "conditional": the paper's reconstruction of the conditional sequence only; "best_of_k": + each real
@@ -228,6 +234,10 @@ class _PointSequenceStep(nn.Module):
                 loss = loss + cfg.best_of_k_weight * best
                 out["best_of_k"] = best
                 rough.append(read_k)
+        if cfg.velocity_weight > 0:
+            velocity = L.velocity_error(read, points)
+            loss = loss + cfg.velocity_weight * velocity
+            out["velocity"] = velocity
         if cfg.smooth_weight > 0:
             rough_loss = torch.stack([L.roughness(r) for r in rough]).mean()
             loss = loss + cfg.smooth_weight * rough_loss
