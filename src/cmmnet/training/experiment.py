@@ -97,6 +97,7 @@ _CPU_POINTS = (
     "lstm.batch_size=32",
     "lstm.lr=0.002",
     "lstm.smooth_weight=1",
+    "lstm.velocity_weight=1",
     'multimode.target="points"',
     'multimode.recon="best_of_k"',
     "multimode.epochs=20",
