@@ -1,7 +1,7 @@
 """Pinned outputs of the shipped weights: one small generation (the example photo, K = 1, seed 3) must give
 byte-identical frames, points and files, with each renderer. A change that alters them on purpose (new weights, a
-new renderer) updates the hashes here in the same commit and says why. Last update: the default weights retrained
-by scripts/train_default_weights.sh on FRL-Smile with onsets filling most of T (and libx264's "faster" preset)."""
+new renderer) updates the hashes here in the same commit and says why. Last update: the default weights retrained by scripts/train_default_weights.sh with the conditional LSTM's
+velocity term (`lstm.velocity_weight=1` in the cpu-points preset)."""
 
 from __future__ import annotations
 
@@ -21,59 +21,59 @@ from cmmnet.commands.demo_cmd import example_image
 # 52 frames, whichever renderer runs; timing "as_generated" (`--frames 32 --fps 16 --no-return` on the command line)
 # is the 32 generated frames themselves.
 PINNED_ARRAYS = {  # (renderer, precision, timing) -> sha256[:16] of frames, points, landmark images (warp: + video)
-    ("paper", "fp32", "default"): ("39e6da0c80e975b2", "0640c95c2bcd3f54", "f1704aa320a0d1cc"),
-    ("paper", "fp32", "as_generated"): ("5a2e5930a1c503be", "7548aee4207e91e2", "21ddce0a8e533058"),
-    ("paper", "bf16", "default"): ("c949563eb9a459f3", "cd1aad7a90bb1dff", "a3a687364bde782c"),
-    ("paper", "bf16", "as_generated"): ("23f84079222c5d18", "3df078fb89d59300", "60720059926a9f12"),
-    ("warp", "fp32", "default"): ("1c4d04ead9ef41b1", "0640c95c2bcd3f54", "f1704aa320a0d1cc", "0eba901a18fa793a"),
-    ("warp", "fp32", "as_generated"): ("74babb14e7151170", "7548aee4207e91e2", "21ddce0a8e533058", "5b4d7ee53c7d8b1e"),
-    ("warp", "bf16", "default"): ("2b0cf0d582131754", "cd1aad7a90bb1dff", "a3a687364bde782c", "e5123a1c968c2d1f"),
-    ("warp", "bf16", "as_generated"): ("ff57db438270ca6b", "3df078fb89d59300", "60720059926a9f12", "e4a875d8be56c052"),
+    ("paper", "fp32", "default"): ("d593433f76e4ac53", "f6414e2c30ef2e36", "e00bafbd10f48ec8"),
+    ("paper", "fp32", "as_generated"): ("1e9467b1cb0a5484", "a8c403ebdc6f894e", "f76638d810d3aaa0"),
+    ("paper", "bf16", "default"): ("56c5c73eec882442", "f20ac346e09a7f77", "699fd5291c4597dc"),
+    ("paper", "bf16", "as_generated"): ("11b3721e09228a89", "3ad53776e5d848d2", "e5a780308990af0f"),
+    ("warp", "fp32", "default"): ("afae7538d8137aa9", "f6414e2c30ef2e36", "e00bafbd10f48ec8", "744bea2f6e7917ef"),
+    ("warp", "fp32", "as_generated"): ("0123a0c01db9bf89", "a8c403ebdc6f894e", "f76638d810d3aaa0", "87b33bfa8ffe0a7e"),
+    ("warp", "bf16", "default"): ("6c8bc3bafd79ee88", "f20ac346e09a7f77", "699fd5291c4597dc", "0ec3b44a1f7e76e5"),
+    ("warp", "bf16", "as_generated"): ("b4e9fa38e7caa2d6", "3ad53776e5d848d2", "e5a780308990af0f", "d6c8d18f3e6f13c0"),
 }
 BF16_PINNED_ON = ("AVX512", False)  # (torch's CPU capability, AMX tiles) where the bf16 rows were measured
 AS_GENERATED = ("--frames", "32", "--fps", "16", "--no-return")  # the 32 generated frames at 16 fps, as before
 PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -> sha256[:16]
     ("--renderer", "paper", "--paste"): {
-        "conditional.mp4": "4c26c812fb990489",
-        "conditional_pasted.mp4": "75f743d56302dc2e",
+        "conditional.mp4": "4b1ac9c6aae110bc",
+        "conditional_pasted.mp4": "9d35e9f1c4f2ab4b",
         "input_aligned.png": "ba5a92900da3d1b1",
-        "landmark_images.npy": "ec96cfbe6a5a72b6",
-        "landmarks.npy": "cb5e698f2cf1c9e5",
-        "mode_1.mp4": "a0ade07fca5d5b27",
-        "mode_1_pasted.mp4": "43bc4444841bd655",
-        "sheet.png": "6b96cba731da300e",
+        "landmark_images.npy": "983521beaa32475a",
+        "landmarks.npy": "068d94f3c20139cb",
+        "mode_1.mp4": "ce3e9d2173166f25",
+        "mode_1_pasted.mp4": "f3c948f5fdccc42a",
+        "sheet.png": "2f7a29d7dce491ff",
     },
     ("--renderer", "paper", "--paste", *AS_GENERATED): {
-        "conditional.mp4": "6b2d548429036ee9",
-        "conditional_pasted.mp4": "905f0122e39bb11d",
+        "conditional.mp4": "f7988a4217661e74",
+        "conditional_pasted.mp4": "cac6b926358d5b89",
         "input_aligned.png": "ba5a92900da3d1b1",
-        "landmark_images.npy": "637222ad3c4a501c",
-        "landmarks.npy": "264e4b1bbdd30cde",
-        "mode_1.mp4": "4782764f293230b5",
-        "mode_1_pasted.mp4": "fc5b0ace58c32759",
-        "sheet.png": "630c4bf267e4285f",
+        "landmark_images.npy": "9111725dc1fd5b86",
+        "landmarks.npy": "631ca117b0dfd168",
+        "mode_1.mp4": "2fca0750e91506ef",
+        "mode_1_pasted.mp4": "527aa235f96becc4",
+        "sheet.png": "db8adb84c311ffbe",
     },
     ("--crop",): {
-        "conditional.mp4": "b15bc6502d919b29",
-        "conditional_crop.mp4": "887310116919bf0b",
+        "conditional.mp4": "d1e8eb53e15e2104",
+        "conditional_crop.mp4": "28f9277cc229bbcb",
         "input_aligned.png": "ba5a92900da3d1b1",
-        "landmark_images.npy": "ec96cfbe6a5a72b6",
-        "landmarks.npy": "cb5e698f2cf1c9e5",
-        "mode_1.mp4": "d5d3f916b6547357",
-        "mode_1_crop.mp4": "76fafe880f38bcd2",
-        "preview.gif": "9cb75a2769b62dba",
-        "sheet.png": "8d72e938e6464f45",
+        "landmark_images.npy": "983521beaa32475a",
+        "landmarks.npy": "068d94f3c20139cb",
+        "mode_1.mp4": "3a1a418507f2d383",
+        "mode_1_crop.mp4": "08bff55c6284307d",
+        "preview.gif": "677f2be69a727a50",
+        "sheet.png": "9d12ab99de6bbdac",
     },
     ("--crop", *AS_GENERATED): {
-        "conditional.mp4": "ba7441b2b24bf6be",
-        "conditional_crop.mp4": "3db0078d8138fb99",
+        "conditional.mp4": "9ed709ad25d5dbe2",
+        "conditional_crop.mp4": "2f8200cf0d3f8cd2",
         "input_aligned.png": "ba5a92900da3d1b1",
-        "landmark_images.npy": "637222ad3c4a501c",
-        "landmarks.npy": "264e4b1bbdd30cde",
-        "mode_1.mp4": "8e34dacfb571cae7",
-        "mode_1_crop.mp4": "f4152350aa1921bc",
-        "preview.gif": "aff979bce30d9961",
-        "sheet.png": "d2ab998033010dfb",
+        "landmark_images.npy": "9111725dc1fd5b86",
+        "landmarks.npy": "631ca117b0dfd168",
+        "mode_1.mp4": "666ba907f6daf624",
+        "mode_1_crop.mp4": "f3b612229c28122e",
+        "preview.gif": "79bed5e50eb3cb63",
+        "sheet.png": "f7f19addc171e185",
     },
 }
 
