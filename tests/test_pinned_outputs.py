@@ -1,7 +1,7 @@
 """Pinned outputs of the shipped weights: one small generation (the example photo, K = 1, seed 3) must give
 byte-identical frames, points and files, with each renderer. A change that alters them on purpose (new weights, a
-new renderer) updates the hashes here in the same commit and says why. Last update: the default weights retrained by scripts/train_default_weights.sh with the conditional LSTM's
-velocity term (`lstm.velocity_weight=1` in the cpu-points preset)."""
+new renderer) updates the hashes here in the same commit and says why. Last update: the default weights retrained
+by scripts/train_default_weights.sh with the conditional LSTM's velocity term (`lstm.velocity_weight=1`)."""
 
 from __future__ import annotations
 
