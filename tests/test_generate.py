@@ -229,7 +229,6 @@ def test_cli_imports_only_the_command_it_runs():
             "train"} <= set(every)
 
 
-
 def test_the_program_collects_less_and_freezes_what_is_left(tmp_path):
     """The `cmmnet` program (:func:`cmmnet.cli.entry`) returns main's exit code, with the collector's thresholds
     raised while it runs and the objects alive at its end frozen (not walked again by Python's shutdown)."""
@@ -241,6 +240,7 @@ def test_the_program_collects_less_and_freezes_what_is_left(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["2", "True", "True"], out.stderr
     assert "none.jpg" in out.stderr and not (tmp_path / "out").exists()
+
 
 def test_request_checks(net):
     with pytest.raises(CmmnetError, match="unknown label"):
