@@ -95,16 +95,20 @@ def _region_box(points: np.ndarray, iod: float, cfg: MaskConfig) -> tuple[np.nda
     return np.floor(pts.min(0) - reach), np.ceil(pts.max(0) + reach)
 
 
-def region_grid(points: np.ndarray, iod: float, size: tuple[int, int], step: int, cfg: MaskConfig | None = None
-                ) -> Grid:
-    """The node grid of :func:`face_region` alone (the region's box within the photo), without its hull and mask."""
+def _box_grid(lo: np.ndarray, hi: np.ndarray, size: tuple[int, int], step: int) -> Grid:
+    """Nodes every ``step`` px over the box ``lo``..``hi`` (x, y) cut at the edges of a photo of ``size`` (h, w)."""
     h, w = size
-    lo, hi = _region_box(points, iod, cfg or MaskConfig())
     x0, y0 = int(max(lo[0], 0)), int(max(lo[1], 0))
     x1, y1 = int(min(hi[0], w - 1)), int(min(hi[1], h - 1))
     nx = max(2, -(-(x1 - x0) // step) + 1)  # nodes spanning x0..x1 (the last may lie past the photo's edge)
     ny = max(2, -(-(y1 - y0) // step) + 1)
     return Grid(x0, y0, nx, ny, step)
+
+
+def region_grid(points: np.ndarray, iod: float, size: tuple[int, int], step: int, cfg: MaskConfig | None = None
+                ) -> Grid:
+    """The node grid of :func:`face_region` alone (the region's box within the photo), without its hull and mask."""
+    return _box_grid(*_region_box(points, iod, cfg or MaskConfig()), size, step)
 
 
 def face_region(points: np.ndarray, iod: float, size: tuple[int, int], step: int, cfg: MaskConfig | None = None
@@ -113,10 +117,10 @@ def face_region(points: np.ndarray, iod: float, size: tuple[int, int], step: int
     ``size`` (height, width), with nodes every ``step`` px."""
     cfg = cfg or MaskConfig()
     polygon = hull_polygon(points)
-    lo, hi = _region_box(points, iod, cfg)  # the hull's bounding box is the points'
+    lo, hi = _region_box(polygon, iod, cfg)  # the hull's bounding box is the points'
     box_w, box_h = hi - lo + 1
     anchors = border_points(int(box_h), int(box_w), cfg.anchors_per_side, margin=0.0) + lo
-    grid = region_grid(points, iod, size, step, cfg)
+    grid = _box_grid(lo, hi, size, step)
     # a pixel lies in a cell whose nodes are within step * sqrt(2) of it: nodes are masked that much earlier, so
     # that no pixel beyond `outer` moves
     node_cfg = replace(cfg, outer=cfg.outer - step * np.sqrt(2) / iod, inner=min(cfg.inner, cfg.outer - 2 * step / iod))
