@@ -29,10 +29,12 @@ from cmmnet.faces import (
     estimate_alignment,
     eye_centres,
     invert_transform,
+    landmark_images,
     read_image,
     transform_points,
     warp_image,
 )
+from cmmnet.faces.draw import SEGMENTS
 from cmmnet.faces.pipeline import process_image, rescale_transform
 
 
@@ -203,6 +205,33 @@ def test_landmark_image_is_binary_and_follows_the_points(frl_dir, frl_detections
         assert lm_img[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].any()
     dots = draw_landmarks(al.landmarks, 64, LandmarkDrawConfig("dots"))
     assert 40 <= dots.sum() <= 68
+    np.testing.assert_array_equal(landmark_images(al.landmarks, 64)[0], lm_img.astype(np.float32))
+    with pytest.raises(ValueError, match="landmark_images"):
+        draw_landmarks(al.landmarks, 64, LandmarkDrawConfig(raster="antialiased"))
+
+
+@given(st.floats(0, 1), st.integers(0, 2**32 - 1), st.integers(1, 5))
+@settings(max_examples=25, deadline=None)
+def test_antialiased_lines_keep_sub_pixel_positions(y, seed, chunk):
+    """The anti-aliased raster has no half-pixel bias (a horizontal line's ink centres on its height, one unit per
+    unit of length; the binary raster puts it at the pixel's centre) and each pixel is clip(t/2 + 1/2 - d, 0, 1)
+    of its centre's distance d to the nearest drawn segment, whatever the batching and with points off the image."""
+    cfg = LandmarkDrawConfig(raster="antialiased", thickness=1 + seed % 2)
+    line = np.stack([np.linspace(8, 56, 68), np.full(68, 20 + y)], 1)  # (68, 2) every contour on one line
+    col = landmark_images(line, 64, LandmarkDrawConfig(raster="antialiased"))[0][:, 30]
+    assert abs(((np.arange(64) + 0.5) * col).sum() / col.sum() - (20 + y)) < 1e-4 and abs(col.sum() - 1) < 1e-4
+    rng = np.random.default_rng(seed)
+    faces = rng.uniform(-8, 40, (3, 68, 2)).astype(np.float32)  # (3, 68, 2) some points off the 32 px image
+    imgs = landmark_images(faces, 32, cfg, chunk=chunk)
+    xc, yc = np.meshgrid(np.arange(32) + 0.5, np.arange(32) + 0.5)  # (32, 32) pixel centres
+    for img, pts in zip(imgs, faces.astype(np.float64)):
+        want = np.zeros((32, 32))
+        for i, j in SEGMENTS:  # one segment at a time over the whole image
+            a, ab = pts[i], pts[j] - pts[i]
+            u = np.clip(((xc - a[0]) * ab[0] + (yc - a[1]) * ab[1]) / max(ab @ ab, 1e-12), 0, 1)
+            d = np.hypot(xc - a[0] - u * ab[0], yc - a[1] - u * ab[1])
+            want = np.maximum(want, np.clip(cfg.thickness / 2 + 0.5 - d, 0, 1))
+        np.testing.assert_allclose(img, want, atol=1e-4)
 
 
 # --- odd but valid inputs ---------------------------------------------------------------------------------------

@@ -177,6 +177,24 @@ def test_landmark_input_modes(weights, net, photo, mode):
         assert len(np.unique(res.landmark_images)) > 2
 
 
+def test_decoded_images_only_feed_a_translator_trained_on_the_same_drawing(tmp_path, weights):
+    """A landmark generator drawing anti-aliased images cannot feed its decoded images to G (trained on binary)."""
+    import json
+    import shutil
+
+    from cmmnet.errors import CheckpointError
+    from cmmnet.generate import CMMNet, GenerateConfig
+
+    copy = shutil.copytree(weights, tmp_path / "w")
+    cfg_path = copy / "landmark_generator" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["config"]["draw"]["raster"] = "antialiased"
+    cfg_path.write_text(json.dumps(cfg))
+    assert CMMNet.from_pretrained(copy, GenerateConfig(device="cpu")).landmark_generator.cfg.draw.raster == "antialiased"
+    with pytest.raises(CheckpointError, match="drawn"):
+        CMMNet.from_pretrained(copy, GenerateConfig(device="cpu", landmark_input="decoded"))
+
+
 def test_generate_with_a_warped_translator(tmp_path, frl_dir):
     from cmmnet.faces.pipeline import process_image
     from cmmnet.generate import CMMNet, GenerateConfig

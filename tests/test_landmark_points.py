@@ -19,7 +19,8 @@ SMOKE = ["--preset", "smoke", "--set", "run.device=cpu", "run.determinism=determ
 POINTS = ['landmark_generator.readout="linear"', 'lstm.target="points"', 'multimode.target="points"',
           'multimode.recon="best_of_k"', 'lstm.point_frame="retargeted"', 'multimode.point_frame="retargeted"',
           "vae.point_weight=1.0", "lstm.smooth_weight=1.0", "multimode.smooth_weight=1.0", "lstm.h0_noise=0.5",
-          "multimode.h0_noise=0.5", "lstm.velocity_weight=1.0"]
+          "multimode.h0_noise=0.5", "lstm.velocity_weight=1.0", 'landmark_generator.draw.raster="antialiased"',
+          "vae.shape_augment=0.5", "lstm.readout_shape_augment=0.5"]
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,8 @@ def test_train_on_points_end_to_end(tiny_data, tmp_path):
     gen = LandmarkGenerator.from_pretrained(out / "landmark_generator")
     assert gen.readout is not None and int(gen.readout.fitted) == 1
     lm = np.load(tiny_data / "landmarks.npy")[0, 0]
+    y0 = gen.draw_neutral(lm)  # drawn as it was trained: anti-aliased, grey levels between the lines' 0 and 1
+    assert gen.cfg.draw.raster == "antialiased" and ((y0 > 0.05) & (y0 < 0.95)).sum() > 100
     res = gen.generate(lm, "posed")
     assert res.points.shape == (4, 32, 68, 2)
     np.testing.assert_allclose(res.points, gen.readout(torch.from_numpy(res.embeddings)).numpy(), atol=1e-4)
@@ -147,11 +150,12 @@ def test_retargeted_points_ignore_the_readouts_neutral_error(frame):
         assert not torch.allclose(shifted, base)
 
 
-def test_shape_augment_draws_the_moved_points_and_is_a_function_of_the_step(tiny_data):
-    """vae.shape_augment: each image is its landmarks moved by a random shape-model offset and drawn again; the
-    same step gives the same batch (resume and DDP stay exact), another step other shapes."""
+@pytest.mark.parametrize("raster", ["binary", "antialiased"])
+def test_shape_augment_draws_the_moved_points_and_is_a_function_of_the_step(tiny_data, raster):
+    """vae.shape_augment: each image is its landmarks moved by a random shape-model offset and drawn again (as the
+    generator draws); the same step gives the same batch (resume and DDP stay exact), another step other shapes."""
     from cmmnet.data import load_dataset
-    from cmmnet.faces import draw_landmarks
+    from cmmnet.faces import LandmarkDrawConfig, landmark_images
     from cmmnet.models.landmark_generator import LandmarkGeneratorConfig
     from cmmnet.training.batches import BatchKey
     from cmmnet.training.landmark import _LandmarkFrames
@@ -159,14 +163,14 @@ def test_shape_augment_draws_the_moved_points_and_is_a_function_of_the_step(tiny
     d = load_dataset(tiny_data).subset("train")
     lm = torch.from_numpy(np.asarray(d.landmarks, dtype=np.float32))
     imgs = torch.from_numpy(np.asarray(d.landmark_images))
-    gen = LandmarkGenerator(LandmarkGeneratorConfig())
+    gen = LandmarkGenerator(LandmarkGeneratorConfig(draw=LandmarkDrawConfig(raster=raster)))
     gen.points.fit_pca(lm.reshape(-1, 68, 2).numpy())
     frames = _LandmarkFrames(imgs, lm, gen, 0.5, (0, "vae", "augment"))
     key = BatchKey(0, 3, np.array([[0, 0], [1, 5]]))
     y, p = frames[key]
     assert 0.005 < (p - lm[[0, 1], [0, 5]]).abs().mean() < 3.0  # moved, by less than a face changes
     for img, pts in zip(y[:, 0].numpy(), p.numpy()):
-        np.testing.assert_array_equal(img, draw_landmarks(pts, gen.cfg.image_size, gen.cfg.draw))
+        np.testing.assert_array_equal(img, landmark_images(pts, gen.cfg.image_size, gen.cfg.draw)[0])
     y2, p2 = frames[key]
     assert torch.equal(y, y2) and torch.equal(p, p2)
     assert not torch.equal(p, frames[key._replace(step=4)][1])

@@ -12,7 +12,7 @@ from .align import (
     warp_image,
 )
 from .detect import DetectorConfig, Face, FaceDetector
-from .draw import CONTOURS, LandmarkDrawConfig, draw_landmarks, draw_overlay
+from .draw import CONTOURS, LandmarkDrawConfig, draw_landmarks, draw_overlay, landmark_images
 from .image_io import read_image, read_image_scaled
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "between_alignments",
     "draw_landmarks",
     "draw_overlay",
+    "landmark_images",
     "estimate_alignment",
     "eye_centres",
     "invert_transform",

@@ -210,6 +210,9 @@ class CMMNet:
         if not same and self.config.landmark_input == "decoded":
             raise CheckpointError(f"landmark_input 'decoded' feeds the landmark generator's {lg.image_size}px images "
                                   f"to a translator aligned otherwise ({tr.align}); use 'retargeted' or 'redrawn'")
+        if lg.draw != tr.draw and self.config.landmark_input == "decoded":
+            raise CheckpointError(f"landmark_input 'decoded' feeds the landmark generator's images, drawn {lg.draw}, "
+                                  f"to a translator trained on images drawn {tr.draw}; use 'retargeted' or 'redrawn'")
         self._detector: FaceDetector | None = None
 
     # ------------------------------------------------------------------------------------------------ loading

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..errors import CmmnetError
 from ..faces.align import AlignConfig
-from ..faces.draw import LandmarkDrawConfig, draw_landmarks
+from ..faces.draw import LandmarkDrawConfig, landmark_images
 from .conditional_lstm import ConditionalLSTM, ConditionalLSTMConfig
 from .landmark_vae import LandmarkVAE, LandmarkVAEConfig
 from .multimode import MultiModeConfig, MultiModeLSTMs, Phi
@@ -169,8 +169,7 @@ class LandmarkGenerator(nn.Module):
 
     def draw_neutral(self, neutral_landmarks: np.ndarray) -> np.ndarray:
         """(68, 2) aligned px -> (S, S) float32 landmark image y0, drawn as the training data was."""
-        return draw_landmarks(self.check_neutral(neutral_landmarks), self.cfg.image_size, self.cfg.draw
-                              ).astype(np.float32)
+        return landmark_images(self.check_neutral(neutral_landmarks), self.cfg.image_size, self.cfg.draw)[0]
 
     @torch.no_grad()
     def generate_many(self, neutral_landmarks: np.ndarray, labels: list[str | int] | tuple[str | int, ...],

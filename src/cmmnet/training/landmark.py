@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from ..data.format import SmileDataset
 from ..errors import CmmnetError
-from ..faces import draw_landmarks
+from ..faces import landmark_images
 from ..losses import landmark as L
 from ..models.io import update_model_index
 from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
@@ -95,6 +95,9 @@ class LSTMPhaseConfig:
     h0_noise: float = 0.0
     readout_ridge: float = 1e-6  # ridge penalty (per frame) of the read-out fit
     readout_frame_stride: int = 4  # the read-out is fitted on every n-th frame of each train sequence
+    # those frames' landmarks moved by random shape-model offsets (as vae.shape_augment; 0 = as they are): a read-out
+    # fitted on the train people's shapes alone extrapolates worse to new faces than the encoder does
+    readout_shape_augment: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,17 @@ def _train_arrays(data: SmileDataset, gen_cfg: LandmarkGeneratorConfig) -> tuple
     return imgs, labels
 
 
+def _drawn(imgs: torch.Tensor, points: torch.Tensor, gen_cfg: LandmarkGeneratorConfig) -> torch.Tensor:
+    """The generator's images of the train frames: the dataset's own (binary), or for an anti-aliased
+    ``landmark_generator.draw`` drawn again from the frames' landmarks ``points`` (N, T, 68, 2), float16."""
+    if gen_cfg.draw.raster == "binary":
+        return imgs
+    t0 = time.perf_counter()
+    flat = landmark_images(points.reshape(-1, 68, 2).numpy(), gen_cfg.image_size, gen_cfg.draw)  # (N T, S, S)
+    log.info("drew %d %s landmark images in %.0f s", len(flat), gen_cfg.draw.raster, time.perf_counter() - t0)
+    return torch.from_numpy(flat.astype(np.float16)).reshape(imgs.shape)  # (N, T, S, S)
+
+
 def _train_points(data: SmileDataset) -> torch.Tensor:
     """The train split's landmarks (N, T, 68, 2) float32, aligned pixels."""
     return torch.from_numpy(np.ascontiguousarray(data.subset("train").landmarks, dtype=np.float32))
@@ -309,13 +323,13 @@ def _export(gen: LandmarkGenerator, run: Run) -> None:
 
 
 class _LandmarkFrames(Dataset):
-    """Phase 1 batches: ``key.items`` (B, 2) (sequence, frame) -> landmark images (B, 1, S, S) in {0, 1} and their
+    """Phase 1 batches: ``key.items`` (B, 2) (sequence, frame) -> landmark images (B, 1, S, S) in [0, 1] and their
     landmarks (B, 68, 2); with ``augment`` > 0 the landmarks moved by random shape-model offsets (a pure function of
     the step) and drawn again."""
 
     def __init__(self, imgs: torch.Tensor, points: torch.Tensor, gen: LandmarkGenerator, augment: float,
                  key: tuple):
-        self.imgs, self.points = imgs, points  # (N, T, S, S) uint8, (N, T, 68, 2) float32
+        self.imgs, self.points = imgs, points  # (N, T, S, S) uint8 or float16, (N, T, 68, 2) float32
         self.augment, self.key = augment, key
         self.draw, self.size = gen.cfg.draw, gen.cfg.image_size
         pm = gen.points
@@ -332,8 +346,8 @@ class _LandmarkFrames(Dataset):
         rng = np.random.default_rng(stable_seed(*self.key, key.epoch, key.step))
         z = rng.standard_normal((len(pts), len(self.basis))) * self.augment  # (B, n)
         moved = pts.numpy().astype(np.float64) + (z @ self.basis).reshape(-1, 68, 2)  # (B, 68, 2)
-        imgs = np.stack([draw_landmarks(m, self.size, self.draw) for m in moved])  # (B, S, S)
-        return torch.from_numpy(imgs).float()[:, None], torch.from_numpy(moved.astype(np.float32))
+        imgs = landmark_images(moved, self.size, self.draw)  # (B, S, S)
+        return torch.from_numpy(imgs)[:, None], torch.from_numpy(moved.astype(np.float32))
 
 
 class _LandmarkSequences(Dataset):
@@ -371,18 +385,25 @@ class _PointSequences(Dataset):
 
 
 @torch.no_grad()
-def _fit_readout(gen: LandmarkGenerator, imgs: torch.Tensor, points: torch.Tensor, cfg: LSTMPhaseConfig,
+def _fit_readout(gen: LandmarkGenerator, imgs: torch.Tensor, points: torch.Tensor, cfg: LSTMPhaseConfig, seed: int,
                  device: torch.device, chunk: int = 256) -> None:
-    """Fit the linear read-out on every ``readout_frame_stride``-th train frame's encoder mean (VAE in eval mode)."""
+    """Fit the linear read-out on every ``readout_frame_stride``-th train frame's encoder mean (VAE in eval mode),
+    each frame's landmarks moved by ``readout_shape_augment`` shape-model offsets and drawn again."""
     assert gen.readout is not None  # checked by _train_sequences
-    frames = imgs[:, ::cfg.readout_frame_stride].reshape(-1, *imgs.shape[2:])  # (M, S, S) uint8
+    n, t = imgs.shape[:2]
+    seqs, frames = np.meshgrid(np.arange(n), np.arange(0, t, cfg.readout_frame_stride), indexing="ij")
+    items = np.stack([seqs.ravel(), frames.ravel()], 1)  # (M, 2) (sequence, frame)
+    source = _LandmarkFrames(imgs, points, gen, cfg.readout_shape_augment, (seed, "lstm", "readout"))
     was = gen.vae.training
     gen.vae.eval()
-    mu = torch.cat([gen.vae.encode(frames[i:i + chunk].float()[:, None].to(device))[0].float().cpu()
-                    for i in range(0, len(frames), chunk)])  # (M, D)
+    mu, pts = [], []
+    for step, i in enumerate(range(0, len(items), chunk)):
+        y, p = source[BatchKey(0, step, items[i:i + chunk])]  # (B, 1, S, S), (B, 68, 2)
+        mu.append(gen.vae.encode(y.to(device))[0].float().cpu())  # (B, D)
+        pts.append(p)
     gen.vae.train(was)
-    gen.readout.fit(mu, points[:, ::cfg.readout_frame_stride].reshape(-1, 68, 2), cfg.readout_ridge)
-    log.info("point read-out fitted on %d frames", len(frames))
+    gen.readout.fit(torch.cat(mu), torch.cat(pts), cfg.readout_ridge)
+    log.info("point read-out fitted on %d frames", len(items))
 
 
 def _clip(params: list[torch.nn.Parameter], value: float) -> None:
@@ -399,6 +420,7 @@ def train_vae(cfg: VAEPhaseConfig, gen_cfg: LandmarkGeneratorConfig, data: Smile
     gen = _build(phase, None, gen_cfg, data, run)
     if _skip_if_complete(phase, gen, cfg.epochs, run):
         return
+    imgs = _drawn(imgs, pts, gen_cfg)
     step_mod = _VAEStep(gen, cfg, pts.reshape(-1, 68, 2).mean(0))
     opt = torch.optim.Adam(step_mod.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     models: dict[str, nn.Module] = {"generator": gen}
@@ -449,10 +471,11 @@ def _train_sequences(phase: str, prev: str, cfg: LSTMPhaseConfig | MultiModePhas
         raise CmmnetError(f"{phase}.target=\"points\" reads points from embeddings: set "
                           "landmark_generator.readout=\"linear\" (from the vae phase on)")
     pts = _train_points(data) if on_points else None  # (N, T, 68, 2)
+    imgs = _drawn(imgs, _train_points(data) if pts is None else pts, gen_cfg)
     step_mod: nn.Module
     if pts is not None:
         if isinstance(cfg, LSTMPhaseConfig):
-            _fit_readout(gen, imgs, pts, cfg, run.dist.device)
+            _fit_readout(gen, imgs, pts, cfg, run.seed, run.dist.device)
         step_mod = _PointSequenceStep(gen, cfg)
     elif isinstance(cfg, MultiModePhaseConfig):
         step_mod = _SequenceStep(gen, kl_weight, cfg.vae_weight, True, cfg.recon_weight, cfg.pull_weight,

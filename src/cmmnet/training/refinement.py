@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..config import from_dict
 from ..data.format import SmileDataset
 from ..data.torch_dataset import _BatchDataset
 from ..errors import CmmnetError
+from ..faces.draw import LandmarkDrawConfig
 from ..models.io import save_pretrained, update_model_index
 from ..models.refiner import RefinerConfig, RefinerNet, blend
 from ..render.config import WarpRenderConfig
@@ -141,7 +143,7 @@ def _check(cfg: RefinementPhaseConfig, data: SmileDataset) -> None:
         raise CmmnetError(f"refinement: dataset images are {data.image_size}px but refinement.refiner.image_size is "
                           f"{cfg.refiner.image_size}; use --set refinement.refiner.image_size={data.image_size}")
     drawn = data.meta.get("extra", {}).get("draw")  # as cmmnet synth records it
-    if isinstance(drawn, dict) and drawn != {"style": cfg.refiner.draw.style, "thickness": cfg.refiner.draw.thickness}:
+    if isinstance(drawn, dict) and from_dict(LandmarkDrawConfig, drawn, "draw") != cfg.refiner.draw:
         raise CmmnetError(f"refinement: the dataset's landmark images were drawn with {drawn}, the refiner's config "
                           f"says {cfg.refiner.draw}; use --set refinement.refiner.draw.style=... / .thickness=...")
 
