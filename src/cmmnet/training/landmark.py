@@ -272,13 +272,14 @@ def _train_arrays(data: SmileDataset, gen_cfg: LandmarkGeneratorConfig) -> tuple
     return imgs, labels
 
 
-def _drawn(imgs: torch.Tensor, points: torch.Tensor, gen_cfg: LandmarkGeneratorConfig) -> torch.Tensor:
-    """The generator's images of the train frames: the dataset's own (binary), or for an anti-aliased
-    ``landmark_generator.draw`` drawn again from the frames' landmarks ``points`` (N, T, 68, 2), float16."""
+def _drawn(imgs: torch.Tensor, data: SmileDataset, gen_cfg: LandmarkGeneratorConfig) -> torch.Tensor:
+    """The generator's images of the train frames: the dataset's own ``imgs`` (binary), or for an anti-aliased
+    ``landmark_generator.draw`` drawn again from the frames' landmarks, (N, T, S, S) float16."""
     if gen_cfg.draw.raster == "binary":
         return imgs
     t0 = time.perf_counter()
-    flat = landmark_images(points.reshape(-1, 68, 2).numpy(), gen_cfg.image_size, gen_cfg.draw)  # (N T, S, S)
+    points = _train_points(data).reshape(-1, 68, 2).numpy()  # (N T, 68, 2)
+    flat = landmark_images(points, gen_cfg.image_size, gen_cfg.draw)  # (N T, S, S)
     log.info("drew %d %s landmark images in %.0f s", len(flat), gen_cfg.draw.raster, time.perf_counter() - t0)
     return torch.from_numpy(flat.astype(np.float16)).reshape(imgs.shape)  # (N, T, S, S)
 
@@ -420,7 +421,7 @@ def train_vae(cfg: VAEPhaseConfig, gen_cfg: LandmarkGeneratorConfig, data: Smile
     gen = _build(phase, None, gen_cfg, data, run)
     if _skip_if_complete(phase, gen, cfg.epochs, run):
         return
-    imgs = _drawn(imgs, pts, gen_cfg)
+    imgs = _drawn(imgs, data, gen_cfg)
     step_mod = _VAEStep(gen, cfg, pts.reshape(-1, 68, 2).mean(0))
     opt = torch.optim.Adam(step_mod.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     models: dict[str, nn.Module] = {"generator": gen}
@@ -471,7 +472,7 @@ def _train_sequences(phase: str, prev: str, cfg: LSTMPhaseConfig | MultiModePhas
         raise CmmnetError(f"{phase}.target=\"points\" reads points from embeddings: set "
                           "landmark_generator.readout=\"linear\" (from the vae phase on)")
     pts = _train_points(data) if on_points else None  # (N, T, 68, 2)
-    imgs = _drawn(imgs, _train_points(data) if pts is None else pts, gen_cfg)
+    imgs = _drawn(imgs, data, gen_cfg)
     step_mod: nn.Module
     if pts is not None:
         if isinstance(cfg, LSTMPhaseConfig):
