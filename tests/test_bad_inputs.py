@@ -281,6 +281,8 @@ CASES += [
     Case("train-bad-phase", [*_T, "--out", "run", "--phases", "dance"], "unknown phase"),
     Case("train-seed-2**64", [*_T, "--out", "run", "--set", "run.seed=18446744073709551616"], "run.seed"),
     Case("train-set-unknown", [*_T, "--out", "run", "--set", "nope.x=1"], "no config section"),
+    Case("train-antialiased-dots", [*_T, "--out", "run", "--set", 'landmark_generator.draw.raster="antialiased"',
+                                    'landmark_generator.draw.style="dots"'], "draws lines"),
     Case("train-cranet-huge", [*_T, "--out", "run", "--phases", "cranet", "--set",
                                "cranet.model.channels=[1000000,1000000,1000000,1000000]"], "(limit 1,000,000,000)"),
     Case("train-videogan-huge", [*_T, "--out", "run", "--phases", "videogan", "--set",

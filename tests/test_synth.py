@@ -46,7 +46,7 @@ def test_layout_and_counts(dataset):
     assert counts["style"] == {s: n // 3 for s in STYLE_NAMES}
     for li in range(2):  # both labels carry all three styles
         assert set(dataset.styles[dataset.labels == li].tolist()) == {0, 1, 2}
-    assert dataset.meta["extra"]["draw"] == {"style": "lines", "thickness": 1}
+    assert dataset.meta["extra"]["draw"] == {"style": "lines", "thickness": 1, "raster": "binary"}
     assert dataset["au_intensity"].shape == (n, 32, 3)
     assert dataset["neutral_landmarks"].shape == (n, 68, 2)
     assert set(np.unique(dataset.landmark_images).tolist()) <= {0, 1}

@@ -8,6 +8,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..errors import ConfigError
+
 # iBUG 68-point groups: (first, last inclusive, closed contour)
 CONTOURS: tuple[tuple[int, int, bool], ...] = (
     (0, 16, False),  # jaw line
@@ -34,6 +36,11 @@ class LandmarkDrawConfig:
     # for thickness t, so the grey levels keep where a line lies within its pixel (a binary 64 px drawing alone
     # moves each point by 0.025 IOD, RMS, to its pixel's centre). Lines only. See docs/faces.md.
     raster: Literal["binary", "antialiased"] = "binary"
+
+    def __post_init__(self) -> None:
+        if self.raster != "binary" and self.style != "lines":
+            raise ConfigError(f"draw.raster={self.raster!r} draws lines; set draw.style=\"lines\" or draw.raster="
+                              "\"binary\"")
 
 
 def draw_landmarks(landmarks: np.ndarray, size: int, config: LandmarkDrawConfig | None = None) -> np.ndarray:
@@ -76,8 +83,6 @@ def landmark_images(landmarks: np.ndarray, size: int, config: LandmarkDrawConfig
     pts = np.asarray(landmarks, dtype=np.float32).reshape(-1, 68, 2)  # (N, 68, 2)
     if cfg.raster == "binary":
         return np.stack([draw_landmarks(p, size, cfg) for p in pts]).astype(np.float32).reshape(-1, size, size)
-    if cfg.style != "lines":
-        raise ValueError(f"the {cfg.raster!r} raster draws lines, not {cfg.style!r}")
     centre = np.arange(size, dtype=np.float32) + 0.5  # pixel j's centre (draw_landmarks' convention)
     reach = cfg.thickness / 2 + 0.5  # pixels farther than this from every segment stay 0
     out = np.zeros((len(pts), size, size), np.float32)
