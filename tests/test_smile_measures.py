@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cmmnet.evaluation import smile_measures as sm
 
@@ -108,3 +110,25 @@ def test_typical_displacement_is_mean_canonical_motion():
     pairs_s = np.stack([_smile(a, 0.2), _similarity(_smile(a, 0.2), 0.3, 2.0, (5.0, -3.0))])
     d = sm.typical_displacement(pairs_n, pairs_s)
     np.testing.assert_allclose(d, sm.canonical(_smile(a, 0.2)) - sm.canonical(a), atol=1e-9)
+
+
+@given(st.floats(0.005, 0.05), st.integers(0, 2**32 - 1))
+@settings(max_examples=20, deadline=None)
+def test_along_contour_splits_sliding_from_moving_off_the_line(step, seed):
+    """Jaw points slid along the jaw line err along it only; moved along its normal, across it only."""
+    from cmmnet.evaluation.landmark_stages import along_contour
+
+    rng = np.random.default_rng(seed)
+    truth = _similarity(_face(), rng.uniform(-0.3, 0.3), rng.uniform(0.5, 3), tuple(rng.uniform(-50, 50, 2)))[None]
+    jaw = truth[0, :17]
+    tangent = np.gradient(jaw, axis=0)
+    tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
+    iod = np.linalg.norm(truth[0, 42:48].mean(0) - truth[0, 36:42].mean(0))
+    slid = truth.copy()
+    slid[0, :17] += step * iod * tangent  # (1, 68, 2) sliding along a line of near-constant direction
+    normal = np.stack([tangent[:, 1], -tangent[:, 0]], 1)
+    off = truth.copy()
+    off[0, :17] += step * iod * normal
+    a, b = along_contour(slid, truth), along_contour(off, truth)
+    assert a["along"] > 0.8 * step and a["across"] < 0.35 * step
+    assert b["across"] > 0.8 * step and b["along"] < 0.35 * step

@@ -12,7 +12,8 @@ For the test people of a dataset, each with a real neutral and a real smiling ph
    ``cmmnet generate`` draws them), then :func:`smile_measures.generation_measures`.
 
 Stages 2 and 3 report the neutral and the smiling shape read back and the smile's displacement (the retargeted
-read-back smile ``neutral + read(smile) - read(neutral)``), each the median canonical RMS to the real shape.
+read-back smile ``neutral + read(smile) - read(neutral)``), each the median canonical RMS to the real shape; stage 3
+also how the smile's jaw points err along the drawn contour and across it (:func:`along_contour`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,22 @@ def _summary(neutral: np.ndarray, smile: np.ndarray, read0: np.ndarray, read1: n
             "displacement": float(np.median(_retargeted_rms(neutral, read0, read1, smile)))}
 
 
+def along_contour(read: np.ndarray, truth: np.ndarray, first: int = 0, last: int = 16) -> dict[str, float]:
+    """How the error of ``read`` (B, 68, 2) against ``truth`` on the open contour ``first..last`` (the jaw by
+    default) splits into its part along the contour (points sliding along a drawn line, which the line does not
+    show) and across it: median over shapes of each part's RMS, canonical units (IOD)."""
+    ct = np.stack([sm.canonical(p) for p in truth])[:, first:last + 1]  # (B, P, 2)
+    err = np.stack([sm.canonical(p) for p in read])[:, first:last + 1] - ct  # (B, P, 2)
+    ahead = np.concatenate([ct[:, 1:], ct[:, -1:]], 1)  # (B, P, 2) next point (the last: itself)
+    behind = np.concatenate([ct[:, :1], ct[:, :-1]], 1)  # (B, P, 2) previous point (the first: itself)
+    tangent = ahead - behind
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=-1, keepdims=True), 1e-12)  # (B, P, 2) unit
+    along = (err * tangent).sum(-1)  # (B, P)
+    across = err[..., 0] * tangent[..., 1] - err[..., 1] * tangent[..., 0]  # (B, P)
+    return {"along": float(np.median(np.sqrt((along ** 2).mean(1)))),
+            "across": float(np.median(np.sqrt((across ** 2).mean(1))))}
+
+
 @torch.no_grad()
 def read_stages(gen: LandmarkGenerator, neutral: np.ndarray, smile: np.ndarray) -> dict[str, dict[str, float]]:
     """Stages 2-3 for aligned shapes ``neutral`` / ``smile`` (B, 68, 2) of the generator's face size."""
@@ -88,6 +105,7 @@ def read_stages(gen: LandmarkGenerator, neutral: np.ndarray, smile: np.ndarray) 
     else:
         vae = [gen.points.fit(gen.vae.decode(m)[:, 0], init=start).cpu().numpy() for m in mu]
     return {"read_points": _summary(neutral, smile, *fit), "vae_round_trip": _summary(neutral, smile, *vae),
+            "vae_round_trip_jaw": along_contour(vae[1], smile),  # the smile's jaw points: along / across the line
             "whole_smile": float(np.median(sm.canonical_rms(neutral, smile)))}
 
 
