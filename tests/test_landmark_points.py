@@ -20,7 +20,7 @@ POINTS = ['landmark_generator.readout="linear"', 'lstm.target="points"', 'multim
           'multimode.recon="best_of_k"', 'lstm.point_frame="retargeted"', 'multimode.point_frame="retargeted"',
           "vae.point_weight=1.0", "lstm.smooth_weight=1.0", "multimode.smooth_weight=1.0", "lstm.h0_noise=0.5",
           "multimode.h0_noise=0.5", "lstm.velocity_weight=1.0", 'landmark_generator.draw.raster="antialiased"',
-          "vae.shape_augment=0.5", "lstm.readout_shape_augment=0.5"]
+          "vae.shape_augment=0.5", "lstm.readout_shape_augment=0.5", "multimode.modes_eye_weight=3"]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,12 @@ def test_point_error_and_best_of_k():
     tgt = torch.ones(2, 68, 2)
     assert torch.allclose(L.point_error(pts, tgt, "l1"), torch.ones(2))
     assert torch.allclose(L.point_error(pts, tgt, "l2"), torch.full((2,), 2.0))
+    eyes = tgt.clone()
+    eyes[:, 36:48] = 3.0  # the eyes 3 px off per coordinate, every other point 1
+    w = torch.ones(68)
+    w[36:48] = 4.0
+    assert torch.allclose(L.point_error(pts, eyes, "l1", torch.ones(68)), L.point_error(pts, eyes, "l1"))
+    assert torch.allclose(L.point_error(pts, eyes, "l1", w), torch.full((2,), (56 * 1 + 12 * 4 * 3) / (56 + 48)))
     err = torch.tensor([[1.0, 3.0, 5.0], [4.0, 2.0, 6.0]], requires_grad=True)
     loss = L.best_of_k(err, eps=0.3)
     assert loss.item() == pytest.approx(((0.7 * 1 + 0.1 * 9) + (0.7 * 2 + 0.1 * 12)) / 2)

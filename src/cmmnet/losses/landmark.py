@@ -49,12 +49,17 @@ def mode_accuracy(logits: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(-1) == torch.arange(k, device=logits.device)).float().mean()
 
 
-def point_error(points: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+def point_error(points: torch.Tensor, target: torch.Tensor, kind: str,
+                weights: torch.Tensor | None = None) -> torch.Tensor:
     """Per-shape distance of read-out points (..., 68, 2) to target points (broadcastable), in pixels: ``"l1"`` the
     mean absolute coordinate difference (its minimiser is the per-coordinate median, so a mixture of styles gives
-    the most common shape, not their average), ``"l2"`` the mean squared point distance; returns (...)."""
+    the most common shape, not their average), ``"l2"`` the mean squared point distance; returns (...). ``weights``
+    (68,): a weighted mean over the points instead."""
     d = points.float() - target.float()
-    return d.abs().mean((-2, -1)) if kind == "l1" else d.pow(2).sum(-1).mean(-1)
+    per_point = d.abs().mean(-1) if kind == "l1" else d.pow(2).sum(-1)  # (..., 68)
+    if weights is None:
+        return per_point.mean(-1)
+    return (per_point * weights).sum(-1) / weights.sum()
 
 
 def roughness(points: torch.Tensor) -> torch.Tensor:

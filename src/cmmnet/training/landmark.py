@@ -122,6 +122,9 @@ class MultiModePhaseConfig:
     velocity_weight: float = 0.0  # as LSTMPhaseConfig.velocity_weight (the conditional sequence)
     h0_noise: float = 0.0  # as LSTMPhaseConfig.h0_noise
     modes_point_loss: Literal["l1", "l2"] = "l2"  # of the modes in the best-of-K term (target "points")
+    # the eyes' 12 points counted this many times in the modes' best-of-K error (1 = as every point): closing eyes
+    # move 12 points by a little where an opening mouth moves 20 by a lot
+    modes_eye_weight: float = 1.0
     # "conditional": the paper's reconstruction of the conditional sequence only; "best_of_k": + each real
     # sequence reconstructed by the mode closest to it (winner takes all), so each mode takes one way of smiling
     recon: Literal["conditional", "best_of_k"] = "conditional"
@@ -209,6 +212,12 @@ class _PointSequenceStep(nn.Module):
         modes = isinstance(cfg, MultiModePhaseConfig)
         self.multimode = gen.multimode if modes else None
         self.phi = gen.phi if modes else None
+        w = None  # (68,) weights of the points in the modes' best-of-K error; None = all equal
+        if modes and cfg.modes_eye_weight != 1:
+            w = torch.ones(68)
+            w[36:48] = cfg.modes_eye_weight
+        self.point_weights: torch.Tensor | None
+        self.register_buffer("point_weights", w, persistent=False)
 
     def forward(self, y0: torch.Tensor, labels: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
         """``y0`` (B, 1, S, S) neutral frames, ``labels`` (B,), ``points`` (B, T, 68, 2) the real sequences."""
@@ -232,7 +241,8 @@ class _PointSequenceStep(nn.Module):
             out.update(pull=pull, push=push, mode_acc=L.mode_accuracy(logits))
             if cfg.recon == "best_of_k":
                 read_k = self._read(hk, points[:, None, :1])  # (B, K, T, 68, 2)
-                err = L.point_error(read_k, points[:, None], cfg.modes_point_loss).mean(-1)  # (B, K)
+                err = L.point_error(read_k, points[:, None], cfg.modes_point_loss,
+                                    self.point_weights).mean(-1)  # (B, K)
                 best = L.best_of_k(err, cfg.best_of_k_eps)
                 loss = loss + cfg.best_of_k_weight * best
                 out["best_of_k"] = best
