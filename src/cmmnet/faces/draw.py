@@ -44,7 +44,8 @@ class LandmarkDrawConfig:
 
 
 def draw_landmarks(landmarks: np.ndarray, size: int, config: LandmarkDrawConfig | None = None) -> np.ndarray:
-    """(size, size) uint8 image in {0, 1} of (68, 2) landmarks given in that image's pixels."""
+    """(size, size) uint8 image in {0, 1} of (68, 2) landmarks given in that image's pixels (the binary raster only;
+    :func:`landmark_images` draws either)."""
     cfg = config or LandmarkDrawConfig()
     if cfg.raster != "binary":
         raise ValueError(f"draw_landmarks draws binary images, not {cfg.raster!r} ones: use landmark_images")
@@ -82,7 +83,7 @@ def landmark_images(landmarks: np.ndarray, size: int, config: LandmarkDrawConfig
     cfg = config or LandmarkDrawConfig()
     pts = np.asarray(landmarks, dtype=np.float32).reshape(-1, 68, 2)  # (N, 68, 2)
     if cfg.raster == "binary":
-        return np.stack([draw_landmarks(p, size, cfg) for p in pts]).astype(np.float32).reshape(-1, size, size)
+        return np.stack([draw_landmarks(p, size, cfg) for p in pts]).astype(np.float32)  # (N, S, S)
     centre = np.arange(size, dtype=np.float32) + 0.5  # pixel j's centre (draw_landmarks' convention)
     reach = cfg.thickness / 2 + 0.5  # pixels farther than this from every segment stay 0
     out = np.zeros((len(pts), size, size), np.float32)
