@@ -14,6 +14,8 @@ class FieldConfig:
     grid_step: float = 1 / 12  # coarse node spacing as a fraction of the IOD (at least 2 px)
     regularization: float = 1e-3  # smoothing-TPS lambda in IOD^2 units (spline's kernel in IOD units)
     max_displacement: float = 0.45  # each landmark moves at most this many IODs
+    lid_guide: float = 0.6  # spline guides this share of the way from each upper lid up to its brow (0: none)
+    under_eye_guide: float = 0.15  # IOD below each lower lid: a guide moving with it
     closed_gap: float = 0.01  # IOD: facing lip/lid points are kept at least this far apart (source and target)
     min_jacobian: float = 0.05  # least corner cross product of a mapped cell, relative to the undeformed cell
     repair_iterations: int = 6  # local smoothing passes around bad cells before the global fallback

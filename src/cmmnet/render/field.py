@@ -136,6 +136,73 @@ def prepare_shapes(source: np.ndarray, targets: np.ndarray, iod: float,
     return src, src + d
 
 
+UPPER_LIDS = ((37, 38), (43, 44))  # per eye: the upper lid's middle points
+LOWER_LIDS = ((41, 40), (47, 46))  # and the lower lid's
+BROWS = (tuple(range(17, 22)), tuple(range(22, 27)))
+
+
+def _face_axes(shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors along the eye line and down the face (image coordinates, y down)."""
+    d = shape[42:48].mean(0) - shape[36:42].mean(0)
+    along = d / max(float(np.hypot(*d)), 1e-9)
+    return along, np.array([-along[1], along[0]])
+
+
+def _along_weights(xs: np.ndarray, x: float) -> np.ndarray:
+    """(n,) weights of linear interpolation at ``x`` between the points at ``xs`` (n,) (flat beyond the ends)."""
+    order = np.argsort(xs)
+    w = np.zeros(len(xs))
+    k = int(np.clip(np.searchsorted(xs[order], x), 1, len(xs) - 1))
+    lo, hi = xs[order[k - 1]], xs[order[k]]
+    f = float(np.clip((x - lo) / max(hi - lo, 1e-9), 0.0, 1.0))
+    w[order[k - 1]], w[order[k]] = 1.0 - f, f
+    return w
+
+
+def guide_points(src: np.ndarray, tgt: np.ndarray, anchors: np.ndarray, iod: float,
+                 cfg: FieldConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Extra spline centres that keep the lids' motion on the lids: source (G, 2) and targets (T, G, 2).
+
+    A spline through a lid that closes over the small gap of an eye keeps the lids' steep slope beyond them: the brow
+    is dragged down over the eye and the cheek pulled up. So above each upper-lid point, ``lid_guide`` of the way up
+    to the brow, and below each lower-lid point, ``under_eye_guide`` IOD down the face, a guide moves as the face
+    there would if every eye kept its opening: with the forward spline through the landmarks and ``anchors`` whose
+    upper lids move as their lower lids do. The lid's own motion then stretches or folds the lid skin between guide
+    and lid, and the brow, the cheek and every other motion (a smile's) stay what they were. An upper guide never
+    comes closer than half its source distance to its lid's target, and a lid within 0.05 IOD of its brow gets none."""
+    t = len(tgt)
+    along, down = _face_axes(src)
+    g_src, uppers_of = [], []
+    for uppers, lowers, brow in zip(UPPER_LIDS, LOWER_LIDS, BROWS):
+        brow = list(brow)
+        for i in uppers if cfg.lid_guide > 0 else ():
+            w = _along_weights(src[brow] @ along, float(src[i] @ along))  # (5,)
+            lift = cfg.lid_guide * float((src[i] - w @ src[brow]) @ down)  # > 0: the lid is below the brow
+            if lift >= 0.05 * iod * cfg.lid_guide:
+                g_src.append(src[i] - lift * down)
+                uppers_of.append((len(g_src) - 1, i, lift))
+        for i in lowers if cfg.under_eye_guide > 0 else ():
+            g_src.append(src[i] + cfg.under_eye_guide * iod * down)
+    if not g_src:
+        return np.zeros((0, 2)), np.zeros((t, 0, 2))
+    g_src = np.stack(g_src)  # (G, 2)
+    kept = np.array(tgt, np.float64)  # (T, 68, 2) the targets with every eye's opening kept
+    for uppers, lowers in zip(UPPER_LIDS, LOWER_LIDS):
+        for u, d in zip(uppers, lowers):
+            kept[:, u] = src[u] + (tgt[:, d] - src[d])
+    centre = src.mean(0)
+    points = (np.concatenate([src, anchors]) - centre) / iod  # (Q, 2) IOD units
+    moved = np.concatenate([kept - src, np.zeros((t, len(anchors), 2))], 1) / iod  # (T, Q, 2)
+    centres = torch.from_numpy(points.astype(np.float32))[None].expand(t, -1, -1)
+    coef = tps_solve(centres, torch.from_numpy(moved.astype(np.float32)), cfg.regularization)  # (T, Q+3, 2)
+    at = torch.from_numpy(((g_src - centre) / iod).astype(np.float32))[None].expand(t, -1, -1)  # (T, G, 2)
+    g_tgt = g_src + tps_evaluate(coef, centres, at).double().numpy() * iod  # (T, G, 2)
+    for g, i, lift in uppers_of:
+        below = g_tgt[:, g] @ down - (tgt[:, i] @ down - 0.5 * lift)  # (T,) > 0: too close to (or past) the lid
+        g_tgt[:, g] -= np.maximum(below, 0.0)[:, None] * down
+    return g_src, g_tgt
+
+
 def backward_field(source: np.ndarray, targets: np.ndarray, grid: Grid, mask: torch.Tensor, anchors: np.ndarray,
                    iod: float, cfg: FieldConfig | None = None) -> torch.Tensor:
     """Coarse backward map (T, ny, nx, 2): the source position, in photo pixels, of every node of ``grid`` in each
@@ -145,9 +212,12 @@ def backward_field(source: np.ndarray, targets: np.ndarray, grid: Grid, mask: to
     centres floats at once, 0.3 GB for a 2 s clip of four sequences)."""
     cfg = cfg or FieldConfig()
     src, tgt = prepare_shapes(source, targets, iod, cfg)
-    t = len(tgt)
-    centre = src.mean(0)
     anchors = np.asarray(anchors, np.float64)
+    g_src, g_tgt = guide_points(src, tgt, anchors, iod, cfg)
+    centre = src.mean(0)
+    src = np.concatenate([src, g_src])  # (68 + G, 2)
+    tgt = np.concatenate([tgt, g_tgt], 1)  # (T, 68 + G, 2)
+    t = len(tgt)
 
     def unit(p: np.ndarray) -> torch.Tensor:  # photo px -> IOD units about the face centre
         return torch.from_numpy(((p - centre) / iod).astype(np.float32))
