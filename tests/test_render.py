@@ -15,7 +15,7 @@ from cmmnet.errors import CmmnetError
 from cmmnet.faces import FaceDetector, read_image
 from cmmnet.render import WarpRenderer, corner_jacobians
 from cmmnet.render.config import FieldConfig, WarpRenderConfig
-from cmmnet.render.field import upsample
+from cmmnet.render.field import guide_points, upsample
 from cmmnet.render.mask import distance_outside, hull_polygon
 
 
@@ -121,6 +121,34 @@ def test_closing_lids_leave_the_brows_and_cheeks(portrait, guided):
         assert max(moved) < 0.03, moved
     else:
         assert max(moved) > 0.05, moved
+
+
+@settings(max_examples=25, deadline=None)
+@given(angle=st.floats(-0.6, 0.6), scale=st.floats(0.3, 3.0),
+       shift=st.tuples(st.floats(-500, 500), st.floats(-500, 500)), close=st.floats(0.0, 1.0),
+       brow=st.floats(-0.1, 0.1))
+def test_lid_guides_follow_the_face(portrait, angle, scale, shift, close, brow):
+    """The guides are where the face puts them: moving the photo's landmarks, the targets and the anchors by a
+    similarity moves the guides alike; targets equal to the source leave every guide where it is."""
+    _, lm = portrait
+    iod = float(inter_ocular_distance(lm))
+    targets = smile(lm, frames=3, gain=0.2, close_eyes=close)  # (3, 68, 2)
+    targets[:, 17:27, 1] += brow * iod
+    anchors = lm.mean(0) + 1.5 * iod * np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64)
+    cfg = FieldConfig()
+    c, s = np.cos(angle), np.sin(angle)
+    rot = scale * np.array([[c, -s], [s, c]])
+
+    def move(p: np.ndarray) -> np.ndarray:
+        return p @ rot.T + np.array(shift)
+
+    g_src, g_tgt = guide_points(lm, targets, anchors, iod, cfg)
+    m_src, m_tgt = guide_points(move(lm), move(targets), move(anchors), scale * iod, cfg)
+    assert g_src.shape == (8, 2) and g_tgt.shape == (3, 8, 2)
+    np.testing.assert_allclose(m_src, move(g_src), atol=1e-6 * scale * iod)
+    np.testing.assert_allclose(m_tgt, move(g_tgt), atol=1e-4 * scale * iod)  # fp32 spline
+    still_src, still_tgt = guide_points(lm, np.repeat(lm[None], 2, 0), anchors, iod, cfg)
+    np.testing.assert_allclose(still_tgt, np.repeat(still_src[None], 2, 0), atol=1e-4 * iod)
 
 
 def test_frame_zero_is_the_photo(portrait):
