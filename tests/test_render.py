@@ -54,15 +54,24 @@ def smile(lm: np.ndarray, frames: int = 6, gain: float = 0.15, part: float = 0.0
     return np.stack(out)
 
 
-def assert_fold_free(renderer: WarpRenderer, targets: np.ndarray) -> None:
-    """Every mapped cell keeps its orientation, and the per-pixel map's finite-difference Jacobian is > 0."""
+def assert_fold_free(renderer: WarpRenderer, targets: np.ndarray) -> int:
+    """Every mapped cell of the spline keeps its orientation and so does the per-pixel map (finite-difference
+    Jacobian > 0) wherever the eyes' meshes leave the spline's map; a mesh is used in a frame only when its map keeps
+    its orientation in every triangle (there the map is affine per triangle, and the lid's edge a deliberate
+    discontinuity: what the lid covers is not shown). Returns how many eye-frames used a mesh."""
     region = renderer.region(targets)
     coarse = renderer.field(targets, region)  # (T, ny, nx, 2)
     assert float(corner_jacobians(coarse, region.grid.step).min()) > 0
-    full = upsample(coarse, region.grid)  # (T, H, W, 2)
+    full = renderer.pixel_map(targets, region, coarse)  # (T, H, W, 2) with the eyes' meshes
+    spline = upsample(coarse, region.grid)[:, :full.shape[1], :full.shape[2]]
+    meshed = (full != spline).any(-1)  # (T, H, W)
     dx, dy = full[:, :-1, 1:] - full[:, :-1, :-1], full[:, 1:, :-1] - full[:, :-1, :-1]
     det = dx[..., 0] * dy[..., 1] - dx[..., 1] * dy[..., 0]
-    assert float(det.min()) > 0
+    plain = ~(meshed[:, :-1, :-1] | meshed[:, :-1, 1:] | meshed[:, 1:, :-1])
+    assert float(det[plain].min()) > 0
+    used = [(j > 0).all(1) for j in renderer.eye_jacobians(targets, region, coarse)]  # (T,) per eye
+    assert not meshed[torch.from_numpy(~np.any(used, 0))].any()  # no mesh where a triangle would flip
+    return int(np.sum(used))
 
 
 MOTIONS = {
@@ -77,7 +86,8 @@ MOTIONS = {
 @pytest.mark.parametrize("motion", MOTIONS)
 def test_the_field_never_folds(portrait, motion):
     photo, lm = portrait
-    assert_fold_free(WarpRenderer(photo, lm), smile(lm, **MOTIONS[motion]))
+    meshed = assert_fold_free(WarpRenderer(photo, lm), smile(lm, **MOTIONS[motion]))
+    assert meshed == 2 * 6  # the eyes' meshes draw every frame of these (both eyes)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -109,7 +119,7 @@ def test_closing_lids_leave_the_brows_and_cheeks(portrait, guided):
     renderer = WarpRenderer(photo, lm, cfg)
     targets = smile(lm, frames=2, gain=0.0, close_eyes=0.6)  # (2, 68, 2)
     region = renderer.region(targets)
-    full = upsample(renderer.field(targets, region), region.grid)[-1]  # (H, W, 2) source px of the apex's pixels
+    full = renderer.pixel_map(targets, region, renderer.field(targets, region))[-1]  # (H, W, 2) source px
     apex = targets[-1]
     probes = [apex[brow] + 0.2 * (apex[lid] - apex[brow]) for brow, lid in ((19, 37), (20, 38), (23, 43), (24, 44))]
     probes += [apex[lid] + np.array([0.0, 0.25 * iod]) for lid in (40, 41, 46, 47)]
@@ -121,6 +131,32 @@ def test_closing_lids_leave_the_brows_and_cheeks(portrait, guided):
         assert max(moved) < 0.03, moved
     else:
         assert max(moved) > 0.05, moved
+
+
+@pytest.mark.parametrize("eyelids", ["cover", "spline"])
+def test_a_closing_lid_reaches_its_target_and_covers_the_eye(portrait, eyelids):
+    """Upper lids lowered 80 % of the way onto the lower ones: with the eyes' meshes the pixel just above each upper
+    lid's target shows the photo's lid edge, and the middle of the opening left below it shows the lower part of
+    the photo's opening (the eye covered from above: 0.89 of the way down). The spline alone squeezes the eye: the
+    middle of what is left shows the middle of the photo's opening (0.48-0.58)."""
+    photo, lm = portrait
+    iod = float(inter_ocular_distance(lm))
+    renderer = WarpRenderer(photo, lm, WarpRenderConfig(eyelids=eyelids))
+    targets = smile(lm, frames=2, gain=0.0, close_eyes=0.8)  # (2, 68, 2)
+    region = renderer.region(targets)
+    full = renderer.pixel_map(targets, region, renderer.field(targets, region))[-1]  # (H, W, 2)
+    apex, edge, covered = targets[-1], [], []
+    for up, down in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        x, y = np.round(apex[up]).astype(int) - (0, 1) - (region.grid.x0, region.grid.y0)  # just above the edge
+        edge.append(float(np.hypot(*(full[y, x].numpy() - lm[up]))) / iod)
+        mid = np.round(0.5 * (apex[up] + apex[down])).astype(int) - (region.grid.x0, region.grid.y0)
+        shown = full[mid[1], mid[0]].numpy()
+        covered.append(float((shown[1] - lm[up][1]) / (lm[down][1] - lm[up][1])))  # 0 = the lid, 1 = the lower lid
+    if eyelids == "cover":
+        assert max(edge) < 0.04, edge
+        assert min(covered) > 0.75, covered
+    else:
+        assert max(covered) < 0.75, covered
 
 
 @settings(max_examples=25, deadline=None)
@@ -142,12 +178,13 @@ def test_lid_guides_follow_the_face(portrait, angle, scale, shift, close, brow):
     def move(p: np.ndarray) -> np.ndarray:
         return p @ rot.T + np.array(shift)
 
-    g_src, g_tgt = guide_points(lm, targets, anchors, iod, cfg)
-    m_src, m_tgt = guide_points(move(lm), move(targets), move(anchors), scale * iod, cfg)
+    g_src, g_tgt, hangs = guide_points(lm, targets, anchors, iod, cfg)
+    m_src, m_tgt, _ = guide_points(move(lm), move(targets), move(anchors), scale * iod, cfg)
     assert g_src.shape == (8, 2) and g_tgt.shape == (3, 8, 2)
+    assert hangs.tolist() == [37, 38, 41, 40, 43, 44, 47, 46]
     np.testing.assert_allclose(m_src, move(g_src), atol=1e-6 * scale * iod)
     np.testing.assert_allclose(m_tgt, move(g_tgt), atol=1e-4 * scale * iod)  # fp32 spline
-    still_src, still_tgt = guide_points(lm, np.repeat(lm[None], 2, 0), anchors, iod, cfg)
+    still_src, still_tgt, _ = guide_points(lm, np.repeat(lm[None], 2, 0), anchors, iod, cfg)
     np.testing.assert_allclose(still_tgt, np.repeat(still_src[None], 2, 0), atol=1e-4 * iod)
 
 

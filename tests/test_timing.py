@@ -69,6 +69,22 @@ def test_resample_matches_scipy_pchip(T_in):
     np.testing.assert_allclose(resample(seq, times), want, rtol=0, atol=1e-6)
 
 
+def test_pchip_curves_are_scipys_each_on_its_own_knots():
+    """Many curves at once, each with its own knots (the warp renderer's lids), equal scipy's PchipInterpolator."""
+    from scipy.interpolate import PchipInterpolator
+
+    from cmmnet.interpolate import pchip_curves
+
+    rng = np.random.default_rng(0)
+    knots = np.sort(rng.uniform(0, 1, size=(5, 40)), axis=0)  # (n, T): 5 knots per curve
+    knots[0], knots[-1] = 0.0, 1.0
+    values = rng.normal(size=(5, 40))
+    values[2:4, :10] = values[2, :10]  # some flat stretches
+    at = np.linspace(0.0, 1.0, 23)
+    want = np.stack([PchipInterpolator(knots[:, c], values[:, c])(at) for c in range(40)], 1)  # (q, T)
+    np.testing.assert_allclose(pchip_curves(knots, values, at), want, rtol=0, atol=1e-9)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"intensity": -0.1}, "between 0 and 2"),
     ({"intensity": 2.5}, "between 0 and 2"),

@@ -17,9 +17,11 @@ def _edge_slope(h0: np.ndarray, h1: np.ndarray, m0: np.ndarray, m1: np.ndarray) 
 
 
 def pchip_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Slopes (n, ...) at the knots ``x`` (n,) (strictly increasing) of the values ``y`` (n, ...): the weighted
-    harmonic mean of the neighbouring secants, 0 where the secants change sign or one is flat."""
-    h = np.diff(x).reshape((-1,) + (1,) * (y.ndim - 1))  # (n-1, 1, ...)
+    """Slopes (n, ...) at the knots ``x`` (strictly increasing along its first axis: (n,), or (n, ...) as ``y``, one
+    set of knots per curve) of the values ``y`` (n, ...): the weighted harmonic mean of the neighbouring secants, 0
+    where the secants change sign or one is flat."""
+    h = np.diff(x, axis=0)
+    h = h.reshape((-1,) + (1,) * (y.ndim - 1)) if x.ndim == 1 else h  # (n-1, 1 or ..., ...)
     m = np.diff(y, axis=0) / h  # (n-1, ...) secants
     d = np.empty_like(m, shape=y.shape)
     if len(m) == 1:
@@ -49,3 +51,19 @@ def pchip(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
     s2, s3 = s * s, s * s * s
     return ((2 * s3 - 3 * s2 + 1) * y[k] + (s3 - 2 * s2 + s) * h * d[k] + (-2 * s3 + 3 * s2) * y[k + 1]
             + (s3 - s2) * h * d[k + 1])
+
+
+def pchip_curves(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
+    """Many PCHIP curves at once, each through its own knots: ``x``, ``y`` (n, T) (each column strictly increasing
+    in ``x``) at ``xq`` (q,) inside every column's range -> (q, T) float64."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    d = pchip_slopes(x, y)  # (n, T)
+    xq = np.asarray(xq, dtype=np.float64)
+    k = np.clip((x[None] <= xq[:, None, None]).sum(1) - 1, 0, len(x) - 2)  # (q, T) interval of each query
+    x0, x1, y0, y1 = (np.take_along_axis(a, k, 0) for a in (x[:-1], x[1:], y[:-1], y[1:]))
+    d0, d1 = np.take_along_axis(d[:-1], k, 0), np.take_along_axis(d[1:], k, 0)
+    h = x1 - x0
+    s = np.clip((xq[:, None] - x0) / h, 0.0, 1.0)  # (q, T) position inside the interval
+    s2, s3 = s * s, s * s * s
+    return (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * h * d0 + (-2 * s3 + 3 * s2) * y1 + (s3 - s2) * h * d1

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Refine = Literal["on", "off"]  # WarpRenderConfig.refine
+Eyelids = Literal["cover", "spline"]  # WarpRenderConfig.eyelids
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class MaskConfig:
 class WarpRenderConfig:
     field: FieldConfig = dataclasses.field(default_factory=FieldConfig)
     mask: MaskConfig = dataclasses.field(default_factory=MaskConfig)
+    # cover: inside a ring around each eye a triangle mesh maps the lids exactly and a closing lid covers the eye
+    # (cmmnet.render.eyes); spline: the field alone there (its nodes cannot follow a lid over an eye's opening)
+    eyelids: Eyelids = "cover"
     interpolation: Literal["bilinear", "bicubic"] = "bicubic"  # how the photo is sampled (bicubic keeps more detail)
     mouth_interior: Literal["painted", "none"] = "painted"  # what fills lips that part
     parted_lips: float = 0.03  # IOD: a photo with lips this far apart shows its own mouth interior (not painted)

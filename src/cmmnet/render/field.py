@@ -160,8 +160,9 @@ def _along_weights(xs: np.ndarray, x: float) -> np.ndarray:
 
 
 def guide_points(src: np.ndarray, tgt: np.ndarray, anchors: np.ndarray, iod: float,
-                 cfg: FieldConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Extra spline centres that keep the lids' motion on the lids: source (G, 2) and targets (T, G, 2).
+                 cfg: FieldConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Extra spline centres that keep the lids' motion on the lids: source (G, 2), targets (T, G, 2) and the lid
+    point each hangs from (G,) int.
 
     A spline through a lid that closes over the small gap of an eye keeps the lids' steep slope beyond them: the brow
     is dragged down over the eye and the cheek pulled up. So above each upper-lid point, ``lid_guide`` of the way up
@@ -172,7 +173,7 @@ def guide_points(src: np.ndarray, tgt: np.ndarray, anchors: np.ndarray, iod: flo
     comes closer than half its source distance to its lid's target, and a lid within 0.05 IOD of its brow gets none."""
     t = len(tgt)
     along, down = _face_axes(src)
-    g_src, uppers_of = [], []
+    g_src, hangs, uppers_of = [], [], []
     for uppers, lowers, brow in zip(UPPER_LIDS, LOWER_LIDS, BROWS):
         brow = list(brow)
         for i in uppers if cfg.lid_guide > 0 else ():
@@ -180,11 +181,13 @@ def guide_points(src: np.ndarray, tgt: np.ndarray, anchors: np.ndarray, iod: flo
             lift = cfg.lid_guide * float((src[i] - w @ src[brow]) @ down)  # > 0: the lid is below the brow
             if lift >= 0.05 * iod * cfg.lid_guide:
                 g_src.append(src[i] - lift * down)
+                hangs.append(i)
                 uppers_of.append((len(g_src) - 1, i, lift))
         for i in lowers if cfg.under_eye_guide > 0 else ():
             g_src.append(src[i] + cfg.under_eye_guide * iod * down)
+            hangs.append(i)
     if not g_src:
-        return np.zeros((0, 2)), np.zeros((t, 0, 2))
+        return np.zeros((0, 2)), np.zeros((t, 0, 2)), np.zeros(0, np.int64)
     g_src = np.stack(g_src)  # (G, 2)
     kept = np.array(tgt, np.float64)  # (T, 68, 2) the targets with every eye's opening kept
     for uppers, lowers in zip(UPPER_LIDS, LOWER_LIDS):
@@ -200,7 +203,7 @@ def guide_points(src: np.ndarray, tgt: np.ndarray, anchors: np.ndarray, iod: flo
     for g, i, lift in uppers_of:
         below = g_tgt[:, g] @ down - (tgt[:, i] @ down - 0.5 * lift)  # (T,) > 0: too close to (or past) the lid
         g_tgt[:, g] -= np.maximum(below, 0.0)[:, None] * down
-    return g_src, g_tgt
+    return g_src, g_tgt, np.array(hangs, np.int64)
 
 
 def backward_field(source: np.ndarray, targets: np.ndarray, grid: Grid, mask: torch.Tensor, anchors: np.ndarray,
@@ -213,7 +216,7 @@ def backward_field(source: np.ndarray, targets: np.ndarray, grid: Grid, mask: to
     cfg = cfg or FieldConfig()
     src, tgt = prepare_shapes(source, targets, iod, cfg)
     anchors = np.asarray(anchors, np.float64)
-    g_src, g_tgt = guide_points(src, tgt, anchors, iod, cfg)
+    g_src, g_tgt, _ = guide_points(src, tgt, anchors, iod, cfg)
     centre = src.mean(0)
     src = np.concatenate([src, g_src])  # (68 + G, 2)
     tgt = np.concatenate([tgt, g_tgt], 1)  # (T, 68 + G, 2)

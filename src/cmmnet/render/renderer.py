@@ -26,7 +26,8 @@ from ..data.proxies import inter_ocular_distance, mouth_opening
 from ..data.synth.render import RenderConfig, default_mouth_colours, paint_mouth_interior, skin_patch
 from ..errors import CmmnetError
 from .config import WarpRenderConfig
-from .field import Grid, backward_field, upsample
+from .eyes import EyeFrames, eye_frames, eye_map, eye_meshes, mesh_vertices
+from .field import Grid, backward_field, guide_points, prepare_shapes, upsample
 from .mask import Region, face_region, region_grid
 from .refine import LUMA, BlockRefiner, Colour
 
@@ -87,6 +88,9 @@ class WarpRenderer:
         if not self.iod > 1.0:
             raise CmmnetError(f"the face in the photo is too small to render (eye distance {self.iod:.1f} px)")
         self.step = max(2, int(round(self.cfg.field.grid_step * self.iod)))
+        self._src, _ = prepare_shapes(lm, lm[None], self.iod, self.cfg.field)
+        g_src, _, hangs = guide_points(self._src, self._src[None], np.zeros((0, 2)), self.iod, self.cfg.field)
+        self._eyes = eye_meshes(self._src, g_src, hangs, self.iod) if self.cfg.eyelids == "cover" else []
         self._tensor = torch.from_numpy(np.ascontiguousarray(photo.transpose(2, 0, 1))).float()[None]  # (1,3,H,W)
         self._opening = float(mouth_opening(lm))
         self.paints_mouth = self.cfg.mouth_interior == "painted" and self._opening < self.cfg.parted_lips
@@ -120,6 +124,36 @@ class WarpRenderer:
         return backward_field(self.landmarks, targets, region.grid, region.mask, region.anchors, self.iod,
                               self.cfg.field)
 
+    def eye_frames(self, shapes: np.ndarray, region: Region) -> list[EyeFrames]:
+        """Each eye mesh's vertices (:mod:`.eyes`) for frames with landmarks ``shapes`` (U, 68, 2) in ``region``."""
+        if not self._eyes:
+            return []
+        src, tgt = prepare_shapes(self.landmarks, shapes, self.iod, self.cfg.field)
+        _, g_tgt, _ = guide_points(src, tgt, np.asarray(region.anchors, np.float64), self.iod, self.cfg.field)
+        return [eye_frames(mesh, src, tgt, g_tgt, self.iod) for mesh in self._eyes]
+
+    def pixel_map(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor,
+                  eyes: list[EyeFrames] | None = None) -> torch.Tensor:
+        """The source position (photo px) of every pixel of ``region``'s face block, (U, bh, bw, 2), for frames
+        with landmarks ``shapes`` (U, 68, 2) whose :meth:`field` is ``coarse``: the spline's map, and inside a ring
+        around each eye the eyes' meshes (``cfg.eyelids``; ``eyes``: their :meth:`eye_frames`, made when None)."""
+        g = region.grid
+        rows, cols = self.block_span(g)
+        out = upsample(coarse, g)[:, :rows.stop - rows.start, :cols.stop - cols.start]  # (U, bh, bw, 2)
+        for mesh, frames in zip(self._eyes, self.eye_frames(shapes, region) if eyes is None else eyes):
+            eye_map(mesh, frames, out, (g.x0, g.y0))
+        return out
+
+    def eye_jacobians(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor) -> list[np.ndarray]:
+        """Per eye mesh, the Jacobian determinant of its map in each triangle (U, M) for frames with landmarks
+        ``shapes`` (U, 68, 2) whose :meth:`field` is ``coarse``; :meth:`pixel_map` uses a mesh in a frame exactly
+        when all its triangles' are > 0 (NaN rows: lids out of order, no mesh)."""
+        g = region.grid
+        rows, cols = self.block_span(g)
+        spline = upsample(coarse, g)[:, :rows.stop - rows.start, :cols.stop - cols.start]  # (U, bh, bw, 2)
+        return [mesh_vertices(mesh, frames, spline, (g.x0, g.y0))[2]
+                for mesh, frames in zip(self._eyes, self.eye_frames(shapes, region))]
+
     def _check(self, targets: np.ndarray) -> np.ndarray:
         t = np.asarray(targets, np.float64)
         if t.ndim != 3 or t.shape[1:] != (68, 2) or not np.isfinite(t).all():
@@ -145,8 +179,8 @@ class WarpRenderer:
                             (rows.stop - rows.start, cols.stop - cols.start), self.iod, self.cfg.refine_ramp,
                             self.colour)
 
-    def blocks(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor,
-               refine: BlockRefiner | None = None) -> Iterator[np.ndarray]:
+    def blocks(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor, refine: BlockRefiner | None = None,
+               eyes: list[EyeFrames] | None = None) -> Iterator[np.ndarray]:
         """The face block of ``region`` (bh, bw, 3) uint8 for each of ``shapes`` (U, 68, 2) whose :meth:`field` is
         ``coarse`` (U, ny, nx, 2), mouth interior painted, and R's change with ``refine`` (:meth:`block_refiner` of
         the region): ``cfg.chunk`` sampled at once, fewer when the block is over ``cfg.chunk_pixels``. Outside its
@@ -158,7 +192,9 @@ class WarpRenderer:
         scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
         chunk = max(1, min(self.cfg.chunk, self.cfg.chunk_pixels // (bh * bw)))
         for i in range(0, len(shapes), chunk):
-            src = upsample(coarse[i:i + chunk], g)[:, :bh, :bw]  # (c, bh, bw, 2) photo px
+            rows = slice(i, i + chunk)
+            src = self.pixel_map(shapes[rows], region, coarse[rows],
+                                 None if eyes is None else [e.take(rows) for e in eyes])  # (c, bh, bw, 2) photo px
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
             img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
             block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
@@ -222,7 +258,7 @@ class WarpVideo:
         self._keep_all = total <= renderer.cfg.cache_bytes  # else each block is kept while the budget lasts
         self._clip_locks = [threading.Lock() for _ in grids]  # one clip's blocks are rendered once
         # each clip's region, field and R's part, made when the clip is first read (by its encoder's thread)
-        self._setups: dict[int, tuple[Region, torch.Tensor, BlockRefiner | None]] = {}
+        self._setups: dict[int, tuple[Region, torch.Tensor, BlockRefiner | None, list[EyeFrames]]] = {}
         self._kept_lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -242,8 +278,10 @@ class WarpVideo:
                 return face
             end = min(u + self.renderer.cfg.chunk, self._first[k + 1]) if self._keep_all else u + 1
             i = u - self._first[k]
-            region, coarse, refine = self._setup(k)
-            faces = list(self.renderer.blocks(self.shapes[u:end], region, coarse[i:i + end - u], refine))
+            region, coarse, refine, eyes = self._setup(k)
+            rows = slice(i, i + end - u)
+            faces = list(self.renderer.blocks(self.shapes[u:end], region, coarse[rows], refine,
+                                              [e.take(rows) for e in eyes]))
             with self._kept_lock:
                 for j, face in enumerate(faces):
                     if self._keep_all or self._kept_bytes + face.nbytes <= self.renderer.cfg.cache_bytes:
@@ -251,13 +289,14 @@ class WarpVideo:
                         self._kept_bytes += face.nbytes
         return faces[0]
 
-    def _setup(self, k: int) -> tuple[Region, torch.Tensor, BlockRefiner | None]:
-        """Clip ``k``'s face region, its field at its distinct shapes (U_k, ny, nx, 2) and R's part (with the clip's
-        lock held)."""
+    def _setup(self, k: int) -> tuple[Region, torch.Tensor, BlockRefiner | None, list[EyeFrames]]:
+        """Clip ``k``'s face region, its field at its distinct shapes (U_k, ny, nx, 2), R's part and its eye meshes'
+        vertices (with the clip's lock held)."""
         if k not in self._setups:
             shapes = self.shapes[self._first[k]:self._first[k + 1]]
             region = self.renderer.region(shapes)
-            self._setups[k] = (region, self.renderer.field(shapes, region), self.renderer.block_refiner(region))
+            self._setups[k] = (region, self.renderer.field(shapes, region), self.renderer.block_refiner(region),
+                               self.renderer.eye_frames(shapes, region))
         return self._setups[k]
 
     def frame_of_shape(self, u: int) -> np.ndarray:

@@ -1,0 +1,261 @@
+"""Eyelids that close over the eye: a piecewise-affine map of each eye's region over the spline's.
+
+The spline of :mod:`.field` lives on nodes every IOD/12 and is smoothed, so across an open eye (~0.25 IOD) it cannot
+follow a lid that closes: the rendered lid dropped about half as far as its landmarks, and the iris was squeezed.
+Inside a ring around each eye the backward map is therefore a triangle mesh (as FRL-Smile's frames are made): its
+vertices are the eye's lids (smooth curves through its six points, six vertices each), the top of the upper lashes,
+its four lid guides (:func:`.field.guide_points`) and a ring of points whose
+source positions are the spline's own map there, so the two maps meet at the ring. Within a triangle the map is
+affine, so it is fold-free exactly when every triangle keeps its orientation: checked for every frame and eye, and
+an eye whose mesh would flip keeps the spline's map in that frame.
+
+A lid that closes covers the eye instead of squeezing it. Each upper-lid point is two vertices at the same target
+position: above it the lid skin, stretched from the guide down to the lid's new edge, ends at the photo's lid
+margin (the lashes move with the lid); below it the opening between the target's lids shows the lower part of the
+photo's opening, as tall as the target's. The map is discontinuous along the lid's edge, as a lid is. A lid that
+opens wider than in the photo is stretched (nothing behind it to show).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from ..interpolate import pchip_curves
+from .field import _face_axes
+
+# per eye, left to right in the image: corners, upper-lid points, lower-lid points (below the upper ones)
+EYES = (((36, 39), (37, 38), (41, 40)), ((42, 45), (43, 44), (47, 46)))
+RING = 32  # ring vertices per eye
+SAMPLES = 6  # vertices along each lid between the corners (a smooth curve through its points)
+LASHES = 0.06  # IOD: the band above the upper lid's edge that moves with the edge, unstretched (the lashes)
+_S = np.arange(1, SAMPLES + 1) / (SAMPLES + 1)  # their positions from corner to corner
+_TAPER = (4 * _S * (1 - _S)) ** 2  # the lashes' band thins towards the corners (under the guides' row)
+# vertices: 0 c0, 1 c1, then SAMPLES each of the upper lid's edge (skin side), the same (opening side), the lower
+# lid, the lashes' top, the upper guides' curve and the lower guides' curve (corner - guide - guide - corner), then
+# the ring
+_U, _O, _L, _W, _G, _H = (2 + k * SAMPLES + np.arange(SAMPLES) for k in range(6))
+INNER = 2 + 6 * SAMPLES
+
+
+def _inside(polygon: np.ndarray, p: np.ndarray) -> bool:
+    """Whether ``p`` (2,) lies inside ``polygon`` (n, 2) (ray casting)."""
+    x, y = p
+    inside = False
+    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, 0)):
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            inside = not inside
+    return inside
+
+
+def _area2(v: np.ndarray) -> np.ndarray:
+    """Twice the signed areas (...,) of triangles ``v`` (..., 3, 2)."""
+    a, b, c = v[..., 0, :], v[..., 1, :], v[..., 2, :]
+    return (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0])
+
+
+def _strip(top: list[int], top_at: np.ndarray, bottom: list[int], bottom_at: np.ndarray) -> list[tuple[int, ...]]:
+    """Triangles between two polylines of vertex ids from corner to corner (shared ends), by their positions."""
+    out, i, j = [], 0, 0
+    while i < len(top) - 1 or j < len(bottom) - 1:
+        if j == len(bottom) - 1 or (i < len(top) - 1 and top_at[i + 1] <= bottom_at[j + 1]):
+            tri, i = (top[i], bottom[j], top[i + 1]), i + 1
+        else:
+            tri, j = (top[i], bottom[j], bottom[j + 1]), j + 1
+        if len(set(tri)) == 3:
+            out.append(tri)
+    return out
+
+
+def _along(points: np.ndarray, c0: np.ndarray, c1: np.ndarray, along: np.ndarray) -> np.ndarray:
+    """Position (...,) of ``points`` (..., 2) from corner ``c0`` (0) to ``c1`` (1) along the eye line."""
+    return ((points - c0[..., None, :]) @ along) / ((c1 - c0) @ along)[..., None]
+
+
+def _lid(c0: np.ndarray, middle: np.ndarray, c1: np.ndarray, along: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """(T, SAMPLES, 2) points of the smooth (PCHIP) curve from ``c0`` (T, 2) through ``middle`` (T, 2, 2) to ``c1``,
+    at :data:`_S` of the way along the eye line; NaN in a frame whose middle points are not in order between the
+    corners."""
+    t = len(c0)
+    knots = np.concatenate([np.zeros((t, 1)), _along(middle, c0, c1, along), np.ones((t, 1))], 1)  # (T, 4)
+    height = np.concatenate([np.zeros((t, 1)), (middle - c0[:, None]) @ down, (c1 - c0)[:, None] @ down], 1)
+    ordered = (np.diff(knots, axis=1) > 0.02).all(1)  # (T,)
+    knots = np.where(ordered[:, None], knots, np.array([0.0, 1 / 3, 2 / 3, 1.0]))
+    b = pchip_curves(knots.T, height.T, _S).T  # (T, SAMPLES)
+    span = ((c1 - c0) @ along)[:, None, None]  # (T, 1, 1)
+    out = c0[:, None] + _S[None, :, None] * span * along + b[..., None] * down  # (T, SAMPLES, 2)
+    return np.where(ordered[:, None, None], out, np.nan)
+
+
+def _barycentric(corners: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Barycentric coordinates (..., 3) of ``points`` (..., 2) in triangles ``corners`` (..., 3, 2)."""
+    a = corners[..., 0, :]
+    e1, e2, rel = corners[..., 1, :] - a, corners[..., 2, :] - a, points - a
+    det = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]
+    w1 = (rel[..., 0] * e2[..., 1] - rel[..., 1] * e2[..., 0]) / det
+    w2 = (e1[..., 0] * rel[..., 1] - e1[..., 1] * rel[..., 0]) / det
+    return np.stack([1 - w1 - w2, w1, w2], -1)
+
+
+@dataclass(frozen=True)
+class EyeMesh:
+    """One eye's mesh for a photo: triangles (M, 3) into its vertices, the vertices at rest (V, 2) (photo px), the
+    eye's landmarks (corners, upper-lid points, lower-lid points), the guides behind vertices _G, _H (indices into
+    the guide list), the ring (R, 2) at rest."""
+
+    triangles: np.ndarray
+    rest: np.ndarray
+    points: tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
+    guides: tuple[int, ...]
+    ring: np.ndarray
+
+
+def _vertices(c0: np.ndarray, c1: np.ndarray, uppers: np.ndarray, lowers: np.ndarray, guides: np.ndarray,
+              along: np.ndarray, down: np.ndarray, lashes: float) -> np.ndarray:
+    """(T, INNER, 2) the vertices before the ring of frames with eye corners ``c0``, ``c1`` (T, 2), lid points
+    ``uppers``, ``lowers`` (T, 2, 2) and guides (T, 4, 2) (above the upper, below the lower lid points), the opening
+    side of the upper lid where its skin side is; NaN in a frame whose curves are not in order."""
+    upper = _lid(c0, uppers, c1, along, down)  # (T, SAMPLES, 2)
+    lash = upper - (lashes * _TAPER)[:, None] * down
+    curves = [upper, upper, _lid(c0, lowers, c1, along, down), lash, _lid(c0, guides[:, :2], c1, along, down),
+              _lid(c0, guides[:, 2:], c1, along, down)]
+    return np.concatenate([c0[:, None], c1[:, None], *curves], 1)
+
+
+def eye_meshes(src: np.ndarray, g_src: np.ndarray, hangs: np.ndarray, iod: float) -> list[EyeMesh]:
+    """The meshes of the photo's eyes (source landmarks ``src`` (68, 2), lid guides ``g_src`` (G, 2) hanging from
+    the landmarks ``hangs`` (G,)): an eye without its four guides, or whose lids are not in order, gets none."""
+    from scipy.spatial import Delaunay
+
+    along, down = _face_axes(src)
+    out = []
+    for (c0, c1), uppers, lowers in EYES:
+        where = {int(h): g for g, h in enumerate(hangs)}
+        if not all(i in where for i in (*uppers, *lowers)):
+            continue
+        guides = tuple(where[i] for i in (*uppers, *lowers))
+        gs = g_src[list(guides)]  # (4, 2)
+        rest = _vertices(src[[c0]], src[[c1]], src[None, list(uppers)], src[None, list(lowers)], gs[None], along,
+                         down, LASHES * iod)[0]  # (INNER, 2)
+        if np.isnan(rest).any():
+            continue
+        at = np.concatenate([[0.0], _S, [1.0]])
+
+        def row(ids: np.ndarray) -> list[int]:
+            return [0, *ids.tolist(), 1]
+
+        # drawn in this order, the later triangle taking a shared edge: the lid's edge belongs to the lashes
+        tris = (_strip(row(_O), at, row(_L), at) + _strip(row(_L), at, row(_H), at)
+                + _strip(row(_G), at, row(_W), at) + _strip(row(_W), at, row(_U), at))
+        centre = rest[:INNER].mean(0)
+        half_width = 0.5 * abs(float((src[c1] - src[c0]) @ along)) + 0.15 * iod
+        half_height = float(np.abs((rest[[*_G, *_H]] - centre) @ down).max()) + 0.1 * iod
+        angles = np.linspace(0.0, 2 * np.pi, RING, endpoint=False)
+        ring = centre + np.cos(angles)[:, None] * half_width * along + np.sin(angles)[:, None] * half_height * down
+        rest = np.concatenate([rest, ring])  # (INNER + R, 2)
+        hexagon_ids = [0, *_G.tolist(), 1, *_H[::-1].tolist()]  # the inner strips' outline
+        outer_ids = np.array([*hexagon_ids, *range(INNER, INNER + RING)])
+        for tri in outer_ids[Delaunay(rest[outer_ids]).simplices]:
+            if (tri >= INNER).any() or not _inside(rest[hexagon_ids], rest[tri].mean(0)):
+                tris.append(tuple(tri))
+        out.append(EyeMesh(np.array(tris, np.int64), rest, ((c0, c1), uppers, lowers), guides, ring))
+    return out
+
+
+@dataclass(frozen=True)
+class EyeFrames:
+    """One eye's mesh vertices inside the ring for T frames: where they are (T, INNER, 2) and which photo pixel each
+    shows (T, INNER, 2); NaN rows where the lids are not in order."""
+
+    target: np.ndarray
+    source: np.ndarray
+
+    def take(self, rows: slice) -> EyeFrames:
+        return EyeFrames(self.target[rows], self.source[rows])
+
+
+def eye_frames(mesh: EyeMesh, src: np.ndarray, tgt: np.ndarray, g_tgt: np.ndarray, iod: float) -> EyeFrames:
+    """``mesh``'s vertices for frames whose landmarks are ``tgt`` (T, 68, 2) and guides ``g_tgt`` (T, G, 2), as the
+    spline saw them (``src`` (68, 2): the photo's). The upper lid's opening side shows the lower part of the photo's
+    opening, as tall as the target's opening there."""
+    _, down = _face_axes(src)
+    (c0, c1), uppers, lowers = mesh.points
+    target = _vertices(tgt[:, c0], tgt[:, c1], tgt[:, list(uppers)], tgt[:, list(lowers)], g_tgt[:, list(mesh.guides)],
+                       _face_axes(src)[0], down, LASHES * iod)  # (T, INNER, 2)
+    source = np.repeat(mesh.rest[None, :INNER], len(tgt), 0)  # (T, INNER, 2)
+    gap_t = (target[:, _L] - target[:, _U]) @ down  # (T, SAMPLES)
+    gap_s = np.maximum((mesh.rest[_L] - mesh.rest[_U]) @ down, 1e-6)  # (SAMPLES,)
+    keep = np.clip(np.nan_to_num(gap_t / gap_s, nan=1.0), 0.0, 1.0)[..., None]  # (T, SAMPLES, 1)
+    source[:, _O] = mesh.rest[_L] + keep * (mesh.rest[_U] - mesh.rest[_L])
+    return EyeFrames(target, source)
+
+
+def mesh_vertices(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor,
+                  offset: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``mesh``'s vertices in the T ``frames`` with the ring's source positions read from ``source_map`` (T, h, w, 2)
+    (photo px of each pixel of a block whose top-left pixel is ``offset`` (x, y)): where they are (T, V, 2), what
+    they show (T, V, 2), and the Jacobian determinant of the map in each triangle (T, M) (source over target area;
+    NaN in a frame whose lids are not in order)."""
+    _, h, w, _ = source_map.shape
+    inner = frames.target
+    shift = inner.mean(1) - mesh.rest[:INNER].mean(0)  # (T, 2) the ring follows the eye
+    valid = np.isfinite(inner).all((1, 2))  # (T,)
+    shift = np.where(valid[:, None], shift, 0.0)
+    ring = mesh.ring[None] + shift[:, None]  # (T, R, 2)
+    target = np.concatenate([np.where(valid[:, None, None], inner, mesh.rest[None, :INNER]), ring], 1)  # (T, V, 2)
+    norm = torch.from_numpy(ring - np.array(offset)).float() / torch.tensor([max(w - 1, 1), max(h - 1, 1)]) * 2 - 1
+    ring_src = torch.nn.functional.grid_sample(source_map.permute(0, 3, 1, 2), norm[:, None], mode="bilinear",
+                                               padding_mode="border", align_corners=True)[:, :, 0]  # (T, 2, R)
+    source = np.concatenate([np.nan_to_num(frames.source), ring_src.permute(0, 2, 1).double().numpy()], 1)
+    area = _area2(target[:, mesh.triangles])  # (T, M)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jacobian = np.where(np.abs(area) > 1e-3, _area2(source[:, mesh.triangles]) / area, -1.0)
+    return target, source, np.where(valid[:, None], jacobian, np.nan)
+
+
+def eye_map(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor, offset: tuple[int, int]) -> None:
+    """Replace, in place, ``source_map`` (T, h, w, 2) (photo px of each pixel of a block whose top-left pixel is
+    ``offset`` (x, y)) inside ``mesh``'s ring with the mesh's map (its vertices in the T ``frames``; the ring shows
+    what ``source_map`` shows there), in every frame where the map keeps its orientation in every triangle."""
+    _, h, w, _ = source_map.shape
+    target, source, jacobian = mesh_vertices(mesh, frames, source_map, offset)
+    ok = (jacobian > 0).all(1)  # (T,)
+    if not ok.any():
+        return
+    tri = mesh.triangles
+    lo = np.floor(target[ok].reshape(-1, 2).min(0)).astype(int) - np.array(offset)
+    hi = np.ceil(target[ok].reshape(-1, 2).max(0)).astype(int) - np.array(offset) + 1
+    x0, y0 = np.maximum(lo, 0)
+    x1, y1 = min(hi[0], w), min(hi[1], h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    size = (x1 - x0, y1 - y0)
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    pix = np.stack([xs, ys], -1).reshape(-1, 2).astype(np.float64)  # (P, 2) block px
+    origin = np.array(offset, np.float64)
+    for f in np.flatnonzero(ok):
+        corners = target[f][tri] - origin  # (M, 3, 2) block px
+        ids = Image.new("I", size, -1)
+        draw = ImageDraw.Draw(ids)
+        for k, c in enumerate((corners - (x0, y0)).reshape(len(tri), 6).tolist()):  # PIL: pixel centres at .0
+            draw.polygon(c, fill=k, outline=k)
+        m = np.array(ids, np.int32).reshape(-1)  # (P,) PIL's triangle: edges drawn wide, so check each pixel
+        w = _barycentric(corners[np.maximum(m, 0)], pix)  # (P, 3)
+        off = (m >= 0) & (w.min(1) < -1e-6)  # drawn by a triangle that does not hold its centre
+        if off.any():  # the exact test for those (an edge's pixels): the first triangle that holds it, or none
+            wt = _barycentric(corners[:, None], pix[off][None])  # (M, B, 3)
+            holds = wt.min(2) >= -1e-6  # (M, B)
+            m[off] = np.where(holds.any(0), holds.argmax(0), -1)
+            w[off] = wt[m[off].clip(0), np.arange(off.sum())]
+        hit = m >= 0
+        if not hit.any():
+            continue
+        mh, w1, w2 = m[hit], w[hit, 1], w[hit, 2]
+        sv = source[f][tri][mh]  # (H, 3, 2)
+        mapped = sv[:, 0] + w1[:, None] * (sv[:, 1] - sv[:, 0]) + w2[:, None] * (sv[:, 2] - sv[:, 0])  # (H, 2)
+        block = source_map[f, y0:y1, x0:x1].reshape(-1, 2).clone()  # (P, 2)
+        block[torch.from_numpy(np.flatnonzero(hit))] = torch.from_numpy(mapped).to(block.dtype)
+        source_map[f, y0:y1, x0:x1] = block.reshape(y1 - y0, x1 - x0, 2)
