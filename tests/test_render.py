@@ -87,7 +87,8 @@ MOTIONS = {
 def test_the_field_never_folds(portrait, motion):
     photo, lm = portrait
     meshed = assert_fold_free(WarpRenderer(photo, lm), smile(lm, **MOTIONS[motion]))
-    assert meshed == 2 * 6  # the eyes' meshes draw every frame of these (both eyes)
+    # the eyes' meshes draw the frames where the lids close (both eyes); eyes that barely move are the spline's
+    assert (meshed >= 2 * 4) if MOTIONS[motion].get("close_eyes") else (meshed == 0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

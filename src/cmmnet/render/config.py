@@ -38,6 +38,7 @@ class WarpRenderConfig:
     # cover: inside a ring around each eye a triangle mesh maps the lids exactly and a closing lid covers the eye
     # (cmmnet.render.eyes); spline: the field alone there (its nodes cannot follow a lid over an eye's opening)
     eyelids: Eyelids = "cover"
+    eyelid_fade: tuple[float, float] = (0.015, 0.035)  # IOD of an eye's own motion over which its mesh fades in
     interpolation: Literal["bilinear", "bicubic"] = "bicubic"  # how the photo is sampled (bicubic keeps more detail)
     mouth_interior: Literal["painted", "none"] = "painted"  # what fills lips that part
     parted_lips: float = 0.03  # IOD: a photo with lips this far apart shows its own mouth interior (not painted)

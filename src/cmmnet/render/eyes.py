@@ -111,6 +111,7 @@ class EyeMesh:
     points: tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
     guides: tuple[int, ...]
     ring: np.ndarray
+    neighbours: np.ndarray  # (M, K) the triangles sharing a vertex with each (itself first; padded with itself)
 
 
 def _vertices(c0: np.ndarray, c1: np.ndarray, uppers: np.ndarray, lowers: np.ndarray, guides: np.ndarray,
@@ -161,26 +162,40 @@ def eye_meshes(src: np.ndarray, g_src: np.ndarray, hangs: np.ndarray, iod: float
         for tri in outer_ids[Delaunay(rest[outer_ids]).simplices]:
             if (tri >= INNER).any() or not _inside(rest[hexagon_ids], rest[tri].mean(0)):
                 tris.append(tuple(tri))
-        out.append(EyeMesh(np.array(tris, np.int64), rest, ((c0, c1), uppers, lowers), guides, ring))
+        tris = np.array(tris, np.int64)
+        touch = [np.flatnonzero(np.isin(tris, t).any(1)) for t in tris]
+        width = max(len(n) for n in touch)
+        neighbours = np.array([[k, *n[n != k], *[k] * (width - len(n))] for k, n in enumerate(touch)])
+        out.append(EyeMesh(tris, rest, ((c0, c1), uppers, lowers), guides, ring, neighbours))
     return out
 
 
 @dataclass(frozen=True)
 class EyeFrames:
     """One eye's mesh vertices inside the ring for T frames: where they are (T, INNER, 2) and which photo pixel each
-    shows (T, INNER, 2); NaN rows where the lids are not in order."""
+    shows (T, INNER, 2) (NaN rows where the lids are not in order), and how much the mesh's map replaces the
+    spline's (T,) (0: not at all, and not computed)."""
 
     target: np.ndarray
     source: np.ndarray
+    weight: np.ndarray
 
     def take(self, rows: slice) -> EyeFrames:
-        return EyeFrames(self.target[rows], self.source[rows])
+        return EyeFrames(self.target[rows], self.source[rows], self.weight[rows])
 
 
-def eye_frames(mesh: EyeMesh, src: np.ndarray, tgt: np.ndarray, g_tgt: np.ndarray, iod: float) -> EyeFrames:
+def eye_frames(mesh: EyeMesh, src: np.ndarray, tgt: np.ndarray, g_tgt: np.ndarray, iod: float,
+               fade: tuple[float, float]) -> EyeFrames:
     """``mesh``'s vertices for frames whose landmarks are ``tgt`` (T, 68, 2) and guides ``g_tgt`` (T, G, 2), as the
     spline saw them (``src`` (68, 2): the photo's). The upper lid's opening side shows the lower part of the photo's
-    opening, as tall as the target's opening there."""
+    opening, as tall as the target's opening there. The mesh's weight rises smoothly from 0 to 1 as the eye's own
+    motion (its six points' largest move beyond their mean move) grows through ``fade`` (IOD): the spline draws an
+    eye that barely moves as well, and costs nothing more."""
+    eye = list(mesh.points[0] + mesh.points[1] + mesh.points[2])
+    moved = tgt[:, eye] - src[eye]  # (T, 6, 2)
+    own = np.linalg.norm(moved - moved.mean(1, keepdims=True), axis=-1).max(1) / iod  # (T,)
+    ramp = np.clip((own - fade[0]) / max(fade[1] - fade[0], 1e-9), 0.0, 1.0)
+    weight = ramp * ramp * (3 - 2 * ramp)  # (T,) smoothstep
     _, down = _face_axes(src)
     (c0, c1), uppers, lowers = mesh.points
     target = _vertices(tgt[:, c0], tgt[:, c1], tgt[:, list(uppers)], tgt[:, list(lowers)], g_tgt[:, list(mesh.guides)],
@@ -190,7 +205,7 @@ def eye_frames(mesh: EyeMesh, src: np.ndarray, tgt: np.ndarray, g_tgt: np.ndarra
     gap_s = np.maximum((mesh.rest[_L] - mesh.rest[_U]) @ down, 1e-6)  # (SAMPLES,)
     keep = np.clip(np.nan_to_num(gap_t / gap_s, nan=1.0), 0.0, 1.0)[..., None]  # (T, SAMPLES, 1)
     source[:, _O] = mesh.rest[_L] + keep * (mesh.rest[_U] - mesh.rest[_L])
-    return EyeFrames(target, source)
+    return EyeFrames(target, source, weight)
 
 
 def mesh_vertices(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor,
@@ -198,7 +213,7 @@ def mesh_vertices(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor,
     """``mesh``'s vertices in the T ``frames`` with the ring's source positions read from ``source_map`` (T, h, w, 2)
     (photo px of each pixel of a block whose top-left pixel is ``offset`` (x, y)): where they are (T, V, 2), what
     they show (T, V, 2), and the Jacobian determinant of the map in each triangle (T, M) (source over target area;
-    NaN in a frame whose lids are not in order)."""
+    NaN in a frame whose lids are not in order or whose weight is 0: no mesh there)."""
     _, h, w, _ = source_map.shape
     inner = frames.target
     shift = inner.mean(1) - mesh.rest[:INNER].mean(0)  # (T, 2) the ring follows the eye
@@ -213,13 +228,14 @@ def mesh_vertices(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor,
     area = _area2(target[:, mesh.triangles])  # (T, M)
     with np.errstate(divide="ignore", invalid="ignore"):
         jacobian = np.where(np.abs(area) > 1e-3, _area2(source[:, mesh.triangles]) / area, -1.0)
-    return target, source, np.where(valid[:, None], jacobian, np.nan)
+    return target, source, np.where((valid & (frames.weight > 0))[:, None], jacobian, np.nan)
 
 
 def eye_map(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor, offset: tuple[int, int]) -> None:
     """Replace, in place, ``source_map`` (T, h, w, 2) (photo px of each pixel of a block whose top-left pixel is
     ``offset`` (x, y)) inside ``mesh``'s ring with the mesh's map (its vertices in the T ``frames``; the ring shows
-    what ``source_map`` shows there), in every frame where the map keeps its orientation in every triangle."""
+    what ``source_map`` shows there), by the frame's weight, in every frame where the map keeps its orientation in
+    every triangle."""
     _, h, w, _ = source_map.shape
     target, source, jacobian = mesh_vertices(mesh, frames, source_map, offset)
     ok = (jacobian > 0).all(1)  # (T,)
@@ -242,20 +258,22 @@ def eye_map(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor, offset: 
         draw = ImageDraw.Draw(ids)
         for k, c in enumerate((corners - (x0, y0)).reshape(len(tri), 6).tolist()):  # PIL: pixel centres at .0
             draw.polygon(c, fill=k, outline=k)
-        m = np.array(ids, np.int32).reshape(-1)  # (P,) PIL's triangle: edges drawn wide, so check each pixel
-        w = _barycentric(corners[np.maximum(m, 0)], pix)  # (P, 3)
-        off = (m >= 0) & (w.min(1) < -1e-6)  # drawn by a triangle that does not hold its centre
-        if off.any():  # the exact test for those (an edge's pixels): the first triangle that holds it, or none
-            wt = _barycentric(corners[:, None], pix[off][None])  # (M, B, 3)
-            holds = wt.min(2) >= -1e-6  # (M, B)
-            m[off] = np.where(holds.any(0), holds.argmax(0), -1)
-            w[off] = wt[m[off].clip(0), np.arange(off.sum())]
+        at = np.flatnonzero(np.asarray(ids, np.int32).reshape(-1) >= 0)  # (H,) the pixels PIL drew
+        m = np.asarray(ids, np.int32).reshape(-1)[at]  # (H,) edges are drawn wide: check each pixel
+        w = _barycentric(corners[m], pix[at])  # (H, 3)
+        off = np.flatnonzero(np.minimum(np.minimum(w[:, 0], w[:, 1]), w[:, 2]) < -1e-6)  # not held by its triangle
+        if len(off):  # the exact test among the triangles around it: the first that holds it, or none
+            near = mesh.neighbours[m[off]]  # (B, K)
+            wt = _barycentric(corners[near], pix[at[off]][:, None])  # (B, K, 3)
+            holds = np.minimum(np.minimum(wt[..., 0], wt[..., 1]), wt[..., 2]) >= -1e-6  # (B, K)
+            first = holds.argmax(1)
+            m[off] = np.where(holds.any(1), near[np.arange(len(off)), first], -1)
+            w[off] = wt[np.arange(len(off)), first]
         hit = m >= 0
-        if not hit.any():
-            continue
-        mh, w1, w2 = m[hit], w[hit, 1], w[hit, 2]
-        sv = source[f][tri][mh]  # (H, 3, 2)
-        mapped = sv[:, 0] + w1[:, None] * (sv[:, 1] - sv[:, 0]) + w2[:, None] * (sv[:, 2] - sv[:, 0])  # (H, 2)
+        at, m, w = at[hit], m[hit], w[hit]
+        sv = source[f][tri][m]  # (H, 3, 2)
         block = source_map[f, y0:y1, x0:x1].reshape(-1, 2).clone()  # (P, 2)
-        block[torch.from_numpy(np.flatnonzero(hit))] = torch.from_numpy(mapped).to(block.dtype)
+        pixels = torch.from_numpy(at)
+        mapped = torch.from_numpy(np.einsum("hk,hkc->hc", w, sv)).to(block.dtype)  # (H, 2)
+        block[pixels] += float(frames.weight[f]) * (mapped - block[pixels])
         source_map[f, y0:y1, x0:x1] = block.reshape(y1 - y0, x1 - x0, 2)

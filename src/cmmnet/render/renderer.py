@@ -130,7 +130,7 @@ class WarpRenderer:
             return []
         src, tgt = prepare_shapes(self.landmarks, shapes, self.iod, self.cfg.field)
         _, g_tgt, _ = guide_points(src, tgt, np.asarray(region.anchors, np.float64), self.iod, self.cfg.field)
-        return [eye_frames(mesh, src, tgt, g_tgt, self.iod) for mesh in self._eyes]
+        return [eye_frames(mesh, src, tgt, g_tgt, self.iod, self.cfg.eyelid_fade) for mesh in self._eyes]
 
     def pixel_map(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor,
                   eyes: list[EyeFrames] | None = None) -> torch.Tensor:
@@ -147,7 +147,7 @@ class WarpRenderer:
     def eye_jacobians(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor) -> list[np.ndarray]:
         """Per eye mesh, the Jacobian determinant of its map in each triangle (U, M) for frames with landmarks
         ``shapes`` (U, 68, 2) whose :meth:`field` is ``coarse``; :meth:`pixel_map` uses a mesh in a frame exactly
-        when all its triangles' are > 0 (NaN rows: lids out of order, no mesh)."""
+        when all its triangles' are > 0 (NaN rows: no mesh, the eye barely moving or its lids out of order)."""
         g = region.grid
         rows, cols = self.block_span(g)
         spline = upsample(coarse, g)[:, :rows.stop - rows.start, :cols.stop - cols.start]  # (U, bh, bw, 2)
