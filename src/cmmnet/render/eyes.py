@@ -3,16 +3,16 @@
 The spline of :mod:`.field` lives on nodes every IOD/12 and is smoothed, so across an open eye (~0.25 IOD) it cannot
 follow a lid that closes: the rendered lid dropped about half as far as its landmarks, and the iris was squeezed.
 Inside a ring around each eye the backward map is therefore a triangle mesh (as FRL-Smile's frames are made): its
-vertices are the eye's lids (smooth curves through its six points, six vertices each), the top of the upper lashes,
-its four lid guides (:func:`.field.guide_points`) and a ring of points whose
-source positions are the spline's own map there, so the two maps meet at the ring. Within a triangle the map is
-affine, so it is fold-free exactly when every triangle keeps its orientation: checked for every frame and eye, and
-an eye whose mesh would flip keeps the spline's map in that frame.
+vertices lie on the eye's lids (smooth curves through its six points), on the top of the upper lashes, on curves
+through its four lid guides (:func:`.field.guide_points`) and on a ring whose source positions are the spline's own
+map there, so the two maps meet at the ring. Within a triangle the map is affine, so it is fold-free exactly when
+every triangle keeps its orientation: checked for every frame and eye, and an eye whose mesh would flip keeps the
+spline's map in that frame. An eye that barely moves keeps it too (the mesh fades in with the eye's own motion).
 
-A lid that closes covers the eye instead of squeezing it. Each upper-lid point is two vertices at the same target
-position: above it the lid skin, stretched from the guide down to the lid's new edge, ends at the photo's lid
-margin (the lashes move with the lid); below it the opening between the target's lids shows the lower part of the
-photo's opening, as tall as the target's. The map is discontinuous along the lid's edge, as a lid is. A lid that
+A lid that closes covers the eye instead of squeezing it. Each vertex of the upper lid's edge is two vertices at the
+same target position: above it the lid skin, stretched from the guides' curve down to the lashes, which move with
+the lid's edge, ends at the photo's lid margin; below it the opening between the target's lids shows the lower part
+of the photo's opening, as tall as the target's. The map is discontinuous along the lid's edge, as a lid is. A lid that
 opens wider than in the photo is stretched (nothing behind it to show).
 """
 
@@ -25,7 +25,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ..interpolate import pchip_curves
-from .field import _face_axes
+from .field import face_axes
 
 # per eye, left to right in the image: corners, upper-lid points, lower-lid points (below the upper ones)
 EYES = (((36, 39), (37, 38), (41, 40)), ((42, 45), (43, 44), (47, 46)))
@@ -131,7 +131,7 @@ def eye_meshes(src: np.ndarray, g_src: np.ndarray, hangs: np.ndarray, iod: float
     the landmarks ``hangs`` (G,)): an eye without its four guides, or whose lids are not in order, gets none."""
     from scipy.spatial import Delaunay
 
-    along, down = _face_axes(src)
+    along, down = face_axes(src)
     out = []
     for (c0, c1), uppers, lowers in EYES:
         where = {int(h): g for g, h in enumerate(hangs)}
@@ -196,10 +196,10 @@ def eye_frames(mesh: EyeMesh, src: np.ndarray, tgt: np.ndarray, g_tgt: np.ndarra
     own = np.linalg.norm(moved - moved.mean(1, keepdims=True), axis=-1).max(1) / iod  # (T,)
     ramp = np.clip((own - fade[0]) / max(fade[1] - fade[0], 1e-9), 0.0, 1.0)
     weight = ramp * ramp * (3 - 2 * ramp)  # (T,) smoothstep
-    _, down = _face_axes(src)
+    _, down = face_axes(src)
     (c0, c1), uppers, lowers = mesh.points
     target = _vertices(tgt[:, c0], tgt[:, c1], tgt[:, list(uppers)], tgt[:, list(lowers)], g_tgt[:, list(mesh.guides)],
-                       _face_axes(src)[0], down, LASHES * iod)  # (T, INNER, 2)
+                       face_axes(src)[0], down, LASHES * iod)  # (T, INNER, 2)
     source = np.repeat(mesh.rest[None, :INNER], len(tgt), 0)  # (T, INNER, 2)
     gap_t = (target[:, _L] - target[:, _U]) @ down  # (T, SAMPLES)
     gap_s = np.maximum((mesh.rest[_L] - mesh.rest[_U]) @ down, 1e-6)  # (SAMPLES,)

@@ -141,7 +141,7 @@ LOWER_LIDS = ((41, 40), (47, 46))  # and the lower lid's
 BROWS = (tuple(range(17, 22)), tuple(range(22, 27)))
 
 
-def _face_axes(shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def face_axes(shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors along the eye line and down the face (image coordinates, y down)."""
     d = shape[42:48].mean(0) - shape[36:42].mean(0)
     along = d / max(float(np.hypot(*d)), 1e-9)
@@ -172,7 +172,7 @@ def guide_points(src: np.ndarray, tgt: np.ndarray, anchors: np.ndarray, iod: flo
     and lid, and the brow, the cheek and every other motion (a smile's) stay what they were. An upper guide never
     comes closer than half its source distance to its lid's target, and a lid within 0.05 IOD of its brow gets none."""
     t = len(tgt)
-    along, down = _face_axes(src)
+    along, down = face_axes(src)
     g_src, hangs, uppers_of = [], [], []
     for uppers, lowers, brow in zip(UPPER_LIDS, LOWER_LIDS, BROWS):
         brow = list(brow)
