@@ -88,9 +88,9 @@ class WarpRenderer:
         if not self.iod > 1.0:
             raise CmmnetError(f"the face in the photo is too small to render (eye distance {self.iod:.1f} px)")
         self.step = max(2, int(round(self.cfg.field.grid_step * self.iod)))
-        self._src, _ = prepare_shapes(lm, lm[None], self.iod, self.cfg.field)
-        g_src, _, hangs = guide_points(self._src, self._src[None], np.zeros((0, 2)), self.iod, self.cfg.field)
-        self._eyes = eye_meshes(self._src, g_src, hangs, self.iod) if self.cfg.eyelids == "cover" else []
+        src, _ = prepare_shapes(lm, lm[None], self.iod, self.cfg.field)
+        g_src, _, hangs = guide_points(src, src[None], np.zeros((0, 2)), self.iod, self.cfg.field)
+        self._eyes = eye_meshes(src, g_src, hangs, self.iod) if self.cfg.eyelids == "cover" else []
         self._tensor = torch.from_numpy(np.ascontiguousarray(photo.transpose(2, 0, 1))).float()[None]  # (1,3,H,W)
         self._opening = float(mouth_opening(lm))
         self.paints_mouth = self.cfg.mouth_interior == "painted" and self._opening < self.cfg.parted_lips
@@ -192,9 +192,9 @@ class WarpRenderer:
         scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
         chunk = max(1, min(self.cfg.chunk, self.cfg.chunk_pixels // (bh * bw)))
         for i in range(0, len(shapes), chunk):
-            rows = slice(i, i + chunk)
-            src = self.pixel_map(shapes[rows], region, coarse[rows],
-                                 None if eyes is None else [e.take(rows) for e in eyes])  # (c, bh, bw, 2) photo px
+            part = slice(i, i + chunk)
+            src = self.pixel_map(shapes[part], region, coarse[part],
+                                 None if eyes is None else [e.take(part) for e in eyes])  # (c, bh, bw, 2) photo px
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
             img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
             block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
@@ -257,7 +257,8 @@ class WarpVideo:
         total = sum(b * (self._first[k + 1] - self._first[k]) for k, b in enumerate(block_bytes))
         self._keep_all = total <= renderer.cfg.cache_bytes  # else each block is kept while the budget lasts
         self._clip_locks = [threading.Lock() for _ in grids]  # one clip's blocks are rendered once
-        # each clip's region, field and R's part, made when the clip is first read (by its encoder's thread)
+        # each clip's region, field, R's part and eye meshes' vertices, made when the clip is first read (by its
+        # encoder's thread)
         self._setups: dict[int, tuple[Region, torch.Tensor, BlockRefiner | None, list[EyeFrames]]] = {}
         self._kept_lock = threading.Lock()
 
@@ -279,9 +280,9 @@ class WarpVideo:
             end = min(u + self.renderer.cfg.chunk, self._first[k + 1]) if self._keep_all else u + 1
             i = u - self._first[k]
             region, coarse, refine, eyes = self._setup(k)
-            rows = slice(i, i + end - u)
-            faces = list(self.renderer.blocks(self.shapes[u:end], region, coarse[rows], refine,
-                                              [e.take(rows) for e in eyes]))
+            part = slice(i, i + end - u)
+            faces = list(self.renderer.blocks(self.shapes[u:end], region, coarse[part], refine,
+                                              [e.take(part) for e in eyes]))
             with self._kept_lock:
                 for j, face in enumerate(faces):
                     if self._keep_all or self._kept_bytes + face.nbytes <= self.renderer.cfg.cache_bytes:
