@@ -5,7 +5,8 @@ pixel shows. It is built in four steps:
 
 1. A smoothing thin-plate spline (:func:`cmmnet.models.warp.tps_solve`, the spline G's optional warped input uses)
    interpolates the backward displacement ``source - target`` from the frame's 68 target landmarks, plus a ring of
-   fixed anchors around the face region (zero displacement), in inter-ocular-distance (IOD) units. Facing lip and
+   fixed anchors around the face region (zero displacement) and guides around the eyes that keep a lid's motion on
+   the lid (:func:`guide_points`), in inter-ocular-distance (IOD) units. Facing lip and
    lid points that meet (closed lips, closed eyes) are first moved a small gap apart in both the source and the
    target shape (:func:`cmmnet.data.synth.render.separate_pairs`, as FRL-Smile's mesh), and every landmark's
    displacement is clipped to a fraction of the IOD: the spline never sees coincident centres or wild motion.
