@@ -101,6 +101,18 @@ def test_the_field_never_folds_under_landmark_noise(portrait, seed):
     assert_fold_free(WarpRenderer(photo, lm), targets)
 
 
+@pytest.mark.parametrize("person, label", [("014", "posed"), ("025", "spontaneous"), ("069", "spontaneous")])
+def test_generated_smiles_never_fold(frl_dir, person, label):
+    """Every frame of every clip the shipped weights make for FRL-Smile test people (014's eye mode closes the eyes,
+    025's lips are parted at rest): the spline's field, the pixels it keeps and the eyes' meshes keep orientation."""
+    from cmmnet.generate import CMMNet
+
+    video = CMMNet.from_pretrained().generate(frl_dir / f"{person}_03.jpg", label, seed=0).video
+    meshed = assert_fold_free(video.renderer, video.shapes)  # (U, 68, 2) every distinct shape of the 4 clips
+    if person == "014":
+        assert meshed > 0  # its eye mode's lids close: the meshes draw them
+
+
 def test_a_photo_with_closed_eyes_and_lips_opening_them(portrait):
     """Points that meet in the source (the photo's own lids and lips shut) part in the targets."""
     photo, lm = portrait
