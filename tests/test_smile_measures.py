@@ -132,3 +132,20 @@ def test_along_contour_splits_sliding_from_moving_off_the_line(step, seed):
     a, b = along_contour(slid, truth), along_contour(off, truth)
     assert a["along"] > 0.8 * step and a["across"] < 0.35 * step
     assert b["across"] > 0.8 * step and b["along"] < 0.35 * step
+
+
+def test_seen_gain_reads_dlib_on_frames_as_the_reference(frl_dir):
+    """The gain dlib sees: none on still frames, the photos' own gain from a neutral to a smiling frame (small
+    frames upscaled to 256 px first, as the reference does), None when frame 0 shows no face."""
+    from PIL import Image
+
+    from cmmnet.faces import read_image
+
+    neutral, smile = (read_image(frl_dir / f"014_{k}.jpg") for k in ("03", "08"))
+    real = sm.lip_corner_distance(sm.reference_shape(smile)) / sm.lip_corner_distance(sm.reference_shape(neutral)) - 1
+    assert real > 0.05
+    assert sm.seen_gain([neutral, neutral, neutral]) == 0.0
+    assert sm.seen_gain([neutral, smile, neutral]) == pytest.approx(real, abs=1e-9)
+    small = [np.asarray(Image.fromarray(f).resize((200, 200), Image.BICUBIC)) for f in (neutral, smile)]
+    assert sm.seen_gain(small) == pytest.approx(real, abs=0.03)
+    assert sm.seen_gain([np.zeros_like(neutral), smile]) is None

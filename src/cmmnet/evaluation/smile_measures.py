@@ -12,6 +12,7 @@ The definitions of the project's reference measures (``shared/tools/smile_qualit
 - :func:`generation_measures`: the conditional row's apex and the best apex of the K + 1 rows against the real
   smile, the mouth-width gain, the spread of the K modes' apexes in inner-mouth opening (62-66) and eye aperture,
   the smallest mode gain and the jitter (mean absolute second difference over time, over the IOD);
+- :func:`seen_gain`: the mouth-width gain dlib reads on rendered frames (what a viewer sees);
 - :func:`onset_seconds`: how long a played sequence takes from 10 % to 90 % of its mouth-width gain;
 - :func:`summarize`: medians over generations, and the share of generations whose conditional apex is closer to
   the real smile than "nothing moved".
@@ -24,6 +25,7 @@ count as generation error. Used by ``scripts/generation_report.py`` (whole pipel
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -118,6 +120,25 @@ def generation_measures(points: np.ndarray, neutral: np.ndarray, smile: np.ndarr
                mode_eyes_pts=float(np.ptp(eye_aperture(modes))) if len(modes) > 1 else 0.0,
                min_mode_gain=float(gains[1:].min()) if len(modes) else float("nan"))
     return out
+
+
+def seen_gain(frames: Iterable[np.ndarray]) -> float | None:
+    """The mouth-width gain a viewer sees in rendered frames (the reference's ``seen_gain``): plain dlib
+    (:func:`reference_shape`) on each (H, W, 3) uint8 frame, upscaled bicubically to a height of 256 px when smaller;
+    the largest lip-corner distance over the IOD over frame 0's, minus 1. Frames without a face are skipped; None
+    when frame 0 has none."""
+    from PIL import Image
+
+    widths = []
+    for frame in frames:
+        h, w = frame.shape[:2]
+        if h < 256:
+            frame = np.asarray(Image.fromarray(frame).resize((round(w * 256 / h), 256), Image.BICUBIC))
+        shape = reference_shape(frame)
+        widths.append(np.nan if shape is None else float(lip_corner_distance(shape)))
+    if not widths or np.isnan(widths[0]):
+        return None
+    return float(np.nanmax(widths) / widths[0] - 1)
 
 
 def onset_seconds(sequence: np.ndarray, fps: float) -> float:
