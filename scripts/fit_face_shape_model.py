@@ -15,17 +15,16 @@ import json
 from pathlib import Path
 
 import numpy as np
+from _paths import FACES, ROOT
 
 from cmmnet.faces import FaceDetector, read_image
 from cmmnet.faces.plausibility import MODEL_NAME, _score, fit_shape_model
 from cmmnet.io import atomic_write_text
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    ap.add_argument("faces", nargs="?", type=Path, default=ROOT.parent / "shared" / "faces" / "frl-london")
+    ap.add_argument("faces", nargs="?", type=Path, default=FACES)
     ap.add_argument("--k", type=int, default=6, help="model modes (default 6)")
     args = ap.parse_args()
     det = FaceDetector()

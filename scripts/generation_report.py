@@ -48,6 +48,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from _paths import DATA, FACES
 
 from cmmnet.data import load_dataset
 from cmmnet.data.proxies import au12_proxy
@@ -61,8 +62,6 @@ from cmmnet.faces.pipeline import process_image
 from cmmnet.generate import CMMNet, GenerateConfig, TimingConfig
 from cmmnet.io import atomic_write_text
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def chw(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(a, -1, -3))
@@ -71,8 +70,8 @@ def chw(a: np.ndarray) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, default=None, help="run dir with landmark_generator/ + translator/")
-    ap.add_argument("--data", type=Path, default=Path("/work/data/frl-smile"), help="FRL-Smile (for the split)")
-    ap.add_argument("--faces", type=Path, default=ROOT.parent / "shared" / "faces" / "frl-london")
+    ap.add_argument("--data", type=Path, default=DATA, help="FRL-Smile (for the split)")
+    ap.add_argument("--faces", type=Path, default=FACES)
     ap.add_argument("--labels", default="posed,spontaneous")
     ap.add_argument("--people", type=int, default=0, help="at most this many test people (0 = all)")
     ap.add_argument("--renderer", choices=("paper", "warp"), default="paper",

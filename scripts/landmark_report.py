@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import torch
+from _paths import FACES
 
 from cmmnet.config import save_json
 from cmmnet.data.format import load_dataset
@@ -26,8 +27,6 @@ from cmmnet.errors import CmmnetError
 from cmmnet.evaluation.landmark_report import landmark_report
 from cmmnet.evaluation.landmark_stages import stage_table
 from cmmnet.models.landmark_generator import LandmarkGenerator
-
-FACES = Path(__file__).resolve().parents[2] / "shared" / "faces" / "frl-london"
 
 
 def main(argv: list[str] | None = None) -> int:

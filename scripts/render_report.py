@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from _paths import DATA, FACES
 from generation_report import photo_pairs  # scripts/ is the script's own directory
 from PIL import Image
 
@@ -55,7 +56,6 @@ from cmmnet.render.config import MaskConfig
 from cmmnet.render.mask import distance_outside, hull_polygon
 from cmmnet.training.refinement import PART as REFINER_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
 BIG = AlignConfig(size=256)
 
 
@@ -91,8 +91,8 @@ def face_box(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("/work/data/frl-smile"), help="FRL-Smile (for the split)")
-    ap.add_argument("--faces", type=Path, default=ROOT.parent / "shared" / "faces" / "frl-london")
+    ap.add_argument("--data", type=Path, default=DATA, help="FRL-Smile (for the split)")
+    ap.add_argument("--faces", type=Path, default=FACES)
     ap.add_argument("--people", type=int, default=0, help="at most this many test people (0 = all)")
     ap.add_argument("--max-side", type=int, default=1024, help="the photo's longer side is capped at this")
     ap.add_argument("--out", type=Path, default=None, help="write the report JSON here")

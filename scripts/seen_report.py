@@ -28,6 +28,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from _paths import DATA, FACES
 
 from cmmnet.data import load_dataset
 from cmmnet.data.proxies import lip_corner_distance
@@ -36,7 +37,6 @@ from cmmnet.generate import CMMNet
 from cmmnet.generate.outputs import OutputConfig, write_sequence
 from cmmnet.io import atomic_write_text
 
-ROOT = Path(__file__).resolve().parents[1]
 SHOWN = 0.85  # the share of the landmarks' gain the video should show
 
 
@@ -80,8 +80,8 @@ def summary(rows: list[dict], encodings: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, default=None, help="weights directory (default: the shipped ones)")
-    ap.add_argument("--data", type=Path, default=Path("/work/data/frl-smile"), help="FRL-Smile (for the split)")
-    ap.add_argument("--faces", type=Path, default=ROOT.parent / "shared" / "faces" / "frl-london")
+    ap.add_argument("--data", type=Path, default=DATA, help="FRL-Smile (for the split)")
+    ap.add_argument("--faces", type=Path, default=FACES)
     ap.add_argument("--labels", default="posed,spontaneous")
     ap.add_argument("--encodings", default=str(OutputConfig().crf),
                     help="comma-separated: raw (frames before encoding) and/or H.264 CRFs (default: the videos')")
