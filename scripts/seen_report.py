@@ -5,16 +5,17 @@
         [--faces ../shared/faces/frl-london] [--encodings raw,18,12] [--people N] [--out report.json]
 
 For each test person of the dataset (its "test" split) the real neutral photo ``NNN_03.jpg`` goes through
-:meth:`cmmnet.CMMNet.generate` (the defaults of ``cmmnet generate``: warp renderer, K, timing) for each label, and
-the conditional video is read as ``cmmnet generate`` writes it (:func:`cmmnet.generate.outputs.write_sequence`)
-once per encoding: ``raw`` the rendered frames before encoding, a number the H.264 CRF (the default video is
-:class:`~cmmnet.generate.outputs.OutputConfig`'s). Per generation: ``lm_gain``, the conditional landmarks'
-mouth-width gain (:func:`cmmnet.evaluation.smile_measures.generation_measures`), and per encoding ``seen_<enc>``,
-the gain dlib reads on the frames (:func:`~cmmnet.evaluation.smile_measures.seen_gain`, the definition of
-shared/tools/smile_quality.py) and ``kib_<enc>`` the file's size. Summary per encoding: the medians of the seen
-gain and of the ratio seen / landmarks, and which generations fall under 85 % of the landmarks' gain. How far one
-generation's reading moves between nearly identical renderings (``spread``: max - min over the encodings) says how
-much of a single reading is dlib's noise.
+:meth:`cmmnet.CMMNet.generate` (the defaults of ``cmmnet generate``: warp renderer, K, timing) for each label, and the
+conditional video is read as ``cmmnet generate`` writes it (:func:`cmmnet.generate.outputs.write_sequence`) once per
+encoding: ``raw`` the frames before encoding (:func:`~cmmnet.generate.outputs.sequence_frames`), a number the H.264 CRF
+(the default video is :class:`~cmmnet.generate.outputs.OutputConfig`'s). Per generation: ``lm_gain``, the conditional
+landmarks' mouth-width gain (its widest frame's lip-corner distance over frame 0's, minus 1, as
+:func:`cmmnet.evaluation.smile_measures.generation_measures` takes it), and per encoding ``seen_<enc>``, the gain dlib
+reads on the frames (:func:`~cmmnet.evaluation.smile_measures.seen_gain`, the definition of
+shared/tools/smile_quality.py) and ``kib_<enc>`` the file's size. Summary per encoding: the medians of the seen gain and
+of the ratio seen / landmarks, and which generations fall under 85 % of the landmarks' gain. How far one generation's
+reading moves between nearly identical renderings (``spread``: max - min over the encodings) says how much of a single
+reading is dlib's noise.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from cmmnet.data import load_dataset
 from cmmnet.data.proxies import lip_corner_distance
 from cmmnet.evaluation import smile_measures as sm
 from cmmnet.generate import CMMNet
-from cmmnet.generate.outputs import OutputConfig, write_sequence
+from cmmnet.generate.outputs import OutputConfig, sequence_frames, write_sequence
 from cmmnet.io import atomic_write_text
 
 SHOWN = 0.85  # the share of the landmarks' gain the video should show
@@ -51,7 +52,7 @@ def readings(res, encodings: list[str]) -> dict[str, float | int | None]:
     out: dict[str, float | int | None] = {}
     for enc in encodings:
         if enc == "raw":
-            out["seen_raw"] = sm.seen_gain(np.asarray(res.video[0]) if res.video is not None else res.frames[0])
+            out["seen_raw"] = sm.seen_gain(sequence_frames(res, 0, OutputConfig()))
             continue
         with tempfile.TemporaryDirectory() as tmp:
             path = write_sequence(res, 0, Path(tmp) / "conditional.mp4", OutputConfig(crf=int(enc)))

@@ -132,9 +132,9 @@ def eye_meshes(src: np.ndarray, g_src: np.ndarray, hangs: np.ndarray, iod: float
     from scipy.spatial import Delaunay
 
     along, down = face_axes(src)
+    where = {int(h): g for g, h in enumerate(hangs)}  # the guide hanging from each lid point
     out = []
     for (c0, c1), uppers, lowers in EYES:
-        where = {int(h): g for g, h in enumerate(hangs)}
         if not all(i in where for i in (*uppers, *lowers)):
             continue
         guides = tuple(where[i] for i in (*uppers, *lowers))
@@ -196,10 +196,10 @@ def eye_frames(mesh: EyeMesh, src: np.ndarray, tgt: np.ndarray, g_tgt: np.ndarra
     own = np.linalg.norm(moved - moved.mean(1, keepdims=True), axis=-1).max(1) / iod  # (T,)
     ramp = np.clip((own - fade[0]) / max(fade[1] - fade[0], 1e-9), 0.0, 1.0)
     weight = ramp * ramp * (3 - 2 * ramp)  # (T,) smoothstep
-    _, down = face_axes(src)
+    along, down = face_axes(src)
     (c0, c1), uppers, lowers = mesh.points
     target = _vertices(tgt[:, c0], tgt[:, c1], tgt[:, list(uppers)], tgt[:, list(lowers)], g_tgt[:, list(mesh.guides)],
-                       face_axes(src)[0], down, LASHES * iod)  # (T, INNER, 2)
+                       along, down, LASHES * iod)  # (T, INNER, 2)
     source = np.repeat(mesh.rest[None, :INNER], len(tgt), 0)  # (T, INNER, 2)
     gap_t = (target[:, _L] - target[:, _U]) @ down  # (T, SAMPLES)
     gap_s = np.maximum((mesh.rest[_L] - mesh.rest[_U]) @ down, 1e-6)  # (SAMPLES,)
@@ -258,22 +258,23 @@ def eye_map(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor, offset: 
         draw = ImageDraw.Draw(ids)
         for k, c in enumerate((corners - (x0, y0)).reshape(len(tri), 6).tolist()):  # PIL: pixel centres at .0
             draw.polygon(c, fill=k, outline=k)
-        at = np.flatnonzero(np.asarray(ids, np.int32).reshape(-1) >= 0)  # (H,) the pixels PIL drew
-        m = np.asarray(ids, np.int32).reshape(-1)[at]  # (H,) edges are drawn wide: check each pixel
-        w = _barycentric(corners[m], pix[at])  # (H, 3)
-        off = np.flatnonzero(np.minimum(np.minimum(w[:, 0], w[:, 1]), w[:, 2]) < -1e-6)  # not held by its triangle
+        drawn = np.asarray(ids, np.int32).reshape(-1)  # (P,) each pixel's triangle, -1 outside all
+        at = np.flatnonzero(drawn >= 0)  # (H,) the pixels PIL drew
+        m = drawn[at]  # (H,) edges are drawn wide: check each pixel
+        bary = _barycentric(corners[m], pix[at])  # (H, 3)
+        off = np.flatnonzero(bary.min(1) < -1e-6)  # not held by its triangle
         if len(off):  # the exact test among the triangles around it: the first that holds it, or none
             near = mesh.neighbours[m[off]]  # (B, K)
             wt = _barycentric(corners[near], pix[at[off]][:, None])  # (B, K, 3)
-            holds = np.minimum(np.minimum(wt[..., 0], wt[..., 1]), wt[..., 2]) >= -1e-6  # (B, K)
+            holds = wt.min(-1) >= -1e-6  # (B, K)
             first = holds.argmax(1)
             m[off] = np.where(holds.any(1), near[np.arange(len(off)), first], -1)
-            w[off] = wt[np.arange(len(off)), first]
+            bary[off] = wt[np.arange(len(off)), first]
         hit = m >= 0
-        at, m, w = at[hit], m[hit], w[hit]
+        at, m, bary = at[hit], m[hit], bary[hit]
         sv = source[f][tri][m]  # (H, 3, 2)
         block = source_map[f, y0:y1, x0:x1].reshape(-1, 2).clone()  # (P, 2)
         pixels = torch.from_numpy(at)
-        mapped = torch.from_numpy(np.einsum("hk,hkc->hc", w, sv)).to(block.dtype)  # (H, 2)
+        mapped = torch.from_numpy(np.einsum("hk,hkc->hc", bary, sv)).to(block.dtype)  # (H, 2)
         block[pixels] += float(frames.weight[f]) * (mapped - block[pixels])
         source_map[f, y0:y1, x0:x1] = block.reshape(y1 - y0, x1 - x0, 2)

@@ -138,19 +138,23 @@ class WarpRenderer:
         with landmarks ``shapes`` (U, 68, 2) whose :meth:`field` is ``coarse``: the spline's map, and inside a ring
         around each eye the eyes' meshes (``cfg.eyelids``; ``eyes``: their :meth:`eye_frames`, made when None)."""
         g = region.grid
-        rows, cols = self.block_span(g)
-        out = upsample(coarse, g)[:, :rows.stop - rows.start, :cols.stop - cols.start]  # (U, bh, bw, 2)
+        out = self.spline_map(coarse, g)  # (U, bh, bw, 2)
         for mesh, frames in zip(self._eyes, self.eye_frames(shapes, region) if eyes is None else eyes):
             eye_map(mesh, frames, out, (g.x0, g.y0))
         return out
+
+    def spline_map(self, coarse: torch.Tensor, g: Grid) -> torch.Tensor:
+        """The spline's source position (photo px) of every pixel of the face block over grid ``g``, (U, bh, bw, 2),
+        from its :meth:`field` ``coarse`` (U, ny, nx, 2)."""
+        rows, cols = self.block_span(g)
+        return upsample(coarse, g)[:, :rows.stop - rows.start, :cols.stop - cols.start]
 
     def eye_jacobians(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor) -> list[np.ndarray]:
         """Per eye mesh, the Jacobian determinant of its map in each triangle (U, M) for frames with landmarks
         ``shapes`` (U, 68, 2) whose :meth:`field` is ``coarse``; :meth:`pixel_map` uses a mesh in a frame exactly
         when all its triangles' are > 0 (NaN rows: no mesh, the eye barely moving or its lids out of order)."""
         g = region.grid
-        rows, cols = self.block_span(g)
-        spline = upsample(coarse, g)[:, :rows.stop - rows.start, :cols.stop - cols.start]  # (U, bh, bw, 2)
+        spline = self.spline_map(coarse, g)  # (U, bh, bw, 2)
         return [mesh_vertices(mesh, frames, spline, (g.x0, g.y0))[2]
                 for mesh, frames in zip(self._eyes, self.eye_frames(shapes, region))]
 
