@@ -365,14 +365,22 @@ def test_videos_encoded_in_parallel_are_the_files_encoded_one_at_a_time(tmp_path
     assert len(written[1]) >= 6 and written[1] == written[3]
 
 
-def test_frames_shown_again_are_converted_once_and_the_file_is_the_same(tmp_path):
-    from cmmnet.video import write_video
+def test_frames_shown_again_are_converted_once_and_the_encoder_gets_the_same_frames(tmp_path):
+    from cmmnet.video import _yuv_frames, read_video, write_video
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (4, 45, 61, 3), dtype=np.uint8)  # odd sizes: padded
     keys = [0, 0, 1, 2, 3, 3, 2, 1, 0]  # a hold and a return, as a default clip
-    plain = write_video(tmp_path / "plain.mp4", images[keys]).read_bytes()
-    assert write_video(tmp_path / "keyed.mp4", images[keys], keys=keys).read_bytes() == plain
+    plain = list(_yuv_frames(images[keys], None, 45, 61))
+    keyed = list(_yuv_frames(images[keys], keys, 45, 61))
+    assert len({id(vf) for vf in keyed}) == 4 and len({id(vf) for vf in plain}) == 9  # one conversion per image
+    for i, (a, b) in enumerate(zip(plain, keyed, strict=True)):
+        assert (a.width, a.height, a.format.name) == (b.width, b.height, "yuv420p") == (62, 46, "yuv420p")
+        assert np.array_equal(a.to_ndarray(), b.to_ndarray()), i  # the pixels (a plane's line padding is not set)
+    assert [vf.pts for vf in plain] == list(range(9))
+    video = read_video(write_video(tmp_path / "keyed.mp4", images[keys], keys=keys))
+    assert video.shape == (9, 46, 62, 3)
+    assert np.array_equal(video[0], video[1]) and np.array_equal(video[4], video[5])  # the hold holds
     with pytest.raises(ValueError):  # a key for every frame, no more, no less
         write_video(tmp_path / "short.mp4", images[keys], keys=keys[:-1])
     assert not (tmp_path / "short.mp4").exists()

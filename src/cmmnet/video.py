@@ -48,13 +48,34 @@ def _return_freed_memory() -> None:
         pass
 
 
+def _yuv_frames(frames: Iterable[np.ndarray], keys: Iterable[Hashable | None] | None, h: int, w: int
+                ) -> Iterator[av.VideoFrame]:
+    """The frames as the encoder takes them: padded to even sizes, yuv420p, ``pts`` numbered; a frame whose key (not
+    None) was seen is the kept conversion of the first, sent again (while the kept ones stay within
+    ``_REUSED_BYTES``)."""
+    ph, pw = h + h % 2, w + w % 2  # yuv420p needs even sizes
+    converted: dict[Hashable, av.VideoFrame] = {}
+    pairs = zip(frames, itertools.repeat(None)) if keys is None else zip(frames, keys, strict=True)
+    for i, (frame, key) in enumerate(pairs):
+        vf = None if key is None else converted.get(key)
+        if vf is None:
+            if (ph, pw) != (h, w):
+                frame = np.pad(frame, ((0, ph - h), (0, pw - w), (0, 0)), mode="edge")
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24").reformat(
+                format="yuv420p")  # as the encoder would convert it
+            if key is not None and (len(converted) + 1) * pw * ph * 3 // 2 <= _REUSED_BYTES:
+                converted[key] = vf
+        vf.pts = i  # the encoder copies the frame when it takes it: a kept frame is sent again
+        yield vf
+
+
 def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: float = 25.0,
                 crf: int = 18, keys: Iterable[Hashable | None] | None = None) -> Path:
     """Write (T, H, W, 3) uint8 RGB frames (an array, or an iterable of (H, W, 3) frames: one in memory at a time)
     as H.264 (yuv420p) atomically. Odd sizes are padded by one pixel; frames over 1024 x 1024 are encoded with a
     shorter look-ahead (:func:`encoder_lookahead`: bounded memory). ``keys``, one per frame: frames with the same
     key (not None) are the same image, converted to yuv420p once (while the converted frames kept stay within a few
-    MB); the file is the same as without them."""
+    MB); the encoder is given the same frames as without them."""
     it = iter(frames)
     first = next(it, None)
     if first is None or first.ndim != 3 or first.shape[-1] != 3 or first.dtype != np.uint8:
@@ -73,18 +94,7 @@ def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps
             lookahead = encoder_lookahead(pw, ph)
             stream.options = {"crf": str(crf), "preset": _X264_PRESET,
                               **({} if lookahead is None else {"rc-lookahead": str(lookahead)})}
-            converted: dict[Hashable, av.VideoFrame] = {}
-            pairs = zip(frames, itertools.repeat(None)) if keys is None else zip(frames, keys, strict=True)
-            for i, (frame, key) in enumerate(pairs):
-                vf = None if key is None else converted.get(key)
-                if vf is None:
-                    if (ph, pw) != (h, w):
-                        frame = np.pad(frame, ((0, ph - h), (0, pw - w), (0, 0)), mode="edge")
-                    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24").reformat(
-                        format="yuv420p")  # as the encoder would convert it
-                    if key is not None and (len(converted) + 1) * pw * ph * 3 // 2 <= _REUSED_BYTES:
-                        converted[key] = vf
-                vf.pts = i  # the encoder copies the frame when it takes it: a kept frame is sent again
+            for vf in _yuv_frames(frames, keys, h, w):
                 for packet in stream.encode(vf):
                     container.mux(packet)
             for packet in stream.encode():
