@@ -374,3 +374,68 @@ def _assert_hull(points: np.ndarray) -> None:
     polygon = hull_polygon(points)
     np.testing.assert_array_equal(np.unique(polygon, axis=0), _hull_vertices(points))
     assert distance_outside(polygon, points.reshape(-1, 2)).max() < 1e-9
+
+
+# --- closed lips that the points part (cmmnet.render.lips) -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def frl_faces(frl_dir) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """FRL-London photos and their dlib landmarks: 025 and 126 neutral (closed lips that dlib parts by 0.06 and
+    0.10 IOD), 001 neutral (closed, points closed), 107 smiling (teeth between parted points)."""
+    det = FaceDetector()
+    out = {}
+    for name in ("025_03", "126_03", "001_03", "107_08"):
+        photo = read_image(frl_dir / f"{name}.jpg")
+        out[name] = photo, det.detect(photo).landmarks.astype(np.float64)
+    return out
+
+
+@pytest.mark.parametrize(("name", "closed"), [("025_03", True), ("126_03", True), ("001_03", False),
+                                              ("107_08", False)])
+def test_closed_lips_that_the_points_part_are_closed(frl_faces, name, closed):
+    from cmmnet.data.proxies import mouth_opening
+    from cmmnet.render.lips import closed_lip_shift, lip_coloured_share
+
+    photo, lm = frl_faces[name]
+    shift = closed_lip_shift(photo, lm, 0.03, 0.9)
+    assert (np.abs(shift).max() > 0) == closed
+    assert not shift[[i for i in range(68) if i not in (61, 62, 63, 65, 66, 67)]].any()  # the inner lips alone
+    moved = lm + shift
+    if closed:
+        assert mouth_opening(lm) > 0.05 and lip_coloured_share(photo, lm) > 0.95
+        assert mouth_opening(moved) < 1e-9  # each pair on the line where the lips meet, between its two points
+        for u, d in ((61, 67), (62, 66), (63, 65)):
+            t = (moved[u] - lm[u]) @ (lm[d] - lm[u]) / ((lm[d] - lm[u]) @ (lm[d] - lm[u]))
+            assert -1e-9 <= t <= 1 + 1e-9
+        # a grey copy cannot tell lips from teeth by colour, and points out of order (dlib lost the mouth) are
+        # left as they are
+        assert not closed_lip_shift(_gray(photo), lm, 0.03, 0.9).any()
+        crossed = lm.copy()
+        crossed[[61, 62, 63, 65, 66, 67]] = lm[[67, 66, 65, 63, 62, 61]]
+        assert not closed_lip_shift(photo, crossed, 0.03, 0.9).any()
+    elif name == "107_08":
+        assert mouth_opening(lm) > 0.1 and lip_coloured_share(photo, lm) < 0.5
+
+
+def test_the_renderer_closes_them_in_every_frame(frl_faces):
+    """025's closed lips: the renderer moves them as closed lips (its shapes have the shift; frame 0 is the photo)
+    and paints the mouth's inside when the motion parts them, which it did not when the points decided."""
+    from dataclasses import replace
+
+    photo, lm = frl_faces["025_03"]
+    renderer = WarpRenderer(photo, lm)
+    trusting = WarpRenderer(photo, lm, replace(renderer.cfg, lip_gap="landmarks"))
+    assert renderer.paints_mouth and not trusting.paints_mouth and not trusting.lip_shift.any()
+    np.testing.assert_allclose(renderer.landmarks, lm + renderer.lip_shift)
+    targets = smile(lm, frames=3, gain=0.2, part=0.15)
+    frames = renderer.render(targets)
+    mse = float(((frames[0].astype(np.float64) - photo) ** 2).mean())
+    assert mse == 0 or 10 * np.log10(255**2 / mse) >= 40
+    mouth = (slice(int(lm[51, 1]), int(lm[57, 1]) + 1), slice(int(lm[48, 0]), int(lm[54, 0]) + 1))
+
+    def teeth(f: np.ndarray) -> int:  # pixels of the painted teeth's colour more than in the photo
+        near = lambda g: int((np.linalg.norm(g[mouth].astype(float) - renderer._teeth, axis=-1) < 25).sum())  # noqa: E731
+        return near(f) - near(photo)
+
+    assert teeth(frames[-1]) > 100 and teeth(frames[-1]) > 4 * teeth(trusting.render(targets)[-1])

@@ -42,6 +42,11 @@ class WarpRenderConfig:
     interpolation: Literal["bilinear", "bicubic"] = "bicubic"  # how the photo is sampled (bicubic keeps more detail)
     mouth_interior: Literal["painted", "none"] = "painted"  # what fills lips that part
     parted_lips: float = 0.03  # IOD: a photo with lips this far apart shows its own mouth interior (not painted)
+    # pixels: lips that far apart by their points are closed all the same when at least `closed_lip_share` of the
+    # pixels between them are lip-coloured (cmmnet.render.lips: dlib parts full closed lips); landmarks: the
+    # points alone decide
+    lip_gap: Literal["pixels", "landmarks"] = "pixels"
+    closed_lip_share: float = 0.9
     paint_ramp: float = 2.0  # px: the painted interior fades in as the lips part this much beyond the photo's own gap
     gray_spread: float = 3.0  # a photo whose face has at most this channel spread (grey levels) is greyscale
     # the painted mouth takes this share (0..1, in log space) of the photo's colour cast: its skin colour (cheeks and

@@ -7,7 +7,8 @@ photo's own pixels, unchanged), so identity, detail, colour or its absence (a bl
 white) are kept by construction. What a warp cannot show is the mouth's inside when closed lips part: it is painted
 between the target's inner lips with FRL-Smile's mouth interior (:func:`cmmnet.data.synth.render.paint_mouth_interior`:
 a dark cavity and upper/lower teeth, scaled to the face's light and given part of its colour cast, in grey for a
-grey photo). A photo that already shows parted lips keeps its own mouth interior, moved with the lips.
+grey photo). A photo that already shows parted lips keeps its own mouth interior, moved with the lips; lips that
+dlib's points part over lip-coloured pixels are closed lips (:mod:`cmmnet.render.lips`), moved and painted as such.
 
 Coordinates: (x, y) pixels with pixel centres at integers, as in :mod:`cmmnet.faces`.
 """
@@ -28,6 +29,7 @@ from ..errors import CmmnetError
 from .config import WarpRenderConfig
 from .eyes import EyeFrames, eye_frames, eye_map, eye_meshes, mesh_vertices
 from .field import Grid, backward_field, guide_points, prepare_shapes, upsample
+from .lips import closed_lip_shift
 from .mask import Region, face_region, region_grid
 from .refine import LUMA, BlockRefiner, Colour
 
@@ -70,7 +72,10 @@ def distinct_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 class WarpRenderer:
     """Renders frames of one photo ``(H, W, 3)`` uint8 whose face has the 68 ``landmarks`` (photo pixels); with a
-    ``refiner`` (and ``config.refine`` "on") R paints over the warp what it cannot make (:mod:`.refine`)."""
+    ``refiner`` (and ``config.refine`` "on") R paints over the warp what it cannot make (:mod:`.refine`).
+    ``lip_shift`` (68, 2): what :mod:`.lips` moves the photo's inner-lip points by (zero unless closed lips were
+    parted by them); ``landmarks`` has it, and :class:`WarpVideo` adds it to every target shape, so the methods that
+    take shapes expect shapes that have it."""
 
     def __init__(self, photo: np.ndarray, landmarks: np.ndarray, config: WarpRenderConfig | None = None,
                  refiner: RefinerNet | None = None):
@@ -83,6 +88,12 @@ class WarpRenderer:
         if lm.shape != (68, 2) or not np.isfinite(lm).all():
             raise CmmnetError(f"the photo's landmarks must be 68 finite (x, y) points, got shape {lm.shape}")
         self.photo = photo
+        # closed lips that the points part (cfg.lip_gap): the inner lips' points onto their crease, in the photo's
+        # shape and in every target shape (the generated motion is kept)
+        self.lip_shift = np.zeros_like(lm)
+        if self.cfg.lip_gap == "pixels":
+            self.lip_shift = closed_lip_shift(photo, lm, self.cfg.parted_lips, self.cfg.closed_lip_share)
+        lm = lm + self.lip_shift
         self.landmarks = lm
         self.iod = float(inter_ocular_distance(lm))
         if not self.iod > 1.0:
@@ -240,6 +251,7 @@ class WarpVideo:
 
     def __init__(self, renderer: WarpRenderer, targets: np.ndarray):
         clips = renderer._check(np.asarray(targets, np.float64).reshape(-1, 68, 2)).reshape(*np.shape(targets))
+        clips = clips + renderer.lip_shift  # (K+1, N, 68, 2) the photo's closed lips closed in every frame
         self.renderer = renderer
         shapes, which, self._first, self._clip_of = [], [], [0], []  # _clip_of: the clip whose region renders u
         grids = []
