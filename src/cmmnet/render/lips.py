@@ -40,16 +40,10 @@ def _mouth_crop(photo: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return photo[y0:y1, x0:x1].astype(np.float32), np.array([x0, y0], np.float64)
 
 
-def lip_coloured_share(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
-    """The share of the pixels between the inner lips of ``landmarks`` (68, 2) that are lip-coloured (module
-    docstring), or None when the photo cannot tell: no pixel in the gap, or lips too grey to tell by colour."""
-    lm = np.asarray(landmarks, np.float64)
-    mouth = _mouth_crop(photo, lm)
-    if mouth is None:
-        return None
-    crop, corner = mouth
-    inner = _polygon_mask(crop.shape[:2], lm[60:68] - corner)
-    lips = _polygon_mask(crop.shape[:2], lm[48:60] - corner) & ~inner
+def _lip_share(crop: np.ndarray, lm: np.ndarray) -> float | None:
+    """:func:`lip_coloured_share` on a float32 crop (h, w, 3) whose pixels ``lm`` (68, 2) are given in."""
+    inner = _polygon_mask(crop.shape[:2], lm[60:68])
+    lips = _polygon_mask(crop.shape[:2], lm[48:60]) & ~inner
     if not inner.any() or not lips.any():
         return None
     luma = crop @ LUMA  # (h, w)
@@ -59,6 +53,14 @@ def lip_coloured_share(photo: np.ndarray, landmarks: np.ndarray) -> float | None
         return None
     lip_like = (red[inner] >= LIP_RED_SHARE * lip_red) & (luma[inner] >= LIP_LUMA_SHARE * lip_luma)
     return float(lip_like.mean())
+
+
+def lip_coloured_share(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
+    """The share of the pixels between the inner lips of ``landmarks`` (68, 2) that are lip-coloured (module
+    docstring), or None when the photo cannot tell: no pixel in the gap, or lips too grey to tell by colour."""
+    lm = np.asarray(landmarks, np.float64)
+    mouth = _mouth_crop(photo, lm)
+    return None if mouth is None else _lip_share(mouth[0], lm - mouth[1])
 
 
 def _crease(luma: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> float:
@@ -89,11 +91,13 @@ def closed_lip_shift(photo: np.ndarray, landmarks: np.ndarray, parted_lips: floa
     down = np.array([-eyes[1], eyes[0]])  # down the face (image y grows downwards)
     if not ((lower - upper) @ down > 0).all():
         return shift
-    lip_share = lip_coloured_share(photo, lm)
     mouth = _mouth_crop(photo, lm)
-    if lip_share is None or lip_share < share or mouth is None:
+    if mouth is None:
         return shift
     crop, corner = mouth
+    lip_share = _lip_share(crop, lm - corner)
+    if lip_share is None or lip_share < share:
+        return shift
     t = _crease(crop @ LUMA, upper - corner, lower - corner)
     meet = upper + t * (lower - upper)  # (3, 2)
     for i, (u, d) in enumerate(INNER_LIP_PAIRS):
