@@ -7,8 +7,9 @@ by :class:`~cmmnet.evaluation.landmarks.FrameLandmarks`, 5-frame smoothing) and 
 real curves; the dlib identity distance of the last frame to the neutral input; for CMM-Net also the mode
 diversity and, where the dataset knows hidden styles, the mode-vs-style agreement.
 
-Results are cached in ``REPORT/cache/`` under a key of (method weights hash, dataset.json hash, evaluation config,
-Inception weights hash): re-running on the same runs and data reads them back instead of generating again.
+Results are cached in ``REPORT/cache/`` under a key of (method weights hash, for CMM-Net with its renderers' settings,
+dataset.json hash, evaluation config, Inception weights hash): re-running on the same runs and data reads them back
+instead of generating again.
 """
 
 from __future__ import annotations

@@ -92,7 +92,10 @@ class CMMNetMethod(Method):
         self.renderer = renderer
         self._landmarks: dict[str, list] = {}  # the LandmarkBatch parts of each generate() input, by its hash
         w = self.model.weights
-        key = hashlib.sha256(f"{w['landmark_generator']}{w['translator']}".encode()).hexdigest()[:16]
+        # the warp renderer's settings are part of what a row measures (its code is not: a report made before a
+        # renderer change is made again in a new report directory)
+        key = hashlib.sha256(f"{w['landmark_generator']}{w['translator']}{self.model.config.render!r}".encode())
+        key = key.hexdigest()[:16]
         super().__init__(name, run, key, self.model.T, self.model.image_size, self.model.label_names)
 
     def with_renderer(self, renderer: Renderer) -> CMMNetMethod:
