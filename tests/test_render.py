@@ -439,3 +439,28 @@ def test_the_renderer_closes_them_in_every_frame(frl_faces):
         return near(f) - near(photo)
 
     assert teeth(frames[-1]) > 100 and teeth(frames[-1]) > 4 * teeth(trusting.render(targets)[-1])
+
+
+def test_the_painted_teeth_take_the_light_from_the_eyes_not_the_skin(portrait, frl_faces):
+    """A dark skin is not a dim light: the eyes' whites can brighten the painted mouth (025: ~50 % brighter, as its
+    real teeth are), never darken it (the portrait, whose eyes are behind glasses, keeps the skin's light)."""
+    from cmmnet.render.config import WarpRenderConfig
+    from cmmnet.render.refine import LUMA
+    from cmmnet.render.renderer import eye_light
+
+    def teeth(photo, lm, light):
+        return float(WarpRenderer(photo, lm, WarpRenderConfig(mouth_light=light))._teeth @ LUMA)
+
+    dark_photo, dark_lm = frl_faces["025_03"]
+    assert teeth(dark_photo, dark_lm, "eyes") > 1.4 * teeth(dark_photo, dark_lm, "skin")
+    for photo, lm in (portrait, frl_faces["001_03"], frl_faces["126_03"]):
+        assert teeth(photo, lm, "eyes") >= teeth(photo, lm, "skin") - 1e-6
+    photo, lm = portrait
+    assert teeth(photo, lm, "eyes") == pytest.approx(teeth(photo, lm, "skin"))
+    flat = np.full((64, 64, 3), 164, np.uint8)  # eyes of the reference luma: light 1; of a quarter of it: 0.55
+    eye_pts = np.concatenate([np.tile([[20.0, 20.0]], (36, 1)), [[10, 30], [15, 25], [20, 25], [25, 30], [20, 35],
+                              [15, 35], [40, 30], [45, 25], [50, 25], [55, 30], [50, 35], [45, 35]],
+                              np.tile([[40.0, 50.0]], (20, 1))])  # (68, 2)
+    assert eye_light(flat, eye_pts, 164.0, (0.55, 1.2)) == pytest.approx(1.0, abs=0.01)
+    assert eye_light(flat // 4, eye_pts, 164.0, (0.55, 1.2)) == pytest.approx(0.55)
+    assert eye_light(flat, np.full((68, 2), -50.0), 164.0, (0.55, 1.2)) is None  # no eye in the photo

@@ -48,6 +48,12 @@ class WarpRenderConfig:
     lip_gap: Literal["pixels", "landmarks"] = "pixels"
     closed_lip_share: float = 0.9
     paint_ramp: float = 2.0  # px: the painted interior fades in as the lips part this much beyond the photo's own gap
+    # the light the painted mouth is scaled to. skin: the cheeks' and nose's luma, as FRL-Smile's frames are painted
+    # (cmmnet.data.synth.render.default_mouth_colours), which takes a dark skin for a dim light and greys its teeth;
+    # eyes: the larger of that and the eyes' light (sqrt of their 75th-percentile luma, the whites, over
+    # `eye_reference`): the eyes can only brighten it, so shadowed eyes or glasses leave the skin's say
+    mouth_light: Literal["eyes", "skin"] = "eyes"
+    eye_reference: float = 164.0  # FRL-London's neutral photos: eyes' luma 127 (median) -> light 0.88, the skin's
     gray_spread: float = 3.0  # a photo whose face has at most this channel spread (grey levels) is greyscale
     # the painted mouth takes this share (0..1, in log space) of the photo's colour cast: its skin colour (cheeks and
     # nose, normalised by its mean) against FRL-London's median skin colour (80 neutral photos: 10-90 % within 5 %)

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageDraw
 
 from ..data.proxies import inter_ocular_distance, mouth_opening
-from ..data.synth.render import RenderConfig, default_mouth_colours, paint_mouth_interior, skin_patch
+from ..data.synth.render import LIGHT_LIMITS, RenderConfig, default_mouth_colours, paint_mouth_interior, skin_patch
 from ..errors import CmmnetError
 from .config import WarpRenderConfig
 from .eyes import EyeFrames, eye_frames, eye_map, eye_meshes, mesh_vertices
@@ -54,6 +55,26 @@ def colour_cast(photo: np.ndarray, landmarks: np.ndarray, reference: tuple[float
     if not skin.mean() > 0:
         return np.ones(3)
     return np.clip((skin / skin.mean() / np.asarray(reference)) ** share, 0.7, 1.3)
+
+
+def eye_light(photo: np.ndarray, landmarks: np.ndarray, reference: float, limits: tuple[float, float]) -> float | None:
+    """The light of the face from its eyes: the 75th percentile of the luma inside both eyes' outlines (their whites,
+    which are white whatever the skin) over ``reference``, square-rooted (a damped estimate) and clipped to
+    ``limits``; None when the eyes cover no pixel."""
+    lm = np.asarray(landmarks, np.float64)
+    h, w = photo.shape[:2]
+    x0, y0 = np.clip(np.floor(lm[36:48].min(0)).astype(int) - 1, 0, None)
+    x1, y1 = np.minimum(np.ceil(lm[36:48].max(0)).astype(int) + 2, (w, h))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    img = Image.new("1", (int(x1 - x0), int(y1 - y0)), 0)
+    for eye in (lm[36:42], lm[42:48]):
+        ImageDraw.Draw(img).polygon([(float(x - x0), float(y - y0)) for x, y in eye], fill=1)
+    inside = np.asarray(img, bool)
+    if not inside.any():
+        return None
+    luma = photo[y0:y1, x0:x1].astype(np.float32)[inside] @ LUMA  # (N,)
+    return float(np.clip((np.percentile(luma, 75) / reference) ** 0.5, *limits))
 
 
 def cast(rgb: np.ndarray, gain: np.ndarray) -> np.ndarray:
@@ -106,7 +127,10 @@ class WarpRenderer:
         self._opening = float(mouth_opening(lm))
         self.paints_mouth = self.cfg.mouth_interior == "painted" and self._opening < self.cfg.parted_lips
         render_cfg = RenderConfig()
-        _, teeth, cavity = default_mouth_colours(photo, lm, render_cfg)
+        _, teeth, cavity = default_mouth_colours(photo, lm, render_cfg)  # scaled to the skin's light
+        eyes = eye_light(photo, lm, self.cfg.eye_reference, LIGHT_LIMITS) if self.cfg.mouth_light == "eyes" else None
+        if eyes is not None and eyes * render_cfg.teeth_rgb[1] > teeth[1]:  # the eyes say the face is lit brighter
+            teeth, cavity = (np.array(c, np.float64) * eyes for c in (render_cfg.teeth_rgb, render_cfg.cavity_rgb))
         gain = colour_cast(photo, lm, self.cfg.skin_reference, self.cfg.mouth_cast)  # (3,)
         teeth, cavity = cast(teeth, gain), cast(cavity, gain)
         x0, y0 = np.floor(lm.min(0)).astype(int)
