@@ -49,7 +49,7 @@ class WarpRenderConfig:
     closed_lip_share: float = 0.9
     paint_ramp: float = 2.0  # px: the painted interior fades in as the lips part this much beyond the photo's own gap
     # the light the painted mouth is scaled to. skin: the cheeks' and nose's luma, as FRL-Smile's frames are painted
-    # (cmmnet.data.synth.render.default_mouth_colours), which takes a dark skin for a dim light and greys its teeth;
+    # (cmmnet.data.synth.render.skin_light), which takes a dark skin for a dim light and greys its teeth;
     # eyes: the larger of that and the eyes' light (sqrt of their 75th-percentile luma, the whites, over
     # `eye_reference`): the eyes can only brighten it, so shadowed eyes or glasses leave the skin's say
     mouth_light: Literal["eyes", "skin"] = "eyes"

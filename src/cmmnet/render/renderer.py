@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from ..data.proxies import inter_ocular_distance, mouth_opening
-from ..data.synth.render import LIGHT_LIMITS, RenderConfig, default_mouth_colours, paint_mouth_interior, skin_patch
+from ..data.synth.render import LIGHT_LIMITS, RenderConfig, paint_mouth_interior, skin_light, skin_patch
 from ..errors import CmmnetError
 from .config import WarpRenderConfig
 from .eyes import EyeFrames, eye_frames, eye_map, eye_meshes, mesh_vertices
@@ -127,10 +127,10 @@ class WarpRenderer:
         self._opening = float(mouth_opening(lm))
         self.paints_mouth = self.cfg.mouth_interior == "painted" and self._opening < self.cfg.parted_lips
         render_cfg = RenderConfig()
-        _, teeth, cavity = default_mouth_colours(photo, lm, render_cfg)  # scaled to the skin's light
+        _, light = skin_light(photo, lm, render_cfg)
         eyes = eye_light(photo, lm, self.cfg.eye_reference, LIGHT_LIMITS) if self.cfg.mouth_light == "eyes" else None
-        if eyes is not None and eyes * render_cfg.teeth_rgb[1] > teeth[1]:  # the eyes say the face is lit brighter
-            teeth, cavity = (np.array(c, np.float64) * eyes for c in (render_cfg.teeth_rgb, render_cfg.cavity_rgb))
+        light = light if eyes is None else max(light, eyes)  # the eyes can only say the face is lit brighter
+        teeth, cavity = (np.array(c, np.float64) * light for c in (render_cfg.teeth_rgb, render_cfg.cavity_rgb))
         gain = colour_cast(photo, lm, self.cfg.skin_reference, self.cfg.mouth_cast)  # (3,)
         teeth, cavity = cast(teeth, gain), cast(cavity, gain)
         x0, y0 = np.floor(lm.min(0)).astype(int)

@@ -229,12 +229,18 @@ def skin_patch(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
 LIGHT_LIMITS = (0.55, 1.2)  # the painted mouth's light, relative to the reference face's, stays within these
 
 
-def default_mouth_colours(image: np.ndarray, lm: np.ndarray, cfg: RenderConfig) -> tuple[float, np.ndarray, np.ndarray]:
-    """``(skin luminance, teeth RGB, cavity RGB)``: the default mouth colours scaled to the face's light, the median
-    luminance of the cheeks/nose area of ``image`` (h, w, 3) with landmarks ``lm`` (68, 2)."""
+def skin_light(image: np.ndarray, lm: np.ndarray, cfg: RenderConfig) -> tuple[float, float]:
+    """``(skin luminance, light)``: the median luminance of the cheeks/nose area of ``image`` (h, w, 3) with landmarks
+    ``lm`` (68, 2), and the face's light it gives (over ``cfg.reference_skin_luma``, within :data:`LIGHT_LIMITS`)."""
     patch = skin_patch(image, lm)
     skin = float(np.median(_luma(patch))) if len(patch) else cfg.reference_skin_luma
-    light = float(np.clip(skin / cfg.reference_skin_luma, *LIGHT_LIMITS))
+    return skin, float(np.clip(skin / cfg.reference_skin_luma, *LIGHT_LIMITS))
+
+
+def default_mouth_colours(image: np.ndarray, lm: np.ndarray, cfg: RenderConfig) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(skin luminance, teeth RGB, cavity RGB)``: the default mouth colours scaled to the face's light
+    (:func:`skin_light`)."""
+    skin, light = skin_light(image, lm, cfg)
     return skin, np.array(cfg.teeth_rgb, np.float64) * light, np.array(cfg.cavity_rgb, np.float64) * light
 
 
