@@ -17,36 +17,40 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..data.proxies import INNER_LIP_PAIRS, mouth_opening
+from .field import face_axes
 from .refine import LUMA
 
 LIP_RED_SHARE = 0.6  # a gap pixel is lip-coloured when its redness is at least this share of the lips' median
 LIP_LUMA_SHARE = 0.5  # and its luma at least this share of theirs (a mouth's cavity is darker)
 MIN_LIP_RED = 0.05  # lips redder than this ((R - G) / luma, median) can be told from teeth and cavity by colour
+MOUTH_MARGIN = 3  # px around the lips' box that the checks read
 
 
-def _polygon_mask(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
+def polygon_mask(shape: tuple[int, int], *polygons: np.ndarray) -> np.ndarray:
+    """(h, w) bool: the pixels inside any of ``polygons`` (each (n, 2), pixels of an image of ``shape``)."""
     img = Image.new("1", (shape[1], shape[0]), 0)
-    ImageDraw.Draw(img).polygon([(float(x), float(y)) for x, y in points], fill=1)
+    for points in polygons:
+        ImageDraw.Draw(img).polygon([(float(x), float(y)) for x, y in points], fill=1)
     return np.asarray(img, bool)
 
 
-def _mouth_crop(photo: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The photo's pixels around the lips as float32 (h, w, 3) and the crop's corner (x0, y0); None if empty."""
+def crop_around(photo: np.ndarray, points: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The photo's pixels within ``margin`` px of the box of ``points`` (n, 2), as float32 (h, w, 3), and the crop's
+    corner (x0, y0); None if the box misses the photo."""
     h, w = photo.shape[:2]
-    x0, y0 = np.clip(np.floor(lm[48:68].min(0)).astype(int) - 3, 0, None)
-    x1, y1 = np.minimum(np.ceil(lm[48:68].max(0)).astype(int) + 4, (w, h))
+    x0, y0 = np.clip(np.floor(points.min(0)).astype(int) - margin, 0, None)
+    x1, y1 = np.minimum(np.ceil(points.max(0)).astype(int) + margin + 1, (w, h))
     if x1 <= x0 or y1 <= y0:
         return None
     return photo[y0:y1, x0:x1].astype(np.float32), np.array([x0, y0], np.float64)
 
 
-def _lip_share(crop: np.ndarray, lm: np.ndarray) -> float | None:
-    """:func:`lip_coloured_share` on a float32 crop (h, w, 3) whose pixels ``lm`` (68, 2) are given in."""
-    inner = _polygon_mask(crop.shape[:2], lm[60:68])
-    lips = _polygon_mask(crop.shape[:2], lm[48:60]) & ~inner
+def _lip_share(crop: np.ndarray, luma: np.ndarray, lm: np.ndarray) -> float | None:
+    """:func:`lip_coloured_share` on a float32 crop (h, w, 3) and its luma (h, w), ``lm`` (68, 2) in its pixels."""
+    inner = polygon_mask(crop.shape[:2], lm[60:68])
+    lips = polygon_mask(crop.shape[:2], lm[48:60]) & ~inner
     if not inner.any() or not lips.any():
         return None
-    luma = crop @ LUMA  # (h, w)
     red = (crop[..., 0] - crop[..., 1]) / np.maximum(luma, 1.0)
     lip_red, lip_luma = float(np.median(red[lips])), float(np.median(luma[lips]))
     if lip_red < MIN_LIP_RED:
@@ -59,8 +63,8 @@ def lip_coloured_share(photo: np.ndarray, landmarks: np.ndarray) -> float | None
     """The share of the pixels between the inner lips of ``landmarks`` (68, 2) that are lip-coloured (module
     docstring), or None when the photo cannot tell: no pixel in the gap, or lips too grey to tell by colour."""
     lm = np.asarray(landmarks, np.float64)
-    mouth = _mouth_crop(photo, lm)
-    return None if mouth is None else _lip_share(mouth[0], lm - mouth[1])
+    mouth = crop_around(photo, lm[48:68], MOUTH_MARGIN)
+    return None if mouth is None else _lip_share(mouth[0], mouth[0] @ LUMA, lm - mouth[1])
 
 
 def _crease(luma: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> float:
@@ -87,18 +91,17 @@ def closed_lip_shift(photo: np.ndarray, landmarks: np.ndarray, parted_lips: floa
     if float(mouth_opening(lm)) < parted_lips:
         return shift
     upper, lower = (lm[[pair[i] for pair in INNER_LIP_PAIRS]] for i in (0, 1))  # (3, 2) each
-    eyes = lm[42:48].mean(0) - lm[36:42].mean(0)
-    down = np.array([-eyes[1], eyes[0]])  # down the face (image y grows downwards)
-    if not ((lower - upper) @ down > 0).all():
+    if not ((lower - upper) @ face_axes(lm)[1] > 0).all():  # each lower point below its upper one
         return shift
-    mouth = _mouth_crop(photo, lm)
+    mouth = crop_around(photo, lm[48:68], MOUTH_MARGIN)
     if mouth is None:
         return shift
     crop, corner = mouth
-    lip_share = _lip_share(crop, lm - corner)
+    luma = crop @ LUMA  # (h, w)
+    lip_share = _lip_share(crop, luma, lm - corner)
     if lip_share is None or lip_share < share:
         return shift
-    t = _crease(crop @ LUMA, upper - corner, lower - corner)
+    t = _crease(luma, upper - corner, lower - corner)
     meet = upper + t * (lower - upper)  # (3, 2)
     for i, (u, d) in enumerate(INNER_LIP_PAIRS):
         shift[u], shift[d] = meet[i] - lm[u], meet[i] - lm[d]

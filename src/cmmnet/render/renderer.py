@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
 
 from ..data.proxies import inter_ocular_distance, mouth_opening
 from ..data.synth.render import LIGHT_LIMITS, RenderConfig, paint_mouth_interior, skin_light, skin_patch
@@ -30,7 +29,7 @@ from ..errors import CmmnetError
 from .config import WarpRenderConfig
 from .eyes import EyeFrames, eye_frames, eye_map, eye_meshes, mesh_vertices
 from .field import Grid, backward_field, guide_points, prepare_shapes, upsample
-from .lips import closed_lip_shift
+from .lips import closed_lip_shift, crop_around, polygon_mask
 from .mask import Region, face_region, region_grid
 from .refine import LUMA, BlockRefiner, Colour
 
@@ -62,18 +61,14 @@ def eye_light(photo: np.ndarray, landmarks: np.ndarray, reference: float, limits
     which are white whatever the skin) over ``reference``, square-rooted (a damped estimate) and clipped to
     ``limits``; None when the eyes cover no pixel."""
     lm = np.asarray(landmarks, np.float64)
-    h, w = photo.shape[:2]
-    x0, y0 = np.clip(np.floor(lm[36:48].min(0)).astype(int) - 1, 0, None)
-    x1, y1 = np.minimum(np.ceil(lm[36:48].max(0)).astype(int) + 2, (w, h))
-    if x1 <= x0 or y1 <= y0:
+    eyes = crop_around(photo, lm[36:48], 1)
+    if eyes is None:
         return None
-    img = Image.new("1", (int(x1 - x0), int(y1 - y0)), 0)
-    for eye in (lm[36:42], lm[42:48]):
-        ImageDraw.Draw(img).polygon([(float(x - x0), float(y - y0)) for x, y in eye], fill=1)
-    inside = np.asarray(img, bool)
+    crop, corner = eyes
+    inside = polygon_mask(crop.shape[:2], lm[36:42] - corner, lm[42:48] - corner)
     if not inside.any():
         return None
-    luma = photo[y0:y1, x0:x1].astype(np.float32)[inside] @ LUMA  # (N,)
+    luma = crop[inside] @ LUMA  # (N,)
     return float(np.clip((np.percentile(luma, 75) / reference) ** 0.5, *limits))
 
 
