@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from importlib import resources
 
 import numpy as np
@@ -15,7 +17,8 @@ from cmmnet.errors import CmmnetError
 from cmmnet.faces import FaceDetector, read_image
 from cmmnet.render import WarpRenderer, corner_jacobians
 from cmmnet.render.config import FieldConfig, WarpRenderConfig
-from cmmnet.render.field import guide_points, upsample
+from cmmnet.render.eyes import _G, _H, INNER, eye_meshes
+from cmmnet.render.field import guide_points, prepare_shapes, upsample
 from cmmnet.render.mask import distance_outside, hull_polygon
 
 
@@ -374,6 +377,59 @@ def _assert_hull(points: np.ndarray) -> None:
     polygon = hull_polygon(points)
     np.testing.assert_array_equal(np.unique(polygon, axis=0), _hull_vertices(points))
     assert distance_outside(polygon, points.reshape(-1, 2)).max() < 1e-9
+
+
+def _polygon_area(p: np.ndarray) -> float:
+    return 0.5 * abs(float(p[:, 0] @ np.roll(p[:, 1], -1) - p[:, 1] @ np.roll(p[:, 0], -1)))
+
+
+def _assert_meshes_cover_their_rings(landmarks: np.ndarray) -> int:
+    """Each eye mesh of a photo with ``landmarks``: its triangles between the outline of the lids' strips (corners
+    and lid guides' curves) and the ring cover what lies between them once (their areas, none degenerate, add up to
+    the ring's less the outline's). Returns the number of meshes."""
+    iod = float(inter_ocular_distance(landmarks))
+    cfg = FieldConfig()
+    src, _ = prepare_shapes(landmarks, landmarks[None], iod, cfg)
+    g_src, _, hangs = guide_points(src, src[None], np.zeros((0, 2)), iod, cfg)
+    meshes = eye_meshes(src, g_src, hangs, iod)
+    for mesh in meshes:
+        v = mesh.rest[mesh.triangles[(mesh.triangles >= INNER).any(1)]]  # (M', 3, 2) those with a ring vertex
+        twice = (v[:, 1, 0] - v[:, 0, 0]) * (v[:, 2, 1] - v[:, 0, 1]) - (v[:, 1, 1] - v[:, 0, 1]) * (
+            v[:, 2, 0] - v[:, 0, 0])  # (M',)
+        assert np.abs(twice).min() > 1e-6 * iod**2
+        outline = mesh.rest[[0, *_G.tolist(), 1, *_H[::-1].tolist()]]
+        assert np.abs(twice).sum() / 2 == pytest.approx(_polygon_area(mesh.ring) - _polygon_area(outline), rel=1e-9)
+    return len(meshes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(angle=st.floats(-0.5, 0.5), scale=st.floats(0.3, 3.0), noise=st.floats(0.0, 0.03), seed=st.integers(0, 999))
+def test_the_eye_meshes_cover_their_rings_once(portrait, angle, scale, noise, seed):
+    """On the portrait turned, scaled and with its points moved at random (up to 0.03 IOD): every eye that gets a
+    mesh has one whose ring is covered once."""
+    lm = portrait[1]
+    c, s = np.cos(angle), np.sin(angle)
+    moved = (lm - lm.mean(0)) @ np.array([[c, s], [-s, c]]) * scale + 500.0
+    moved += np.random.default_rng(seed).normal(size=moved.shape) * noise * inter_ocular_distance(moved)
+    _assert_meshes_cover_their_rings(moved)
+
+
+def test_the_eye_meshes_of_real_faces_cover_their_rings_once(portrait, frl_faces):
+    assert sum(_assert_meshes_cover_their_rings(lm) for _, lm in [portrait, *frl_faces.values()]) == 10
+
+
+def test_the_warp_renderer_imports_no_scipy():
+    """`cmmnet generate` does not pay for importing scipy (0.3 s): rendering eyes that close (their meshes) and a
+    smile goes without it."""
+    code = ("import sys\nfrom importlib import resources\nfrom cmmnet.faces import FaceDetector, read_image\n"
+            "from cmmnet.render import WarpRenderer\n"
+            "photo = read_image(resources.files('cmmnet') / 'assets' / 'example.jpg')\n"
+            "lm = FaceDetector().detect(photo).landmarks.astype(float)\n"
+            "targets = lm[None].repeat(2, 0)\ntargets[1, [37, 38, 43, 44]] = targets[1, [41, 40, 47, 46]]\n"
+            "targets[1, [48, 54], 0] += (-9, 9)\nWarpRenderer(photo, lm).render(targets)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]"], out.stderr
 
 
 # --- closed lips that the points part (cmmnet.render.lips) -------------------------------------------------------

@@ -46,13 +46,14 @@ class OutputConfig:
     # into mush. Bicubic gives a smooth face; "nearest" shows the true pixels.
     video_size: int = 256
     upscale: Literal["bicubic", "nearest"] = "bicubic"
-    crf: int = 18  # H.264 quality (lower = better)
+    crf: int = 17  # H.264 quality (lower = better; cmmnet.video's preset "veryfast")
     sheet_frames: int = 8  # frames per sequence shown in sheet.png (evenly spaced, first and last included)
     sheet_scale: int = 2  # paper renderer: sheet tiles are S * sheet_scale pixels (nearest)
     sheet_tile: int = 128  # warp renderer: sheet tiles are the rendered faces aligned at this size
     preview_height: int = 192  # preview.gif: each video scaled to this height
     encoders: int = 4  # videos encoded at once, at most (libx264 runs outside the GIL)
-    encoder_memory: int = 272 * 2**20  # bytes their buffers may hold together: fewer encoders for larger frames
+    encoder_memory: int = 224 * 2**20  # bytes their buffers may hold together: fewer encoders for larger frames (two
+    # at 1024 x 1024 or 1024 x 768; a third would not finish the four videos sooner on 2 cores)
 
 
 def upscale(frames: np.ndarray, size: int, method: str) -> np.ndarray:

@@ -41,16 +41,6 @@ _U, _O, _L, _W, _G, _H = (2 + k * SAMPLES + np.arange(SAMPLES) for k in range(6)
 INNER = 2 + 6 * SAMPLES
 
 
-def _inside(polygon: np.ndarray, p: np.ndarray) -> bool:
-    """Whether ``p`` (2,) lies inside ``polygon`` (n, 2) (ray casting)."""
-    x, y = p
-    inside = False
-    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, 0)):
-        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
-            inside = not inside
-    return inside
-
-
 def _area2(v: np.ndarray) -> np.ndarray:
     """Twice the signed areas (...,) of triangles ``v`` (..., 3, 2)."""
     a, b, c = v[..., 0, :], v[..., 1, :], v[..., 2, :]
@@ -67,6 +57,32 @@ def _strip(top: list[int], top_at: np.ndarray, bottom: list[int], bottom_at: np.
             tri, j = (top[i], bottom[j], bottom[j + 1]), j + 1
         if len(set(tri)) == 3:
             out.append(tri)
+    return out
+
+
+def _annulus(inner: list[int], outer: list[int], at: np.ndarray, centre: np.ndarray, along: np.ndarray,
+             down: np.ndarray) -> list[tuple[int, int, int]]:
+    """Triangles between two closed loops of vertex ids around ``centre`` (each star-shaped about it; positions
+    ``at``): both taken in order of their angle about the centre and merged, each triangle joining an edge of one
+    loop to a vertex of the other (no scipy to import on the path of `cmmnet generate`)."""
+
+    def by_angle(ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        rel = at[ids] - centre  # (n, 2)
+        angle = np.mod(np.arctan2(rel @ down, rel @ along), 2 * np.pi)  # (n,)
+        order = np.argsort(angle, kind="stable")
+        return np.asarray(ids)[order], angle[order]
+
+    (a, ta), (b, tb) = by_angle(inner), by_angle(outer)
+    a, ta = np.append(a, a[0]), np.append(ta, ta[0] + 2 * np.pi)  # closed: the first vertex again, a turn later
+    b, tb = np.append(b, b[0]), np.append(tb, tb[0] + 2 * np.pi)
+    out, i, j = [], 0, 0
+    while i < len(a) - 1 or j < len(b) - 1:
+        if j == len(b) - 1 or (i < len(a) - 1 and ta[i + 1] <= tb[j + 1]):
+            out.append((int(a[i]), int(a[i + 1]), int(b[j])))
+            i += 1
+        else:
+            out.append((int(a[i]), int(b[j]), int(b[j + 1])))
+            j += 1
     return out
 
 
@@ -129,8 +145,6 @@ def _vertices(c0: np.ndarray, c1: np.ndarray, uppers: np.ndarray, lowers: np.nda
 def eye_meshes(src: np.ndarray, g_src: np.ndarray, hangs: np.ndarray, iod: float) -> list[EyeMesh]:
     """The meshes of the photo's eyes (source landmarks ``src`` (68, 2), lid guides ``g_src`` (G, 2) hanging from
     the landmarks ``hangs`` (G,)): an eye without its four guides, or whose lids are not in order, gets none."""
-    from scipy.spatial import Delaunay
-
     along, down = face_axes(src)
     where = {int(h): g for g, h in enumerate(hangs)}  # the guide hanging from each lid point
     out = []
@@ -157,11 +171,8 @@ def eye_meshes(src: np.ndarray, g_src: np.ndarray, hangs: np.ndarray, iod: float
         angles = np.linspace(0.0, 2 * np.pi, RING, endpoint=False)
         ring = centre + np.cos(angles)[:, None] * half_width * along + np.sin(angles)[:, None] * half_height * down
         rest = np.concatenate([rest, ring])  # (INNER + R, 2)
-        hexagon_ids = [0, *_G.tolist(), 1, *_H[::-1].tolist()]  # the inner strips' outline
-        outer_ids = np.array([*hexagon_ids, *range(INNER, INNER + RING)])
-        for tri in outer_ids[Delaunay(rest[outer_ids]).simplices]:
-            if (tri >= INNER).any() or not _inside(rest[hexagon_ids], rest[tri].mean(0)):
-                tris.append(tuple(tri))
+        outline = [0, *_G.tolist(), 1, *_H[::-1].tolist()]  # the inner strips' outline
+        tris += _annulus(outline, list(range(INNER, INNER + RING)), rest, centre, along, down)
         tris = np.array(tris, np.int64)
         touch = [np.flatnonzero(np.isin(tris, t).any(1)) for t in tris]
         width = max(len(n) for n in touch)

@@ -247,5 +247,7 @@ def backward_field(source: np.ndarray, targets: np.ndarray, grid: Grid, mask: to
 def upsample(coarse: torch.Tensor, grid: Grid) -> torch.Tensor:
     """Per-pixel source positions (T, H, W, 2) over the block the grid spans: the exact bilinear interpolation of
     the nodes (``align_corners``: nodes land on their own pixels)."""
-    full = F.interpolate(coarse.permute(0, 3, 1, 2), size=grid.pixel_size, mode="bilinear", align_corners=True)
-    return full.permute(0, 2, 3, 1)  # (T, H, W, 2)
+    # channels first in memory: torch's kernel for channels last is ~4x slower on 2 channels
+    full = F.interpolate(coarse.permute(0, 3, 1, 2).contiguous(), size=grid.pixel_size, mode="bilinear",
+                         align_corners=True)  # (T, 2, H, W)
+    return full.permute(0, 2, 3, 1).contiguous()  # (T, H, W, 2)

@@ -232,7 +232,8 @@ class WarpRenderer:
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
             img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
             block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
-            block = block.add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (c, bh, bw, 3)
+            block = block.add_(0.5).clamp_(0, 255).to(torch.uint8)  # (c, 3, bh, bw)
+            block = block.permute(0, 2, 3, 1).contiguous().numpy()  # (c, bh, bw, 3): a frame takes it in one copy
             if self.paints_mouth:  # the mouth lies inside the block (the region spans the face and a margin)
                 for j, face in enumerate(block):
                     self._paint_mouth(face, shapes[i + j] - (g.x0, g.y0))
