@@ -61,10 +61,11 @@ def _strip(top: list[int], top_at: np.ndarray, bottom: list[int], bottom_at: np.
 
 
 def _annulus(inner: list[int], outer: list[int], at: np.ndarray, centre: np.ndarray, along: np.ndarray,
-             down: np.ndarray) -> list[tuple[int, int, int]]:
-    """Triangles between two closed loops of vertex ids around ``centre`` (each star-shaped about it; positions
-    ``at``): both taken in order of their angle about the centre and merged, each triangle joining an edge of one
-    loop to a vertex of the other (no scipy to import on the path of `cmmnet generate`)."""
+             down: np.ndarray) -> list[tuple[int, int, int]] | None:
+    """Triangles between two closed loops of vertex ids around ``centre`` (positions ``at``): both taken in order of
+    their angle about the centre and merged, each triangle joining an edge of one loop to a vertex of the other (no
+    scipy to import on the path of `cmmnet generate`). None unless they cover the space between the loops once (their
+    areas add up to it, none degenerate): a loop that is not star-shaped about the centre would fold them."""
 
     def by_angle(ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         rel = at[ids] - centre  # (n, 2)
@@ -83,7 +84,17 @@ def _annulus(inner: list[int], outer: list[int], at: np.ndarray, centre: np.ndar
         else:
             out.append((int(a[i]), int(b[j]), int(b[j + 1])))
             j += 1
+    areas = np.abs(_area2(at[np.array(out)])) / 2  # (M,)
+    space = _polygon_area(at[outer]) - _polygon_area(at[inner])
+    if not (areas.min() > 1e-9 * space and abs(areas.sum() - space) <= 1e-6 * space):
+        return None
     return out
+
+
+def _polygon_area(polygon: np.ndarray) -> float:
+    """The area of a simple ``polygon`` (n, 2) (shoelace)."""
+    x, y = polygon[:, 0], polygon[:, 1]
+    return 0.5 * abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1)))
 
 
 def _along(points: np.ndarray, c0: np.ndarray, c1: np.ndarray, along: np.ndarray) -> np.ndarray:
@@ -144,7 +155,8 @@ def _vertices(c0: np.ndarray, c1: np.ndarray, uppers: np.ndarray, lowers: np.nda
 
 def eye_meshes(src: np.ndarray, g_src: np.ndarray, hangs: np.ndarray, iod: float) -> list[EyeMesh]:
     """The meshes of the photo's eyes (source landmarks ``src`` (68, 2), lid guides ``g_src`` (G, 2) hanging from
-    the landmarks ``hangs`` (G,)): an eye without its four guides, or whose lids are not in order, gets none."""
+    the landmarks ``hangs`` (G,)): an eye without its four guides, whose lids are not in order, or whose outline is
+    too far from an eye's shape for the ring's triangles (:func:`_annulus`), gets none."""
     along, down = face_axes(src)
     where = {int(h): g for g, h in enumerate(hangs)}  # the guide hanging from each lid point
     out = []
@@ -172,8 +184,10 @@ def eye_meshes(src: np.ndarray, g_src: np.ndarray, hangs: np.ndarray, iod: float
         ring = centre + np.cos(angles)[:, None] * half_width * along + np.sin(angles)[:, None] * half_height * down
         rest = np.concatenate([rest, ring])  # (INNER + R, 2)
         outline = [0, *_G.tolist(), 1, *_H[::-1].tolist()]  # the inner strips' outline
-        tris += _annulus(outline, list(range(INNER, INNER + RING)), rest, centre, along, down)
-        tris = np.array(tris, np.int64)
+        between = _annulus(outline, list(range(INNER, INNER + RING)), rest, centre, along, down)
+        if between is None:  # an outline far from an eye's shape (not star-shaped about its centre)
+            continue
+        tris = np.array(tris + between, np.int64)
         touch = [np.flatnonzero(np.isin(tris, t).any(1)) for t in tris]
         width = max(len(n) for n in touch)
         neighbours = np.array([[k, *n[n != k], *[k] * (width - len(n))] for k, n in enumerate(touch)])
