@@ -12,10 +12,12 @@ encoding: ``raw`` the frames before encoding (:func:`~cmmnet.generate.outputs.se
 landmarks' mouth-width gain (its widest frame's lip-corner distance over frame 0's, minus 1, as
 :func:`cmmnet.evaluation.smile_measures.generation_measures` takes it), and per encoding ``seen_<enc>``, the gain dlib
 reads on the frames (:func:`~cmmnet.evaluation.smile_measures.seen_gain`, the definition of
-shared/tools/smile_quality.py) and ``kib_<enc>`` the file's size. Summary per encoding: the medians of the seen gain and
-of the ratio seen / landmarks, and which generations fall under 85 % of the landmarks' gain. How far one generation's
-reading moves between nearly identical renderings (``spread``: max - min over the encodings) says how much of a single
-reading is dlib's noise.
+shared/tools/smile_quality.py), ``held_<enc>``, a reading of it that one frame's noise moves less
+(:func:`~cmmnet.evaluation.smile_measures.held_gain`: medians over the frames that hold the smile and the neutral ones;
+a diagnostic, not the reference's definition) and ``kib_<enc>`` the file's size. Summary per encoding: the medians of
+the seen gain and of the ratio seen / landmarks, which generations fall under 85 % of the landmarks' gain, and the same
+for the held reading. How far one generation's reading moves between nearly identical renderings (``spread``: max -
+min over the encodings) says how much of a single reading is dlib's noise.
 """
 
 from __future__ import annotations
@@ -48,16 +50,19 @@ def decoded(path: Path) -> list[np.ndarray]:
 
 
 def readings(res, encodings: list[str]) -> dict[str, float | int | None]:
-    """``seen_<enc>`` (and ``kib_<enc>`` for a CRF) of the conditional video of ``res`` for each encoding."""
+    """``seen_<enc>`` and ``held_<enc>`` (and ``kib_<enc>`` for a CRF) of the conditional video of ``res`` for each
+    encoding."""
     out: dict[str, float | int | None] = {}
     for enc in encodings:
         if enc == "raw":
-            out["seen_raw"] = sm.seen_gain(sequence_frames(res, 0, OutputConfig()))
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            path = write_sequence(res, 0, Path(tmp) / "conditional.mp4", OutputConfig(crf=int(enc)))
-            out[f"kib_{enc}"] = path.stat().st_size // 1024
-            out[f"seen_{enc}"] = sm.seen_gain(decoded(path))
+            widths = sm.seen_widths(sequence_frames(res, 0, OutputConfig()))
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = write_sequence(res, 0, Path(tmp) / "conditional.mp4", OutputConfig(crf=int(enc)))
+                out[f"kib_{enc}"] = path.stat().st_size // 1024
+                widths = sm.seen_widths(decoded(path))
+        out[f"seen_{enc}"] = sm.widest_gain(widths)
+        out[f"held_{enc}"] = sm.held_gain(widths, res.points[0])
     return out
 
 
@@ -66,10 +71,15 @@ def summary(rows: list[dict], encodings: list[str]) -> dict:
     for enc in encodings:
         ok = [r for r in rows if r[f"seen_{enc}"] is not None]
         ratio = [r[f"seen_{enc}"] / r["lm_gain"] for r in ok]
+        held = [r for r in rows if r[f"held_{enc}"] is not None]
+        held_ratio = [r[f"held_{enc}"] / r["lm_gain"] for r in held]
         out[enc] = {"seen_gain": float(np.median([r[f"seen_{enc}"] for r in ok])) if ok else None,
                     "ratio": float(np.median(ratio)) if ok else None,
                     "under": [f"{r['person']} {r['label']} {q:.0%}" for r, q in zip(ok, ratio) if q < SHOWN],
-                    "no_face_in_frame_0": len(rows) - len(ok)}
+                    "no_face_in_frame_0": len(rows) - len(ok),
+                    "held": {"ratio": float(np.median(held_ratio)) if held else None,
+                             "under": [f"{r['person']} {r['label']} {q:.0%}" for r, q in zip(held, held_ratio)
+                                       if q < SHOWN]}}
     spreads = [np.ptp([r[f"seen_{e}"] for e in encodings]) for r in rows
                if all(r[f"seen_{e}"] is not None for e in encodings)]
     out["lm_gain"] = float(np.median([r["lm_gain"] for r in rows]))

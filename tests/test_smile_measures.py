@@ -149,3 +149,20 @@ def test_seen_gain_reads_dlib_on_frames_as_the_reference(frl_dir):
     small = [np.asarray(Image.fromarray(f).resize((200, 200), Image.BICUBIC)) for f in (neutral, smile)]
     assert sm.seen_gain(small) == pytest.approx(real, abs=0.03)
     assert sm.seen_gain([np.zeros_like(neutral), smile]) is None
+
+
+def test_held_gain_takes_medians_over_the_held_and_the_neutral_frames():
+    """The held reading: dlib's widths over the frames where the landmarks hold their smile against those where they
+    are neutral; one noisy frame moves it less than the largest reading over frame 0's does."""
+    neutral = np.zeros((68, 2))
+    neutral[36:42] = (-1.0, 0.0)
+    neutral[42:48] = (1.0, 0.0)  # IOD 2
+    neutral[48], neutral[54] = (-0.5, 1.0), (0.5, 1.0)
+    smile = neutral.copy()
+    smile[48, 0], smile[54, 0] = -0.6, 0.6  # the landmarks widen by 20 %
+    points = np.stack([neutral, neutral, smile, smile, smile, neutral])  # (6, 68, 2)
+    widths = np.array([0.50, 0.52, 0.60, 0.66, 0.60, 0.50])  # dlib's readings, one held frame noisy
+    assert sm.held_gain(widths, points) == pytest.approx(0.60 / 0.50 - 1)
+    assert float(np.nanmax(widths) / widths[0] - 1) == pytest.approx(0.32)  # the reference's reading of the same
+    assert sm.held_gain(np.array([0.5, np.nan, np.nan, np.nan, np.nan, 0.5]), points) is None  # no held reading
+    assert sm.held_gain(widths, np.stack([neutral] * 6)) is None  # nothing widens

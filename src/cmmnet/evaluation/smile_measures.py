@@ -12,7 +12,8 @@ The definitions of the project's reference measures (``shared/tools/smile_qualit
 - :func:`generation_measures`: the conditional row's apex and the best apex of the K + 1 rows against the real
   smile, the mouth-width gain, the spread of the K modes' apexes in inner-mouth opening (62-66) and eye aperture,
   the smallest mode gain and the jitter (mean absolute second difference over time, over the IOD);
-- :func:`seen_gain`: the mouth-width gain dlib reads on rendered frames (what a viewer sees);
+- :func:`seen_gain`: the mouth-width gain dlib reads on rendered frames (what a viewer sees); :func:`held_gain` a
+  reading of it less moved by one frame's noise (medians over the held smile and the neutral frames; a diagnostic);
 - :func:`onset_seconds`: how long a played sequence takes from 10 % to 90 % of its mouth-width gain;
 - :func:`summarize`: medians over generations, and the share of generations whose conditional apex is closer to
   the real smile than "nothing moved".
@@ -122,11 +123,10 @@ def generation_measures(points: np.ndarray, neutral: np.ndarray, smile: np.ndarr
     return out
 
 
-def seen_gain(frames: Iterable[np.ndarray]) -> float | None:
-    """The mouth-width gain a viewer sees in rendered frames (the reference's ``seen_gain``): plain dlib
-    (:func:`reference_shape`) on each (H, W, 3) uint8 frame, upscaled bicubically to a height of 256 px when smaller;
-    the largest lip-corner distance over the IOD over frame 0's, minus 1. Frames without a face are skipped; None
-    when frame 0 has none."""
+def seen_widths(frames: Iterable[np.ndarray]) -> np.ndarray:
+    """(N,) the lip-corner distance over the IOD that plain dlib (:func:`reference_shape`) reads on each (H, W, 3)
+    uint8 frame, upscaled bicubically to a height of 256 px when smaller (as the reference does); NaN where it finds
+    no face."""
     from PIL import Image
 
     widths = []
@@ -136,9 +136,37 @@ def seen_gain(frames: Iterable[np.ndarray]) -> float | None:
             frame = np.asarray(Image.fromarray(frame).resize((round(w * 256 / h), 256), Image.BICUBIC))
         shape = reference_shape(frame)
         widths.append(np.nan if shape is None else float(lip_corner_distance(shape)))
-    if not widths or np.isnan(widths[0]):
+    return np.asarray(widths, np.float64)
+
+
+def seen_gain(frames: Iterable[np.ndarray]) -> float | None:
+    """The mouth-width gain a viewer sees in rendered frames (the reference's ``seen_gain``): the largest of
+    :func:`seen_widths` over frame 0's, minus 1 (:func:`widest_gain`). Frames without a face are skipped; None when
+    frame 0 has none."""
+    return widest_gain(seen_widths(frames))
+
+
+def widest_gain(widths: np.ndarray) -> float | None:
+    """The largest of ``widths`` (N,) over the first, minus 1, NaN skipped; None when the first is NaN."""
+    if not len(widths) or np.isnan(widths[0]):
         return None
     return float(np.nanmax(widths) / widths[0] - 1)
+
+
+def held_gain(widths: np.ndarray, points: np.ndarray, hold: float = 0.95, rest: float = 0.05) -> float | None:
+    """A reading of the seen gain that one frame's noise moves less than :func:`seen_gain`'s (a diagnostic, not the
+    reference's definition: its largest reading over all frames against frame 0's alone favours noise upwards, and
+    dlib's points are whole pixels, a pixel at each lip corner 3 % of a 65 px mouth): the median of ``widths`` (N,)
+    (:func:`seen_widths` of the frames) over the frames where the landmarks ``points`` (N, 68, 2) drawn in them hold
+    at least ``hold`` of their largest gain, over its median over the frames where they are within ``rest`` of that
+    gain from neutral, minus 1. None when dlib read none of either (or the landmarks do not widen)."""
+    lm = lip_corner_distance(np.asarray(points, np.float64))  # (N,)
+    gain = lm / lm[0] - 1
+    top = float(gain.max())
+    held, still = widths[gain >= hold * top], widths[gain <= rest * top]
+    if top <= 0 or not np.isfinite(held).any() or not np.isfinite(still).any():
+        return None
+    return float(np.nanmedian(held) / np.nanmedian(still) - 1)
 
 
 def onset_seconds(sequence: np.ndarray, fps: float) -> float:
