@@ -19,9 +19,10 @@ The definitions of the project's reference measures (``shared/tools/smile_qualit
   the real smile than "nothing moved".
 
 The real shapes are plain dlib on the full-resolution photo (:func:`reference_shape`, as the reference does): the
-front end's landmarks (detection on a downscaled copy) differ from them by ~0.015 IOD, which would otherwise
-count as generation error. Used by ``scripts/generation_report.py`` (whole pipeline) and
-:mod:`cmmnet.evaluation.landmark_stages` (stage by stage); docs/landmark-generator.md has the measured tables.
+front end's landmarks (detection on a downscaled copy, and a box one pixel wider and taller than dlib's own) differ
+from them by ~0.015 IOD, which would otherwise count as generation error. Used by ``scripts/generation_report.py``
+(whole pipeline) and :mod:`cmmnet.evaluation.landmark_stages` (stage by stage); docs/landmark-generator.md has the
+measured tables.
 """
 
 from __future__ import annotations
