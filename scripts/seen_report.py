@@ -66,20 +66,22 @@ def readings(res, encodings: list[str]) -> dict[str, float | int | None]:
     return out
 
 
+def shown(rows: list[dict], key: str) -> dict:
+    """The median of the ratio reading ``key`` / the landmarks' gain over the generations that have the reading, and
+    those under :data:`SHOWN`."""
+    ok = [r for r in rows if r[key] is not None]
+    ratio = [r[key] / r["lm_gain"] for r in ok]
+    return {"ratio": float(np.median(ratio)) if ok else None,
+            "under": [f"{r['person']} {r['label']} {q:.0%}" for r, q in zip(ok, ratio) if q < SHOWN]}
+
+
 def summary(rows: list[dict], encodings: list[str]) -> dict:
     out = {}
     for enc in encodings:
         ok = [r for r in rows if r[f"seen_{enc}"] is not None]
-        ratio = [r[f"seen_{enc}"] / r["lm_gain"] for r in ok]
-        held = [r for r in rows if r[f"held_{enc}"] is not None]
-        held_ratio = [r[f"held_{enc}"] / r["lm_gain"] for r in held]
         out[enc] = {"seen_gain": float(np.median([r[f"seen_{enc}"] for r in ok])) if ok else None,
-                    "ratio": float(np.median(ratio)) if ok else None,
-                    "under": [f"{r['person']} {r['label']} {q:.0%}" for r, q in zip(ok, ratio) if q < SHOWN],
-                    "no_face_in_frame_0": len(rows) - len(ok),
-                    "held": {"ratio": float(np.median(held_ratio)) if held else None,
-                             "under": [f"{r['person']} {r['label']} {q:.0%}" for r, q in zip(held, held_ratio)
-                                       if q < SHOWN]}}
+                    **shown(rows, f"seen_{enc}"), "no_face_in_frame_0": len(rows) - len(ok),
+                    "held": shown(rows, f"held_{enc}")}
     spreads = [np.ptp([r[f"seen_{e}"] for e in encodings]) for r in rows
                if all(r[f"seen_{e}"] is not None for e in encodings)]
     out["lm_gain"] = float(np.median([r["lm_gain"] for r in rows]))

@@ -17,7 +17,7 @@ from cmmnet.errors import CmmnetError
 from cmmnet.faces import FaceDetector, read_image
 from cmmnet.render import WarpRenderer, corner_jacobians
 from cmmnet.render.config import FieldConfig, WarpRenderConfig
-from cmmnet.render.eyes import _G, _H, INNER, _annulus, _area2, eye_meshes
+from cmmnet.render.eyes import _G, _H, INNER, _annulus, _area2, _polygon_area, eye_meshes
 from cmmnet.render.field import guide_points, prepare_shapes, upsample
 from cmmnet.render.mask import distance_outside, hull_polygon
 
@@ -377,10 +377,6 @@ def _assert_hull(points: np.ndarray) -> None:
     polygon = hull_polygon(points)
     np.testing.assert_array_equal(np.unique(polygon, axis=0), _hull_vertices(points))
     assert distance_outside(polygon, points.reshape(-1, 2)).max() < 1e-9
-
-
-def _polygon_area(p: np.ndarray) -> float:
-    return 0.5 * abs(float(p[:, 0] @ np.roll(p[:, 1], -1) - p[:, 1] @ np.roll(p[:, 0], -1)))
 
 
 def _assert_meshes_cover_their_rings(landmarks: np.ndarray) -> int:

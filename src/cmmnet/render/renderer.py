@@ -24,7 +24,14 @@ import torch
 import torch.nn.functional as F
 
 from ..data.proxies import inter_ocular_distance, mouth_opening
-from ..data.synth.render import LIGHT_LIMITS, RenderConfig, paint_mouth_interior, skin_light, skin_patch
+from ..data.synth.render import (
+    LIGHT_LIMITS,
+    RenderConfig,
+    mouth_colours_at,
+    paint_mouth_interior,
+    skin_light,
+    skin_patch,
+)
 from ..errors import CmmnetError
 from .config import WarpRenderConfig
 from .eyes import EyeFrames, eye_frames, eye_map, eye_meshes, mesh_vertices
@@ -125,7 +132,7 @@ class WarpRenderer:
         _, light = skin_light(photo, lm, render_cfg)
         eyes = eye_light(photo, lm, self.cfg.eye_reference, LIGHT_LIMITS) if self.cfg.mouth_light == "eyes" else None
         light = light if eyes is None else max(light, eyes)  # the eyes can only say the face is lit brighter
-        teeth, cavity = (np.array(c, np.float64) * light for c in (render_cfg.teeth_rgb, render_cfg.cavity_rgb))
+        teeth, cavity = mouth_colours_at(light, render_cfg)
         gain = colour_cast(photo, lm, self.cfg.skin_reference, self.cfg.mouth_cast)  # (3,)
         teeth, cavity = cast(teeth, gain), cast(cavity, gain)
         x0, y0 = np.floor(lm.min(0)).astype(int)

@@ -237,11 +237,16 @@ def skin_light(image: np.ndarray, lm: np.ndarray, cfg: RenderConfig) -> tuple[fl
     return skin, float(np.clip(skin / cfg.reference_skin_luma, *LIGHT_LIMITS))
 
 
+def mouth_colours_at(light: float, cfg: RenderConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(teeth RGB, cavity RGB)``: the default mouth colours scaled to a face's ``light``."""
+    return np.array(cfg.teeth_rgb, np.float64) * light, np.array(cfg.cavity_rgb, np.float64) * light
+
+
 def default_mouth_colours(image: np.ndarray, lm: np.ndarray, cfg: RenderConfig) -> tuple[float, np.ndarray, np.ndarray]:
     """``(skin luminance, teeth RGB, cavity RGB)``: the default mouth colours scaled to the face's light
-    (:func:`skin_light`)."""
+    (:func:`skin_light`, :func:`mouth_colours_at`)."""
     skin, light = skin_light(image, lm, cfg)
-    return skin, np.array(cfg.teeth_rgb, np.float64) * light, np.array(cfg.cavity_rgb, np.float64) * light
+    return skin, *mouth_colours_at(light, cfg)
 
 
 class MorphRenderer:
