@@ -2,7 +2,7 @@
 """How close each renderer comes to a real smile when it is given that smile's own landmarks (FRL-Smile test people).
 
     python scripts/render_report.py [--data /work/data/frl-smile] [--faces ../shared/faces/frl-london]
-        [--people N] [--out report.json]
+        [--people N] [--shading smile|none] [--out report.json]
 
 For each test person (the dataset's "test" split) the real neutral photo ``NNN_03.jpg`` is rendered onto the
 landmarks of the person's real smiling photo ``NNN_08.jpg`` (placed in the neutral photo's frame by the eye
@@ -10,7 +10,7 @@ alignment of both, as ``scripts/generation_report.py``'s oracle does), and compa
 aligned at 256 x 256:
 
 - ``warp_ssim``: the warp renderer (:class:`cmmnet.render.WarpRenderer`) on the photo at its own resolution, the
-  frame then aligned at 256 like the smile;
+  frame then aligned at 256 like the smile (with its smile shading unless ``--shading none``);
 - ``paper_ssim``: the paper's G (the shipped translator) fed the smile's landmark image at 64 px, upscaled to 256
   bicubically (what ``--renderer paper`` writes); ``paper_ssim_64`` / ``warp_ssim_64``: both at 64 against the
   smile aligned at 64 (the resolution of docs/translation.md's earlier comparisons);
@@ -34,6 +34,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 from _paths import DATA, FACES
@@ -52,7 +53,7 @@ from cmmnet.io import atomic_write_text
 from cmmnet.models.io import load_pretrained
 from cmmnet.models.refiner import RefinerConfig, RefinerNet
 from cmmnet.render import WarpRenderer
-from cmmnet.render.config import MaskConfig
+from cmmnet.render.config import MaskConfig, Shading, WarpRenderConfig
 from cmmnet.render.mask import distance_outside, hull_polygon
 from cmmnet.training.refinement import PART as REFINER_DIR
 
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="write the report JSON here")
     ap.add_argument("--images", type=Path, default=None,
                     help="write NNN.png per person here: neutral, warp, (refined,) paper, real smile (aligned at 256)")
+    ap.add_argument("--shading", choices=get_args(Shading), default=WarpRenderConfig.shading,
+                    help="the warp renderer's smile shading (default: the renderer's default)")
     ap.add_argument("--refiner", type=Path, default=None,
                     help="a training run whose refiner/ is the refinement network R to score (default: the weights')")
     args = ap.parse_args(argv)
@@ -121,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         to_photo = invert_transform(m_photo)
         source = transform_points(neutral.aligned.landmarks, to_photo)  # (68, 2) photo px
         target = transform_points(smile.aligned.landmarks, to_photo)  # the smile's landmarks in this frame
-        frame = WarpRenderer(photo, source).render(np.stack([source, target]))[1]
-        refined = None if refiner is None else WarpRenderer(photo, source, refiner=refiner).render(
+        render = WarpRenderConfig(shading=args.shading)
+        frame = WarpRenderer(photo, source, render).render(np.stack([source, target]))[1]
+        refined = None if refiner is None else WarpRenderer(photo, source, render, refiner=refiner).render(
             np.stack([source, target]))[1]
         b = between_alignments(net.front_end.align, replace(net.front_end.align, size=BIG.size))
         to_big = np.hstack([b[:, :2] @ m_photo[:, :2], (b[:, :2] @ m_photo[:, 2] + b[:, 2])[:, None]])  # -> 256 px

@@ -1,9 +1,9 @@
 """Pinned outputs of the shipped weights: one small generation (the example photo, K = 1, seed 3) must give
 byte-identical frames, points and files, with each renderer. A change that alters them on purpose (new weights, a
-new renderer) updates the hashes here in the same commit and says why. Last update: the eyes' meshes triangulate the
-ring around each eye by merging the two loops in order of angle instead of scipy's Delaunay (the same area covered;
-the warp renderer's spontaneous mode closes the eyes, so its frames moved; the posed files did not), and the videos
-are encoded with libx264's "veryfast" preset at CRF 17 (was "faster" at 18: the same size and look, less CPU)."""
+new renderer) updates the hashes here in the same commit and says why. Last update: the warp renderer shades the
+skin as a smile does (`cmmnet.render.shading`, the mean expression ratio image of FRL-London's train people, as
+strong as the frame's mouth-width gain), so its frames after frame 0 moved; with `--shading none` the files are
+the ones pinned before, byte for byte (a row below keeps them)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ PINNED_ARRAYS = {  # (renderer, precision, timing) -> sha256[:16] of frames, poi
     ("paper", "fp32", "as_generated"): ("bd5d005b36d8e5bc", "1416a1625c6026c5", "eee1d5ead75e1722"),
     ("paper", "bf16", "default"): ("d2daa96fa1cb56b3", "e4852d9013ff15b2", "aa308011451f606b"),
     ("paper", "bf16", "as_generated"): ("8c07c59a11028b7c", "8764e72501f82ebc", "18db7fc376570555"),
-    ("warp", "fp32", "default"): ("f268380b8962c8bb", "6175254a91758ab6", "03d9937eb3f0f4a9", "5d92598a3fc6b724"),
-    ("warp", "fp32", "as_generated"): ("28876de440996bb3", "1416a1625c6026c5", "eee1d5ead75e1722", "7127507418902d15"),
-    ("warp", "bf16", "default"): ("804b8037acbcdaff", "e4852d9013ff15b2", "aa308011451f606b", "561aceaef6019d26"),
-    ("warp", "bf16", "as_generated"): ("4bc2782ca1f08068", "8764e72501f82ebc", "18db7fc376570555", "3db1f93dd19ee531"),
+    ("warp", "fp32", "default"): ("afd95385867a8e04", "6175254a91758ab6", "03d9937eb3f0f4a9", "df0f408b402142c8"),
+    ("warp", "fp32", "as_generated"): ("274155de1cdeae4a", "1416a1625c6026c5", "eee1d5ead75e1722", "c384cafbe164fb89"),
+    ("warp", "bf16", "default"): ("0687c68f7e3415f8", "e4852d9013ff15b2", "aa308011451f606b", "1147774c874607f1"),
+    ("warp", "bf16", "as_generated"): ("00cc9ffc587162c8", "8764e72501f82ebc", "18db7fc376570555", "f3a3a614643767b5"),
 }
 BF16_PINNED_ON = ("AVX512", False)  # (torch's CPU capability, AMX tiles) where the bf16 rows were measured
 AS_GENERATED = ("--frames", "32", "--fps", "16", "--no-return")  # the 32 generated frames at 16 fps, as before
@@ -56,6 +56,28 @@ PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -
         "sheet.png": "9ece76d59bc34de6",
     },
     ("--crop",): {
+        "conditional.mp4": "481d0a88b77c0abb",
+        "conditional_crop.mp4": "7d9ef20849a4145e",
+        "input_aligned.png": "ba5a92900da3d1b1",
+        "landmark_images.npy": "2091312f98c32630",
+        "landmarks.npy": "77654ab95e1b8387",
+        "mode_1.mp4": "5e5a609b85f5ba56",
+        "mode_1_crop.mp4": "c592b50a93a0c08b",
+        "preview.gif": "49d6ec70172cfadb",
+        "sheet.png": "e2f5b04c7ac2b2a2",
+    },
+    ("--crop", *AS_GENERATED): {
+        "conditional.mp4": "bc09ec64db57f870",
+        "conditional_crop.mp4": "97d20c9c08d9c882",
+        "input_aligned.png": "ba5a92900da3d1b1",
+        "landmark_images.npy": "9a005856074ff68e",
+        "landmarks.npy": "1622ff962b78b22a",
+        "mode_1.mp4": "7526b7f0ea795710",
+        "mode_1_crop.mp4": "edba49afcb7c06f9",
+        "preview.gif": "d28343ac448bb080",
+        "sheet.png": "763b323023d7f154",
+    },
+    ("--crop", "--shading", "none"): {  # the warp alone: the files pinned before the smile shading
         "conditional.mp4": "12347268b69dc025",
         "conditional_crop.mp4": "d12bd42de560557a",
         "input_aligned.png": "ba5a92900da3d1b1",
@@ -65,17 +87,6 @@ PINNED_FILES = {  # `cmmnet generate ... --precision fp32` + the options: file -
         "mode_1_crop.mp4": "4211171f954b36be",
         "preview.gif": "bf2a356c4d6879c6",
         "sheet.png": "05c3810eaedf7627",
-    },
-    ("--crop", *AS_GENERATED): {
-        "conditional.mp4": "1a1b3d98335e9f5d",
-        "conditional_crop.mp4": "f8253e7a580c1d02",
-        "input_aligned.png": "ba5a92900da3d1b1",
-        "landmark_images.npy": "9a005856074ff68e",
-        "landmarks.npy": "1622ff962b78b22a",
-        "mode_1.mp4": "d4b0cfb14c832f60",
-        "mode_1_crop.mp4": "e82e812df712e246",
-        "preview.gif": "0346c6063afbe4e6",
-        "sheet.png": "408d644ffe7272fe",
     },
 }
 

@@ -14,13 +14,13 @@ from ..generate.config import GenerateConfig, Precision, Renderer
 from ..generate.outputs import OutputConfig
 from ..generate.timing import MAX_INTENSITY, TimingConfig
 from ..limits import MAX_MODES, MAX_VIDEO_SIDE, modes_arg, path_arg, seed_arg
-from ..render.config import Refine, WarpRenderConfig
+from ..render.config import Refine, Shading, WarpRenderConfig
 
 
 def add_net_arguments(p: argparse.ArgumentParser, precision: str = GenerateConfig.precision,
                       device: str = GenerateConfig.device) -> None:
-    """``--weights``, ``--renderer``, ``--refine``, ``--max-side``, ``--precision``, ``--device`` (the commands that
-    load CMM-Net)."""
+    """``--weights``, ``--renderer``, ``--refine``, ``--shading``, ``--max-side``, ``--precision``, ``--device`` (the
+    commands that load CMM-Net)."""
     p.add_argument("--weights", type=path_arg, default=None,
                    help="weights directory (a `cmmnet train` run: model_index.json, or landmark_generator/ and "
                         "translator/); default: the weights shipped with cmmnet")
@@ -35,6 +35,11 @@ def add_net_arguments(p: argparse.ArgumentParser, precision: str = GenerateConfi
                    help="warp renderer: on = the weights' refinement network paints what a warp cannot make (mouth "
                         f"inside, closing lids, shading) when the weights have one; off = the plain warp (default "
                         f"{refine})")
+    shading = WarpRenderConfig.shading
+    p.add_argument("--shading", choices=get_args(Shading), default=shading,
+                   help="warp renderer: smile = the skin's shading a smile changes (folds beside the mouth, cheeks; a "
+                        f"mean over FRL-London's people) as the mouth widens; none = the warp's pixels alone (default "
+                        f"{shading})")
     p.add_argument("--max-side", type=int, default=GenerateConfig.max_side,
                    help=f"warp renderer: the videos' longer side is at most this (default {GenerateConfig.max_side}; "
                         f"0 = the photo's own; either way at most {MAX_VIDEO_SIDE}, which bounds memory)")
@@ -45,7 +50,7 @@ def net_config(args: argparse.Namespace) -> GenerateConfig:
         raise CmmnetError(f"--max-side {args.max_side}: use a size in pixels up to {MAX_VIDEO_SIDE} (bounded memory), "
                           "or 0 for the photo's own")
     return GenerateConfig(precision=args.precision, device=args.device, renderer=args.renderer,
-                          max_side=args.max_side, render=WarpRenderConfig(refine=args.refine))
+                          max_side=args.max_side, render=WarpRenderConfig(refine=args.refine, shading=args.shading))
 
 
 def add_timing_arguments(p: argparse.ArgumentParser) -> None:

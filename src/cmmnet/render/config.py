@@ -8,6 +8,7 @@ from typing import Literal
 
 Refine = Literal["on", "off"]  # WarpRenderConfig.refine
 Eyelids = Literal["cover", "spline"]  # WarpRenderConfig.eyelids
+Shading = Literal["smile", "none"]  # WarpRenderConfig.shading
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class WarpRenderConfig:
     # on: when the weights have the refinement network R (cmmnet.models.refiner), it paints what the warp cannot make
     # (mouth inside and teeth, closing lids, shading); off: the plain warp. Weights without R render the plain warp.
     refine: Refine = "on"
+    # smile: the skin's shading that a smile changes (folds, cheeks; cmmnet.render.shading, the bundled mean ratio
+    # image of FRL-London's train people), as strong as the frame's mouth-width gain over theirs, at most
+    # `shading_cap` times; none: the warp's pixels alone
+    shading: Shading = "smile"
+    shading_cap: float = 1.5
     refine_ramp: float = 0.05  # IOD: R's change fades in as the largest landmark motion from the photo grows to this
     chunk: int = 4  # frames sampled at once (bounds memory for large photos)
     chunk_pixels: int = 1 << 22  # and at most this many pixels of face region at once (large frames: fewer frames)

@@ -39,6 +39,7 @@ from .field import Grid, backward_field, guide_points, prepare_shapes, upsample
 from .lips import closed_lip_shift, crop_around, polygon_mask
 from .mask import Region, face_region, region_grid
 from .refine import LUMA, BlockRefiner, Colour
+from .shading import BlockShading, load_shading
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.refiner import RefinerNet
@@ -142,6 +143,7 @@ class WarpRenderer:
             teeth, cavity = (np.full(3, c @ LUMA) for c in (teeth, cavity))
             self.colour = "grey"
         self._teeth, self._cavity, self._render_cfg = teeth.astype(np.float32), cavity.astype(np.float32), render_cfg
+        self._shading = load_shading() if self.cfg.shading == "smile" else None
 
     def region(self, targets: np.ndarray) -> Region:
         """The face region (node grid, mask, anchors) for frames with landmarks ``targets`` (T, 68, 2)."""
@@ -220,12 +222,20 @@ class WarpRenderer:
                             (rows.stop - rows.start, cols.stop - cols.start), self.iod, self.cfg.refine_ramp,
                             self.colour)
 
+    def block_shading(self, region: Region) -> BlockShading | None:
+        """The smile shading (:mod:`.shading`) over ``region``'s face block; None with ``cfg.shading`` "none"."""
+        if self._shading is None:
+            return None
+        rows, cols = self.block_span(region.grid)
+        return BlockShading(self._shading, self.landmarks, region, (rows.stop - rows.start, cols.stop - cols.start),
+                            self.cfg.shading_cap)
+
     def blocks(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor, refine: BlockRefiner | None = None,
-               eyes: list[EyeFrames] | None = None) -> Iterator[np.ndarray]:
+               eyes: list[EyeFrames] | None = None, shade: BlockShading | None = None) -> Iterator[np.ndarray]:
         """The face block of ``region`` (bh, bw, 3) uint8 for each of ``shapes`` (U, 68, 2) whose :meth:`field` is
-        ``coarse`` (U, ny, nx, 2), mouth interior painted, and R's change with ``refine`` (:meth:`block_refiner` of
-        the region): ``cfg.chunk`` sampled at once, fewer when the block is over ``cfg.chunk_pixels``. Outside its
-        block a frame is the photo itself."""
+        ``coarse`` (U, ny, nx, 2), shaded by ``shade`` (:meth:`block_shading` of the region), mouth interior
+        painted, and R's change with ``refine`` (:meth:`block_refiner` of the region): ``cfg.chunk`` sampled at
+        once, fewer when the block is over ``cfg.chunk_pixels``. Outside its block a frame is the photo itself."""
         h, w = self.photo.shape[:2]
         g = region.grid
         rows, cols = self.block_span(g)
@@ -239,6 +249,9 @@ class WarpRenderer:
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
             img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
             block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
+            factors = None if shade is None else shade.factors(shapes[part])  # (c, 1, bh, bw)
+            if factors is not None:
+                block.mul_(factors)
             block = block.add_(0.5).clamp_(0, 255).to(torch.uint8)  # (c, 3, bh, bw)
             block = block.permute(0, 2, 3, 1).contiguous().numpy()  # (c, bh, bw, 3): a frame takes it in one copy
             if self.paints_mouth:  # the mouth lies inside the block (the region spans the face and a margin)
@@ -302,7 +315,8 @@ class WarpVideo:
         self._clip_locks = [threading.Lock() for _ in grids]  # one clip's blocks are rendered once
         # each clip's region, field, R's part and eye meshes' vertices, made when the clip is first read (by its
         # encoder's thread)
-        self._setups: dict[int, tuple[Region, torch.Tensor, BlockRefiner | None, list[EyeFrames]]] = {}
+        self._setups: dict[int, tuple[Region, torch.Tensor, BlockRefiner | None, list[EyeFrames],
+                                      BlockShading | None]] = {}
         self._kept_lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -322,10 +336,10 @@ class WarpVideo:
                 return face
             end = min(u + self.renderer.cfg.chunk, self._first[k + 1]) if self._keep_all else u + 1
             i = u - self._first[k]
-            region, coarse, refine, eyes = self._setup(k)
+            region, coarse, refine, eyes, shade = self._setup(k)
             part = slice(i, i + end - u)
             faces = list(self.renderer.blocks(self.shapes[u:end], region, coarse[part], refine,
-                                              [e.take(part) for e in eyes]))
+                                              [e.take(part) for e in eyes], shade))
             with self._kept_lock:
                 for j, face in enumerate(faces):
                     if self._keep_all or self._kept_bytes + face.nbytes <= self.renderer.cfg.cache_bytes:
@@ -333,14 +347,14 @@ class WarpVideo:
                         self._kept_bytes += face.nbytes
         return faces[0]
 
-    def _setup(self, k: int) -> tuple[Region, torch.Tensor, BlockRefiner | None, list[EyeFrames]]:
-        """Clip ``k``'s face region, its field at its distinct shapes (U_k, ny, nx, 2), R's part and its eye meshes'
-        vertices (with the clip's lock held)."""
+    def _setup(self, k: int) -> tuple[Region, torch.Tensor, BlockRefiner | None, list[EyeFrames], BlockShading | None]:
+        """Clip ``k``'s face region, its field at its distinct shapes (U_k, ny, nx, 2), R's part, its eye meshes'
+        vertices and its smile shading (with the clip's lock held)."""
         if k not in self._setups:
             shapes = self.shapes[self._first[k]:self._first[k + 1]]
             region = self.renderer.region(shapes)
             self._setups[k] = (region, self.renderer.field(shapes, region), self.renderer.block_refiner(region),
-                               self.renderer.eye_frames(shapes, region))
+                               self.renderer.eye_frames(shapes, region), self.renderer.block_shading(region))
         return self._setups[k]
 
     def frame_of_shape(self, u: int) -> np.ndarray:
