@@ -16,6 +16,7 @@ Deterministic.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from cmmnet.render.shading import (
     resample,
     save_shading,
 )
+from cmmnet.training.run import git_revision
 
 
 def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     skins = [resample(k, m, cfg.align.size) for k, m in zip(skins, fits)]
     shading = SmileShading(mean_log_ratio(ratios, skins, cfg.min_cover), mean_neutral.astype(np.float32),
                            mean_smile.astype(np.float32), cfg)
-    save_shading(shading, args.out)
+    save_shading(shading, args.out, {"command": shlex.join(["python", "scripts/make_smile_shading.py", *sys.argv[1:]]),
+                                     "git_revision": git_revision(ROOT)})
     print(f"wrote {args.out}: {cfg.people} people, mean gain {cfg.gain:.3f}, log ratio "
           f"{shading.log_ratio.min():+.3f} .. {shading.log_ratio.max():+.3f}")
     return 0

@@ -132,8 +132,9 @@ def mean_log_ratio(ratios: list[np.ndarray], skins: list[np.ndarray], min_cover:
     return (mean * np.clip(cover / max(min_cover, 1e-6), 0.0, 1.0)).astype(np.float32)
 
 
-def save_shading(shading: SmileShading, directory: str | Path) -> None:
-    """Write ``directory/map.safetensors`` and ``directory/config.json`` (each to a temporary name, then renamed)."""
+def save_shading(shading: SmileShading, directory: str | Path, provenance: dict | None = None) -> None:
+    """Write ``directory/map.safetensors`` and ``directory/config.json`` (with ``provenance``: how it was made; each
+    to a temporary name, then renamed)."""
     from safetensors.torch import save
 
     directory = Path(directory)
@@ -142,8 +143,10 @@ def save_shading(shading: SmileShading, directory: str | Path) -> None:
                  "neutral": torch.from_numpy(shading.neutral.astype(np.float32)),
                  "smile": torch.from_numpy(shading.smile.astype(np.float32))})
     atomic_write_bytes(directory / MAP_NAME, data)
-    atomic_write_text(directory / CONFIG_NAME, json.dumps({"class": "SmileShading", "config": asdict(shading.cfg)},
-                                                          indent=2) + "\n")
+    meta = {"class": "SmileShading", "config": asdict(shading.cfg)}
+    if provenance:
+        meta["provenance"] = provenance
+    atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
 
 
 @lru_cache(maxsize=4)
