@@ -1,7 +1,8 @@
 """Rendering generated landmark motion as video of the input photo (not in the paper; see docs/translation.md).
 
 :class:`WarpRenderer` moves the photo's own pixels at its own resolution along the motion: a fold-free dense warp
-field (:mod:`.field`) inside a soft face mask (:mod:`.mask`), plus a painted mouth interior where lips part;
+field (:mod:`.field`) inside a soft face mask (:mod:`.mask`), plus a painted mouth interior where lips part and
+the skin's smile shading (:mod:`.shading`);
 :class:`WarpVideo` holds its clips, rendered when read; :mod:`.config` holds its configs. The names below are
 imported lazily: :mod:`.config` imports no torch, so the command line can read its defaults before torch loads.
 """

@@ -9,6 +9,8 @@ between the target's inner lips with FRL-Smile's mouth interior (:func:`cmmnet.d
 a dark cavity and upper/lower teeth, scaled to the face's light and given part of its colour cast, in grey for a
 grey photo). A photo that already shows parted lips keeps its own mouth interior, moved with the lips; lips that
 dlib's points part over lip-coloured pixels are closed lips (:mod:`cmmnet.render.lips`), moved and painted as such.
+Nor can a warp deepen the folds beside the mouth or lift the cheeks' light: the skin is shaded by a mean smile ratio
+image as the mouth widens (:mod:`cmmnet.render.shading`).
 
 Coordinates: (x, y) pixels with pixel centres at integers, as in :mod:`cmmnet.faces`.
 """
