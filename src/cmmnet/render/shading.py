@@ -171,7 +171,7 @@ def load_shading(directory: str | Path = SHADING_DIR) -> SmileShading:
 
 class BlockShading:
     """The smile shading of one photo (landmarks (68, 2) photo px) over one face ``region`` whose block is ``block``
-    (bh, bw) px: :meth:`factors` of frames."""
+    (bh, bw) px, within the region's soft face mask: :meth:`factors` of frames."""
 
     def __init__(self, shading: SmileShading, landmarks: np.ndarray, region: Region, block: tuple[int, int],
                  cap: float):
@@ -183,7 +183,9 @@ class BlockShading:
         at = transform_points(np.stack([xs + g.x0, ys + g.y0], -1), to_map)
         grid = torch.from_numpy(at * (2.0 / max(size - 1, 1)) - 1.0).float()[None]  # (1, bh, bw, 2)
         lr = torch.from_numpy(shading.log_ratio)[None, None]  # (1, 1, S, S)
-        self.map = F.grid_sample(lr, grid, mode="bilinear", padding_mode="zeros", align_corners=True)  # (1,1,bh,bw)
+        laid = F.grid_sample(lr, grid, mode="bilinear", padding_mode="zeros", align_corners=True)  # (1, 1, bh, bw)
+        face = F.interpolate(region.mask[None, None], size=g.pixel_size, mode="bilinear", align_corners=True)
+        self.map = laid * face[:, :, :bh, :bw]  # nothing beyond the renderer's face mask changes
         self.width = float(lip_corner_distance(np.asarray(landmarks, np.float64)))
         self.gain, self.cap = max(cfg.gain, 1e-6), cap
 
