@@ -37,10 +37,10 @@ from ..errors import CheckpointError
 from ..faces.align import AlignConfig, transform_points
 from ..io import atomic_write_bytes, atomic_write_text
 from .mask import Region
+from .refine import LUMA
 
 SHADING_DIR = Path(__file__).resolve().parent.parent / "assets" / "smile_shading"
 MAP_NAME, CONFIG_NAME = "map.safetensors", "config.json"
-LUMA = np.array([0.299, 0.587, 0.114])
 JAW, BROWS = list(range(17)), list(range(26, 16, -1))  # the face's outline: jaw, then the brows right to left
 HOLES = (range(36, 42), range(42, 48), range(48, 60))  # eyes and outer lips: moved or painted by the renderer
 
@@ -180,7 +180,7 @@ class BlockShading:
         g, (bh, bw) = region.grid, block
         ys, xs = np.mgrid[0:bh, 0:bw].astype(np.float64)
         to_map = fit_affine(landmarks, shading.neutral)  # photo px -> the map's frame
-        at = transform_points(np.stack([xs + g.x0, ys + g.y0], -1), to_map)
+        at = transform_points(np.stack([xs + g.x0, ys + g.y0], -1), to_map)  # (bh, bw, 2) in float64
         grid = torch.from_numpy(at * (2.0 / max(size - 1, 1)) - 1.0).float()[None]  # (1, bh, bw, 2)
         lr = torch.from_numpy(shading.log_ratio)[None, None]  # (1, 1, S, S)
         laid = F.grid_sample(lr, grid, mode="bilinear", padding_mode="zeros", align_corners=True)  # (1, 1, bh, bw)
