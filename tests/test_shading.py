@@ -139,29 +139,40 @@ def test_a_damaged_map_is_one_clear_error(tmp_path, damage):
         load_shading(where)
 
 
-def test_block_shading_places_the_map_by_the_photos_landmarks(portrait):
-    """The map laid onto the block puts the folds beside this face's mouth, and a face stretched lengthwise gets it
-    stretched alike."""
-    photo, lm = portrait
-    renderer = WarpRenderer(photo, lm)
+def _laid(photo_shape: tuple[int, int], lm: np.ndarray):
+    """The bundled map laid onto a photo of ``photo_shape`` (h, w) with landmarks ``lm``: its value at a pixel."""
+    renderer = WarpRenderer(np.zeros((*photo_shape, 3), np.uint8), lm)
     region = renderer.region(lm[None])
     rows, cols = renderer.block_span(region.grid)
     shade = BlockShading(load_shading(), lm, region, (rows.stop - rows.start, cols.stop - cols.start), 1.5)
-    fold = np.round(0.5 * (lm[31] + lm[48])).astype(int)
-    assert float(shade.map[0, 0, fold[1] - rows.start, fold[0] - cols.start]) < 0
-    # a longer face: the photo and its landmarks stretched 1.3 x downwards from the eyes
-    eyes_y = lm[36:48, 1].mean()
-    longer = lm.copy()
-    longer[:, 1] = eyes_y + 1.3 * (lm[:, 1] - eyes_y)
-    tall = np.zeros((int(photo.shape[0] * 1.4), photo.shape[1], 3), np.uint8)
-    stretched = WarpRenderer(tall, longer)
-    region2 = stretched.region(longer[None])
-    rows2, cols2 = stretched.block_span(region2.grid)
-    shade2 = BlockShading(load_shading(), longer, region2, (rows2.stop - rows2.start, cols2.stop - cols2.start), 1.5)
-    for k in (31, 48, 8):  # nose wing, mouth corner, chin: the same map value at the same point of the face
-        a, b = np.round(lm[k]).astype(int), np.round(longer[k]).astype(int)
-        assert abs(float(shade.map[0, 0, a[1] - rows.start, a[0] - cols.start])
-                   - float(shade2.map[0, 0, b[1] - rows2.start, b[0] - cols2.start])) < 0.01
+
+    def at(q: np.ndarray) -> float:
+        x, y = np.round(q).astype(int)
+        return float(shade.map[0, 0, y - rows.start, x - cols.start])
+
+    return at
+
+
+@pytest.mark.parametrize("case", ["longer", "turned", "smaller", "wider"])
+def test_block_shading_places_the_map_by_the_photos_landmarks(portrait, case):
+    """The map laid onto the block puts the folds beside this face's mouth, and a face stretched, turned or scaled
+    (its landmarks moved by an affine map) gets the map moved alike: the same value at the same point of the
+    face."""
+    photo, lm = portrait
+    at = _laid(photo.shape[:2], lm)
+    assert at(0.5 * (lm[31] + lm[48])) < 0  # a fold
+    centre = lm[36:48].mean(0)
+    c, s = np.cos(np.deg2rad(25)), np.sin(np.deg2rad(25))
+    a = {"longer": np.diag([1.0, 1.3]), "turned": np.array([[c, -s], [s, c]]), "smaller": np.eye(2) * 0.5,
+         "wider": np.diag([1.25, 1.0])}[case]
+    shift = np.array([60.0, 80.0])
+
+    def moved(q: np.ndarray) -> np.ndarray:
+        return (q - centre) @ a.T + centre + shift
+
+    at2 = _laid((int(photo.shape[0] * 1.6), int(photo.shape[1] * 1.6)), moved(lm))
+    for q in (0.5 * (lm[31] + lm[48]), 0.5 * (lm[35] + lm[54]), lm[8] - [0, 10], 0.5 * (lm[2] + lm[31])):
+        assert abs(at(q) - at2(moved(q))) < 0.01
 
 
 def test_cli_shading_option():
