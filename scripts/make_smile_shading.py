@@ -26,7 +26,7 @@ from _paths import DATA, FACES, ROOT
 from cmmnet.data import load_dataset
 from cmmnet.data.proxies import lip_corner_distance
 from cmmnet.faces import FaceDetector, invert_transform, read_image, transform_points, warp_image
-from cmmnet.faces.align import estimate_alignment
+from cmmnet.faces.align import compose_transforms, estimate_alignment
 from cmmnet.faces.pipeline import process_image
 from cmmnet.render import WarpRenderer
 from cmmnet.render.config import WarpRenderConfig
@@ -40,11 +40,6 @@ from cmmnet.render.shading import (
     save_shading,
 )
 from cmmnet.training.run import git_revision
-
-
-def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The (2, 3) transform ``a`` after ``b``."""
-    return np.hstack([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         neutral, smile = (process_image(p, detector=detector).face.landmarks.astype(np.float64) for p in paths)
         photo, smile_photo = read_image(paths[0]), read_image(paths[1])
         # the smile's landmarks in the neutral photo, placed by the eyes of each
-        target = transform_points(smile, compose(invert_transform(estimate_alignment(neutral, cfg.align)),
-                                                 estimate_alignment(smile, cfg.align)))
+        target = transform_points(smile, compose_transforms(invert_transform(estimate_alignment(neutral, cfg.align)),
+                                                            estimate_alignment(smile, cfg.align)))
         frame = WarpRenderer(photo, neutral, render).render(target[None])[0]
         to_map = estimate_alignment(target, cfg.align)
         warped = warp_image(frame, to_map, cfg.align.size)
@@ -91,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     mean_smile, mean_neutral = np.mean(smiles, 0), np.mean(neutrals, 0)  # (68, 2) each
     # each person's ratio and skin brought onto the mean smiling shape (the affine fit of their smile's points)
     fits = [fit_affine(mean_smile, p) for p in smiles]  # mean frame -> the person's
-    ratios = [resample(r, m, cfg.align.size) for r, m in zip(ratios, fits)]
-    skins = [resample(k, m, cfg.align.size) for k, m in zip(skins, fits)]
+    ratios = [resample(r, m, (cfg.align.size,) * 2) for r, m in zip(ratios, fits)]
+    skins = [resample(k, m, (cfg.align.size,) * 2) for k, m in zip(skins, fits)]
     shading = SmileShading(mean_log_ratio(ratios, skins, cfg.min_cover), mean_neutral.astype(np.float32),
                            mean_smile.astype(np.float32), cfg)
     save_shading(shading, args.out, {"command": shlex.join(["python", "scripts/make_smile_shading.py", *sys.argv[1:]]),

@@ -76,14 +76,7 @@ def _annulus(inner: list[int], outer: list[int], at: np.ndarray, centre: np.ndar
     (a, ta), (b, tb) = by_angle(inner), by_angle(outer)
     a, ta = np.append(a, a[0]), np.append(ta, ta[0] + 2 * np.pi)  # closed: the first vertex again, a turn later
     b, tb = np.append(b, b[0]), np.append(tb, tb[0] + 2 * np.pi)
-    out, i, j = [], 0, 0
-    while i < len(a) - 1 or j < len(b) - 1:
-        if j == len(b) - 1 or (i < len(a) - 1 and ta[i + 1] <= tb[j + 1]):
-            out.append((int(a[i]), int(a[i + 1]), int(b[j])))
-            i += 1
-        else:
-            out.append((int(a[i]), int(b[j]), int(b[j + 1])))
-            j += 1
+    out = _strip(a.tolist(), ta, b.tolist(), tb)  # the two loops merged as two polylines from angle 0 to a turn
     areas = np.abs(_area2(at[np.array(out)])) / 2  # (M,)
     space = _polygon_area(at[outer]) - _polygon_area(at[inner])
     if not (areas.min() > 1e-9 * space and abs(areas.sum() - space) <= 1e-6 * space):

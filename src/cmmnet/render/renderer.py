@@ -215,21 +215,23 @@ class WarpRenderer:
         h, w = self.photo.shape[:2]
         return slice(g.y0, g.y0 + min(g.pixel_size[0], h - g.y0)), slice(g.x0, g.x0 + min(g.pixel_size[1], w - g.x0))
 
+    def block_shape(self, g: Grid) -> tuple[int, int]:
+        """(bh, bw): the rows and columns of :meth:`block_span`."""
+        rows, cols = self.block_span(g)
+        return rows.stop - rows.start, cols.stop - cols.start
+
     def block_refiner(self, region: Region) -> BlockRefiner | None:
         """R's transforms and masks for ``region``'s blocks (None without R), for :meth:`blocks`."""
         if self.refiner is None:
             return None
-        rows, cols = self.block_span(region.grid)
-        return BlockRefiner(self.refiner, self._tensor, self.landmarks, region,
-                            (rows.stop - rows.start, cols.stop - cols.start), self.iod, self.cfg.refine_ramp,
-                            self.colour)
+        return BlockRefiner(self.refiner, self._tensor, self.landmarks, region, self.block_shape(region.grid),
+                            self.iod, self.cfg.refine_ramp, self.colour)
 
     def block_shading(self, region: Region) -> BlockShading | None:
         """The smile shading (:mod:`.shading`) over ``region``'s face block; None with ``cfg.shading`` "none"."""
         if self._shading is None:
             return None
-        rows, cols = self.block_span(region.grid)
-        return BlockShading(self._shading, self.landmarks, region, (rows.stop - rows.start, cols.stop - cols.start),
+        return BlockShading(self._shading, self.landmarks, region, self.block_shape(region.grid),
                             self.cfg.shading_cap)
 
     def blocks(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor, refine: BlockRefiner | None = None,
@@ -240,8 +242,7 @@ class WarpRenderer:
         once, fewer when the block is over ``cfg.chunk_pixels``. Outside its block a frame is the photo itself."""
         h, w = self.photo.shape[:2]
         g = region.grid
-        rows, cols = self.block_span(g)
-        bh, bw = rows.stop - rows.start, cols.stop - cols.start
+        bh, bw = self.block_shape(g)
         scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
         chunk = max(1, min(self.cfg.chunk, self.cfg.chunk_pixels // (bh * bw)))
         for i in range(0, len(shapes), chunk):

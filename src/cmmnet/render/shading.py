@@ -73,10 +73,12 @@ def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(a, np.asarray(dst, np.float64), rcond=None)[0].T
 
 
-def resample(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
-    """(size, size): ``image`` (H, W) read at ``m`` (2, 3) of each output pixel (bilinear, 0 outside)."""
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
-    at = transform_points(np.stack([xs, ys], -1), m)  # (size, size, 2) image px
+def resample(image: np.ndarray, m: np.ndarray, shape: tuple[int, int], origin: tuple[int, int] = (0, 0)
+             ) -> np.ndarray:
+    """``shape`` (h, w): ``image`` (H, W) read bilinearly (0 outside) at ``m`` (2, 3) of each output pixel, whose
+    top-left pixel is at ``origin`` (x, y)."""
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    at = transform_points(np.stack([xs + origin[0], ys + origin[1]], -1), m)  # (h, w, 2) image px
     h, w = image.shape
     grid = torch.from_numpy(at / np.array([max(w - 1, 1), max(h - 1, 1)]) * 2 - 1).float()[None]
     src = torch.from_numpy(np.asarray(image, np.float32))[None, None]
@@ -176,16 +178,11 @@ class BlockShading:
     def __init__(self, shading: SmileShading, landmarks: np.ndarray, region: Region, block: tuple[int, int],
                  cap: float):
         cfg = shading.cfg
-        size = cfg.align.size
         g, (bh, bw) = region.grid, block
-        ys, xs = np.mgrid[0:bh, 0:bw].astype(np.float64)
         to_map = fit_affine(landmarks, shading.neutral)  # photo px -> the map's frame
-        at = transform_points(np.stack([xs + g.x0, ys + g.y0], -1), to_map)  # (bh, bw, 2) in float64
-        grid = torch.from_numpy(at * (2.0 / max(size - 1, 1)) - 1.0).float()[None]  # (1, bh, bw, 2)
-        lr = torch.from_numpy(shading.log_ratio)[None, None]  # (1, 1, S, S)
-        laid = F.grid_sample(lr, grid, mode="bilinear", padding_mode="zeros", align_corners=True)  # (1, 1, bh, bw)
+        laid = torch.from_numpy(resample(shading.log_ratio, to_map, block, (g.x0, g.y0))).float()  # (bh, bw)
         face = F.interpolate(region.mask[None, None], size=g.pixel_size, mode="bilinear", align_corners=True)
-        self.map = laid * face[:, :, :bh, :bw]  # nothing beyond the renderer's face mask changes
+        self.map = laid[None, None] * face[:, :, :bh, :bw]  # (1, 1, bh, bw): nothing beyond the face mask
         self.width = float(lip_corner_distance(np.asarray(landmarks, np.float64)))
         self.gain, self.cap = max(cfg.gain, 1e-6), cap
 
