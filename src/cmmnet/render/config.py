@@ -40,6 +40,14 @@ class WarpRenderConfig:
     # (cmmnet.render.eyes); spline: the field alone there (its nodes cannot follow a lid over an eye's opening)
     eyelids: Eyelids = "cover"
     eyelid_fade: tuple[float, float] = (0.015, 0.035)  # IOD of an eye's own motion over which its mesh fades in
+    # IOD: a closing lid is its photo's lid skin and lash tips stretched over the eye (each lash a streak), so what
+    # it shows is averaged along the eye line over this much either side at the lashes' top times the lid's closure
+    # (less above; cmmnet.render.eyes), in 2 x `lid_smear_taps` + 1 samples; 0: not averaged. Nothing below a
+    # closure of `lid_smear_onset` (a smile's narrowing eyes: FRL-Smile test people's mouth rows reach 0.15, the
+    # eye mode 0.86-0.97), the full width from twice that.
+    lid_smear: float = 0.07
+    lid_smear_taps: int = 4
+    lid_smear_onset: float = 0.15
     interpolation: Literal["bilinear", "bicubic"] = "bicubic"  # how the photo is sampled (bicubic keeps more detail)
     mouth_interior: Literal["painted", "none"] = "painted"  # what fills lips that part
     parted_lips: float = 0.03  # IOD: a photo with lips this far apart shows its own mouth interior (not painted)

@@ -14,6 +14,11 @@ same target position: above it the lid skin, stretched from the guides' curve do
 the lid's edge, ends at the photo's lid margin; below it the opening between the target's lids shows the lower part
 of the photo's opening, as tall as the target's. The map is discontinuous along the lid's edge, as a lid is. A lid that
 opens wider than in the photo is stretched (nothing behind it to show).
+
+The skin a closing lid shows was folded away in the photo, so the lid is the photo's lid skin and lash tips
+stretched down over the eye, and each lash becomes a streak. Where the lid has closed, what it shows is therefore
+averaged along the eye line (:func:`eye_map`'s ``smear``: the half-width of that average at each pixel, which the
+renderer applies): the lid keeps its tones, darker towards the lashes, without the strokes.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ _TAPER = (4 * _S * (1 - _S)) ** 2  # the lashes' band thins towards the corners 
 # the ring
 _U, _O, _L, _W, _G, _H = (2 + k * SAMPLES + np.arange(SAMPLES) for k in range(6))
 INNER = 2 + 6 * SAMPLES
+SMEAR_ABOVE = 0.6  # the lid's smear at the guides' curve and the corners, over the smear at the lashes' top
 
 
 def _area2(v: np.ndarray) -> np.ndarray:
@@ -132,6 +138,7 @@ class EyeMesh:
     guides: tuple[int, ...]
     ring: np.ndarray
     neighbours: np.ndarray  # (M, K) the triangles sharing a vertex with each (itself first; padded with itself)
+    lid: np.ndarray  # (M,) bool: the triangles of the upper lid's skin (between the guides' curve and the lashes)
 
 
 def _vertices(c0: np.ndarray, c1: np.ndarray, uppers: np.ndarray, lowers: np.ndarray, guides: np.ndarray,
@@ -168,8 +175,9 @@ def eye_meshes(src: np.ndarray, g_src: np.ndarray, hangs: np.ndarray, iod: float
             return [0, *ids.tolist(), 1]
 
         # drawn in this order, the later triangle taking a shared edge: the lid's edge belongs to the lashes
-        tris = (_strip(row(_O), at, row(_L), at) + _strip(row(_L), at, row(_H), at)
-                + _strip(row(_G), at, row(_W), at) + _strip(row(_W), at, row(_U), at))
+        below = _strip(row(_O), at, row(_L), at) + _strip(row(_L), at, row(_H), at)
+        skin = _strip(row(_G), at, row(_W), at)
+        tris = below + skin + _strip(row(_W), at, row(_U), at)
         centre = rest[:INNER].mean(0)
         half_width = 0.5 * abs(float((src[c1] - src[c0]) @ along)) + 0.15 * iod
         half_height = float(np.abs((rest[[*_G, *_H]] - centre) @ down).max()) + 0.1 * iod
@@ -184,22 +192,26 @@ def eye_meshes(src: np.ndarray, g_src: np.ndarray, hangs: np.ndarray, iod: float
         touch = [np.flatnonzero(np.isin(tris, t).any(1)) for t in tris]
         width = max(len(n) for n in touch)
         neighbours = np.array([[k, *n[n != k], *[k] * (width - len(n))] for k, n in enumerate(touch)])
-        out.append(EyeMesh(tris, rest, ((c0, c1), uppers, lowers), guides, ring, neighbours))
+        lid = np.zeros(len(tris), bool)
+        lid[len(below):len(below) + len(skin)] = True
+        out.append(EyeMesh(tris, rest, ((c0, c1), uppers, lowers), guides, ring, neighbours, lid))
     return out
 
 
 @dataclass(frozen=True)
 class EyeFrames:
     """One eye's mesh vertices inside the ring for T frames: where they are (T, INNER, 2) and which photo pixel each
-    shows (T, INNER, 2) (NaN rows where the lids are not in order), and how much the mesh's map replaces the
-    spline's (T,) (0: not at all, and not computed)."""
+    shows (T, INNER, 2) (NaN rows where the lids are not in order), how much the mesh's map replaces the
+    spline's (T,) (0: not at all, and not computed), and how far the upper lid has closed over the photo's opening at
+    each of its vertices (T, SAMPLES) (0: open as in the photo or wider, 1: shut)."""
 
     target: np.ndarray
     source: np.ndarray
     weight: np.ndarray
+    closure: np.ndarray
 
     def take(self, rows: slice) -> EyeFrames:
-        return EyeFrames(self.target[rows], self.source[rows], self.weight[rows])
+        return EyeFrames(self.target[rows], self.source[rows], self.weight[rows], self.closure[rows])
 
 
 def eye_frames(mesh: EyeMesh, src: np.ndarray, tgt: np.ndarray, g_tgt: np.ndarray, iod: float,
@@ -221,9 +233,9 @@ def eye_frames(mesh: EyeMesh, src: np.ndarray, tgt: np.ndarray, g_tgt: np.ndarra
     source = np.repeat(mesh.rest[None, :INNER], len(tgt), 0)  # (T, INNER, 2)
     gap_t = (target[:, _L] - target[:, _U]) @ down  # (T, SAMPLES)
     gap_s = np.maximum((mesh.rest[_L] - mesh.rest[_U]) @ down, 1e-6)  # (SAMPLES,)
-    keep = np.clip(np.nan_to_num(gap_t / gap_s, nan=1.0), 0.0, 1.0)[..., None]  # (T, SAMPLES, 1)
-    source[:, _O] = mesh.rest[_L] + keep * (mesh.rest[_U] - mesh.rest[_L])
-    return EyeFrames(target, source, weight)
+    keep = np.clip(np.nan_to_num(gap_t / gap_s, nan=1.0), 0.0, 1.0)  # (T, SAMPLES)
+    source[:, _O] = mesh.rest[_L] + keep[..., None] * (mesh.rest[_U] - mesh.rest[_L])
+    return EyeFrames(target, source, weight, 1.0 - keep)
 
 
 def mesh_vertices(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor,
@@ -249,17 +261,28 @@ def mesh_vertices(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor,
     return target, source, np.where((valid & (frames.weight > 0))[:, None], jacobian, np.nan)
 
 
-def eye_map(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor, offset: tuple[int, int]) -> None:
+def eye_map(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor, offset: tuple[int, int],
+            smear: torch.Tensor | None, lid_smear: float, onset: float) -> None:
     """Replace, in place, ``source_map`` (T, h, w, 2) (photo px of each pixel of a block whose top-left pixel is
     ``offset`` (x, y)) inside ``mesh``'s ring with the mesh's map (its vertices in the T ``frames``; the ring shows
     what ``source_map`` shows there), by the frame's weight, in every frame where the map keeps its orientation in
-    every triangle."""
+    every triangle. With ``smear`` (T, h, w), raise it on the upper lid's skin to the half-width (photo px) over
+    which what the lid shows is to be averaged along the eye line: ``lid_smear`` px times how far the lid has closed
+    (its closure times the frame's weight) at the lashes' top, :data:`SMEAR_ABOVE` of that at the guides' curve and
+    the corners, linear in between; nothing where the lid has closed by less than ``onset``, rising to the full
+    width at twice that (a lid that narrows in a smile is not stretched enough to streak)."""
     _, h, w, _ = source_map.shape
     target, source, jacobian = mesh_vertices(mesh, frames, source_map, offset)
     ok = (jacobian > 0).all(1)  # (T,)
     if not ok.any():
         return
     tri = mesh.triangles
+    closed = frames.weight[:, None] * frames.closure  # (T, SAMPLES)
+    closed = closed * np.clip(closed / max(onset, 1e-9) - 1.0, 0.0, 1.0)  # 0 below the onset
+    per_vertex = np.zeros((len(closed), len(mesh.rest)))  # (T, V) the smear's half-width at each vertex (px)
+    per_vertex[:, _W] = lid_smear * closed
+    per_vertex[:, _G] = SMEAR_ABOVE * lid_smear * closed
+    per_vertex[:, [0, 1]] = SMEAR_ABOVE * lid_smear * closed[:, [0, -1]]
     lo = np.floor(target[ok].reshape(-1, 2).min(0)).astype(int) - np.array(offset)
     hi = np.ceil(target[ok].reshape(-1, 2).max(0)).astype(int) - np.array(offset) + 1
     x0, y0 = np.maximum(lo, 0)
@@ -296,3 +319,10 @@ def eye_map(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor, offset: 
         mapped = torch.from_numpy(np.einsum("hk,hkc->hc", bary, sv)).to(block.dtype)  # (H, 2)
         block[pixels] += float(frames.weight[f]) * (mapped - block[pixels])
         source_map[f, y0:y1, x0:x1] = block.reshape(y1 - y0, x1 - x0, 2)
+        on_lid = mesh.lid[m]  # (H,)
+        if smear is not None and per_vertex[f].max() > 0 and on_lid.any():
+            width = np.einsum("hk,hk->h", bary[on_lid], per_vertex[f][tri[m[on_lid]]])  # (L,)
+            rows = smear[f, y0:y1, x0:x1].reshape(-1).clone()  # (P,)
+            lid_pixels = torch.from_numpy(at[on_lid])
+            rows[lid_pixels] = torch.maximum(rows[lid_pixels], torch.from_numpy(width).to(rows.dtype))
+            smear[f, y0:y1, x0:x1] = rows.reshape(y1 - y0, x1 - x0)

@@ -37,7 +37,7 @@ from ..data.synth.render import (
 from ..errors import CmmnetError
 from .config import WarpRenderConfig
 from .eyes import EyeFrames, eye_frames, eye_map, eye_meshes, mesh_vertices
-from .field import Grid, backward_field, guide_points, prepare_shapes, upsample
+from .field import Grid, backward_field, face_axes, guide_points, prepare_shapes, upsample
 from .lips import closed_lip_shift, crop_around, polygon_mask
 from .mask import Region, face_region, region_grid
 from .refine import LUMA, BlockRefiner, Colour
@@ -128,6 +128,7 @@ class WarpRenderer:
         src, _ = prepare_shapes(lm, lm[None], self.iod, self.cfg.field)
         g_src, _, hangs = guide_points(src, src[None], np.zeros((0, 2)), self.iod, self.cfg.field)
         self._eyes = eye_meshes(src, g_src, hangs, self.iod) if self.cfg.eyelids == "cover" else []
+        self._eye_line = torch.from_numpy(face_axes(src)[0]).float()  # (2,) the direction a closed lid is smeared
         self._tensor = torch.from_numpy(np.ascontiguousarray(photo.transpose(2, 0, 1))).float()[None]  # (1,3,H,W)
         self._opening = float(mouth_opening(lm))
         self.paints_mouth = self.cfg.mouth_interior == "painted" and self._opening < self.cfg.parted_lips
@@ -174,14 +175,16 @@ class WarpRenderer:
         return [eye_frames(mesh, src, tgt, g_tgt, self.iod, self.cfg.eyelid_fade) for mesh in self._eyes]
 
     def pixel_map(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor,
-                  eyes: list[EyeFrames] | None = None) -> torch.Tensor:
+                  eyes: list[EyeFrames] | None = None, smear: torch.Tensor | None = None) -> torch.Tensor:
         """The source position (photo px) of every pixel of ``region``'s face block, (U, bh, bw, 2), for frames
         with landmarks ``shapes`` (U, 68, 2) whose :meth:`field` is ``coarse``: the spline's map, and inside a ring
-        around each eye the eyes' meshes (``cfg.eyelids``; ``eyes``: their :meth:`eye_frames`, made when None)."""
+        around each eye the eyes' meshes (``cfg.eyelids``; ``eyes``: their :meth:`eye_frames`, made when None).
+        ``smear`` (U, bh, bw), zeros, receives the half-width (px) over which a closed lid's pixels are averaged
+        along the eye line (``cfg.lid_smear``; :func:`.eyes.eye_map`)."""
         g = region.grid
         out = self.spline_map(coarse, g)  # (U, bh, bw, 2)
         for mesh, frames in zip(self._eyes, self.eye_frames(shapes, region) if eyes is None else eyes):
-            eye_map(mesh, frames, out, (g.x0, g.y0))
+            eye_map(mesh, frames, out, (g.x0, g.y0), smear, self.cfg.lid_smear * self.iod, self.cfg.lid_smear_onset)
         return out
 
     def spline_map(self, coarse: torch.Tensor, g: Grid) -> torch.Tensor:
@@ -247,11 +250,13 @@ class WarpRenderer:
         chunk = max(1, min(self.cfg.chunk, self.cfg.chunk_pixels // (bh * bw)))
         for i in range(0, len(shapes), chunk):
             part = slice(i, i + chunk)
+            smear = torch.zeros(len(shapes[part]), bh, bw)  # (c, bh, bw) px
             src = self.pixel_map(shapes[part], region, coarse[part],
-                                 None if eyes is None else [e.take(part) for e in eyes])  # (c, bh, bw, 2) photo px
+                                 None if eyes is None else [e.take(part) for e in eyes], smear)  # (c, bh, bw, 2) px
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
             img = self._tensor.expand(len(src), -1, -1, -1)  # (c, 3, H, W)
             block = F.grid_sample(img, norm, mode=self.cfg.interpolation, padding_mode="border", align_corners=True)
+            self._smear_lids(block, img, src, smear, scale)
             factors = None if shade is None else shade.factors(shapes[part])  # (c, 1, bh, bw)
             if factors is not None:
                 block.mul_(factors)
@@ -263,6 +268,25 @@ class WarpRenderer:
             if refine is not None:
                 block = refine.apply(block, shapes[i:i + len(block)])  # (c, bh, bw, 3)
             yield from block
+
+    def _smear_lids(self, block: torch.Tensor, img: torch.Tensor, src: torch.Tensor, smear: torch.Tensor,
+                    scale: torch.Tensor) -> None:
+        """Average ``block`` (c, 3, bh, bw), sampled from ``img`` at ``src`` (c, bh, bw, 2) photo px, in place
+        along the eye line over ``smear`` (c, bh, bw) px either side, where that is > 0 (a closed lid's skin,
+        :func:`.eyes.eye_map`): ``cfg.lid_smear_taps`` samples each side."""
+        on = smear > 0  # (c, bh, bw)
+        if not bool(on.any()):
+            return
+        rows, cols = on.any(2).any(0).nonzero()[:, 0], on.any(1).any(0).nonzero()[:, 0]
+        window = (slice(None), slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+        at, reach = src[window], smear[window][..., None] * self._eye_line  # (c, h, w, 2) each
+        n = self.cfg.lid_smear_taps
+        total = torch.zeros_like(block[(slice(None), slice(None), *window[1:])])  # (c, 3, h, w)
+        for k in range(-n, n + 1):
+            total += F.grid_sample(img, (at + (k / n) * reach) * scale - 1.0, mode=self.cfg.interpolation,
+                                   padding_mode="border", align_corners=True)
+        part = block[(slice(None), slice(None), *window[1:])]  # (c, 3, h, w) a view
+        part.copy_(torch.where(on[window][:, None], total / (2 * n + 1), part))
 
     def _paint_mouth(self, frame: np.ndarray, lm: np.ndarray) -> None:
         """Paint the mouth interior between the inner lips of ``lm`` into ``frame`` (H, W, 3) uint8, in place."""
