@@ -240,9 +240,10 @@ class WarpRenderer:
     def blocks(self, shapes: np.ndarray, region: Region, coarse: torch.Tensor, refine: BlockRefiner | None = None,
                eyes: list[EyeFrames] | None = None, shade: BlockShading | None = None) -> Iterator[np.ndarray]:
         """The face block of ``region`` (bh, bw, 3) uint8 for each of ``shapes`` (U, 68, 2) whose :meth:`field` is
-        ``coarse`` (U, ny, nx, 2), shaded by ``shade`` (:meth:`block_shading` of the region), mouth interior
-        painted, and R's change with ``refine`` (:meth:`block_refiner` of the region): ``cfg.chunk`` sampled at
-        once, fewer when the block is over ``cfg.chunk_pixels``. Outside its block a frame is the photo itself."""
+        ``coarse`` (U, ny, nx, 2), closed lids averaged along the eye line (``cfg.lid_smear``), shaded by ``shade``
+        (:meth:`block_shading` of the region), mouth interior painted, and R's change with ``refine``
+        (:meth:`block_refiner` of the region): ``cfg.chunk`` sampled at once, fewer when the block is over
+        ``cfg.chunk_pixels``. Outside its block a frame is the photo itself."""
         h, w = self.photo.shape[:2]
         g = region.grid
         bh, bw = self.block_shape(g)
@@ -280,7 +281,7 @@ class WarpRenderer:
         rows, cols = on.any(2).any(0).nonzero()[:, 0], on.any(1).any(0).nonzero()[:, 0]
         window = (slice(None), slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
         at, reach = src[window], smear[window][..., None] * self._eye_line  # (c, h, w, 2) each
-        n = self.cfg.lid_smear_taps
+        n = max(self.cfg.lid_smear_taps, 1)
         total = torch.zeros_like(block[(slice(None), slice(None), *window[1:])])  # (c, 3, h, w)
         for k in range(-n, n + 1):
             total += F.grid_sample(img, (at + (k / n) * reach) * scale - 1.0, mode=self.cfg.interpolation,
