@@ -277,12 +277,13 @@ def eye_map(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor, offset: 
     if not ok.any():
         return
     tri = mesh.triangles
-    closed = frames.weight[:, None] * frames.closure  # (T, SAMPLES)
-    closed = closed * np.clip(closed / max(onset, 1e-9) - 1.0, 0.0, 1.0)  # 0 below the onset
-    per_vertex = np.zeros((len(closed), len(mesh.rest)))  # (T, V) the smear's half-width at each vertex (px)
-    per_vertex[:, _W] = lid_smear * closed
-    per_vertex[:, _G] = SMEAR_ABOVE * lid_smear * closed
-    per_vertex[:, [0, 1]] = SMEAR_ABOVE * lid_smear * closed[:, [0, -1]]
+    per_vertex = np.zeros((len(frames.closure), len(mesh.rest)))  # (T, V) the smear's half-width at each vertex (px)
+    if smear is not None:
+        closed = frames.weight[:, None] * frames.closure  # (T, SAMPLES)
+        closed = closed * np.clip(closed / max(onset, 1e-9) - 1.0, 0.0, 1.0)  # 0 below the onset
+        per_vertex[:, _W] = lid_smear * closed
+        per_vertex[:, _G] = SMEAR_ABOVE * lid_smear * closed
+        per_vertex[:, [0, 1]] = SMEAR_ABOVE * lid_smear * closed[:, [0, -1]]
     lo = np.floor(target[ok].reshape(-1, 2).min(0)).astype(int) - np.array(offset)
     hi = np.ceil(target[ok].reshape(-1, 2).max(0)).astype(int) - np.array(offset) + 1
     x0, y0 = np.maximum(lo, 0)
@@ -320,7 +321,7 @@ def eye_map(mesh: EyeMesh, frames: EyeFrames, source_map: torch.Tensor, offset: 
         block[pixels] += float(frames.weight[f]) * (mapped - block[pixels])
         source_map[f, y0:y1, x0:x1] = block.reshape(y1 - y0, x1 - x0, 2)
         on_lid = mesh.lid[m]  # (H,)
-        if smear is not None and per_vertex[f].max() > 0 and on_lid.any():
+        if per_vertex[f].max() > 0 and on_lid.any():
             width = np.einsum("hk,hk->h", bary[on_lid], per_vertex[f][tri[m[on_lid]]])  # (L,)
             rows = smear[f, y0:y1, x0:x1].reshape(-1).clone()  # (P,)
             lid_pixels = torch.from_numpy(at[on_lid])

@@ -251,7 +251,7 @@ class WarpRenderer:
         chunk = max(1, min(self.cfg.chunk, self.cfg.chunk_pixels // (bh * bw)))
         for i in range(0, len(shapes), chunk):
             part = slice(i, i + chunk)
-            smear = torch.zeros(len(shapes[part]), bh, bw)  # (c, bh, bw) px
+            smear = torch.zeros(len(shapes[part]), bh, bw) if self._eyes and self.cfg.lid_smear > 0 else None  # px
             src = self.pixel_map(shapes[part], region, coarse[part],
                                  None if eyes is None else [e.take(part) for e in eyes], smear)  # (c, bh, bw, 2) px
             norm = src * scale - 1.0  # grid_sample's [-1, 1], align_corners=True
@@ -270,11 +270,13 @@ class WarpRenderer:
                 block = refine.apply(block, shapes[i:i + len(block)])  # (c, bh, bw, 3)
             yield from block
 
-    def _smear_lids(self, block: torch.Tensor, img: torch.Tensor, src: torch.Tensor, smear: torch.Tensor,
+    def _smear_lids(self, block: torch.Tensor, img: torch.Tensor, src: torch.Tensor, smear: torch.Tensor | None,
                     scale: torch.Tensor) -> None:
         """Average ``block`` (c, 3, bh, bw), sampled from ``img`` at ``src`` (c, bh, bw, 2) photo px, in place
         along the eye line over ``smear`` (c, bh, bw) px either side, where that is > 0 (a closed lid's skin,
-        :func:`.eyes.eye_map`): ``cfg.lid_smear_taps`` samples each side."""
+        :func:`.eyes.eye_map`): ``cfg.lid_smear_taps`` samples each side. None: no eye meshes or no averaging."""
+        if smear is None:
+            return
         on = smear > 0  # (c, bh, bw)
         if not bool(on.any()):
             return
