@@ -14,6 +14,7 @@
 # Steps 2 and 3 are independent (the translator trains on the dataset's ground-truth landmark images, §3.5) and
 # may run at the same time on two cores (PARALLEL=1). Every step resumes (--resume) when run again.
 # Variables: DATA, FACES, LM_RUN, TR_RUN, PARALLEL (0/1), LM_SET / TR_SET (extra --set for the two trainings),
+# TR_PRECISION (bf16 / fp32; by default bf16 where the CPU has bf16 hardware),
 # REFINE (0/1), DATA128, RF_RUN, RF_SET (R's training).
 # See docs/translation.md ("Default weights") for the settings and the measured times.
 set -euo pipefail
@@ -35,10 +36,14 @@ RF_SET=${RF_SET:-"--set run.num_threads=1"}
 LM_SET=${LM_SET:-"--set run.num_threads=2"}
 
 # The shipped translator: U-Net at width 0.5 (7.3 M parameters, 14.6 MB in fp16; the paper's width 1.0 is
-# 29 M / 58 MB), D at width 0.5, 6 random frames per sequence per epoch (20 epochs), bf16 autocast (AMX), one
-# thread (the machine it was trained on had 2 shared cores).
+# 29 M / 58 MB), D at width 0.5, 6 random frames per sequence per epoch (20 epochs), one thread (the machine it was
+# trained on had 2 shared cores), bf16 autocast where the CPU has bf16 hardware (AMX or AVX512-BF16: the shipped
+# weights were trained so), fp32 elsewhere (emulated bf16 ran 21x slower than fp32 on an AVX2 CPU; fp32 gives
+# other weights than the shipped ones).
+TR_PRECISION=${TR_PRECISION:-$(python -c "import torch; from cmmnet.runtime import native_bf16
+print('bf16' if native_bf16(torch.device('cpu')) else 'fp32')")}
 TR_SET=${TR_SET:-"--set translation.translator.width=0.5 --set translation.discriminator.width=0.5
-  --set translation.frames_per_sequence=6 --set run.precision=bf16 --set run.num_threads=1"}
+  --set translation.frames_per_sequence=6 --set run.precision=$TR_PRECISION --set run.num_threads=1"}
 
 resume_flag() { [ -f "$1/config.json" ] && echo "--resume" || true; }
 

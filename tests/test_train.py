@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from cmmnet.cli import main
 from cmmnet.models.landmark_generator import LandmarkGenerator
+from cmmnet.runtime import cpu_kind, emulated_bf16_warning, native_bf16
 
 SMOKE = ["--preset", "smoke", "--set", "run.device=cpu", "run.determinism=deterministic", "run.num_threads=1"]
 
@@ -44,6 +46,7 @@ def test_train_smoke_end_to_end(tiny_data, tmp_path, capsys):
     assert cfg["landmark_generator"]["label_names"] == ["posed", "spontaneous"] and cfg["vae"]["epochs"] == 1
     info = json.loads((out / "run.json").read_text())[0]
     assert "train" in info["command"] and info["git_revision"]
+    assert info["cpu"]["kind"] == list(cpu_kind()) and info["precision"] == "fp32"  # bytes repeat on one CPU kind
     recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert {"vae", "lstm", "multimode"} <= {r["phase"] for r in recs}
     mm = [r for r in recs if r["phase"] == "multimode"]
@@ -184,3 +187,15 @@ def test_push_loss_ablation_changes_mode_discrimination(tiny_data, tmp_path):
     assert acc[10.0][1] < 0.8 * acc[10.0][0]  # the push loss falls when it is trained
     assert acc[0.0][1] == pytest.approx(acc[0.0][0], abs=0.05)  # and stays put (phi untrained) when it is off
     assert acc[10.0][2] == 1.0 and acc[0.0][2] < 1.0
+
+
+@pytest.mark.parametrize("amx, avx512_bf16", [(False, False), (True, False), (False, True)])
+def test_bf16_is_warned_only_where_the_cpu_emulates_it(monkeypatch, amx, avx512_bf16):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    cpu = torch.device("cpu")
+    assert native_bf16(cpu) == (amx or avx512_bf16)
+    warning = emulated_bf16_warning("bf16", cpu)
+    assert (warning is None) == (amx or avx512_bf16)
+    assert warning is None or ("emulated" in warning and "fp32" in warning)
+    assert emulated_bf16_warning("fp32", cpu) is None

@@ -64,6 +64,30 @@ def choose_precision(spec: str, device: torch.device) -> Precision:
     return "bf16" if torch.cpu._is_amx_tile_supported() else "fp32"
 
 
+def cpu_kind() -> tuple[str, bool]:
+    """(torch's CPU capability, AMX tiles): which float kernels this CPU runs. A run with the same seed gives the
+    same bytes on CPUs of one kind; across kinds sums are ordered otherwise and the last bits of floats differ
+    (fitted points by ~1e-5 px, so now and then a rendered pixel by a grey level)."""
+    return torch.backends.cpu.get_cpu_capability(), bool(torch.cpu._is_amx_tile_supported())
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast runs on bf16 hardware: a CUDA GPU with bf16, or a CPU with AMX tiles or AVX512-BF16.
+    Elsewhere torch emulates bf16 arithmetic: on an AVX2 CPU a translator training step took 21x as long as in fp32,
+    a single convolution 31x (benchmarks/RESULTS.md, "Precision")."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
+def emulated_bf16_warning(precision: str, device: torch.device) -> str | None:
+    """The line to log when ``precision`` asks for bf16 on a device that only emulates it, else None."""
+    if precision != "bf16" or native_bf16(device):
+        return None
+    return (f"bf16 autocast on a {device.type} without bf16 hardware (no AMX, no AVX512-BF16): it is emulated and "
+            "runs many times slower than fp32 (20-30x on an AVX2 CPU); use fp32")
+
+
 def autocast(device: torch.device, precision: str):
     """``torch.autocast`` for ``bf16`` (CPU with AMX, or GPU); a no-op context for ``fp32``."""
     if precision == "bf16":

@@ -57,7 +57,7 @@ from ..models.landmark_generator import CLASS_NAME as LANDMARK_CLASS
 from ..models.landmark_generator import LandmarkGenerator, LandmarkGeneratorConfig
 from ..models.refiner import RefinerConfig, RefinerNet
 from ..models.unet import UNetConfig, UNetGenerator
-from ..runtime import autocast, choose_device, choose_precision
+from ..runtime import autocast, choose_device, choose_precision, emulated_bf16_warning
 from .config import GenerateConfig, Renderer
 from .timing import TimingConfig, retime, source_times
 
@@ -190,6 +190,8 @@ class CMMNet:
         self.config = config or GenerateConfig()
         self.device = choose_device(self.config.device)
         self.precision = choose_precision(self.config.precision, self.device)
+        if warning := emulated_bf16_warning(self.precision, self.device):
+            log.warning(warning)
         self.landmark_generator = fold_batch_norm(landmark_generator).to(self.device)
         # batch norm folded into the convolutions (eval statistics: same output, fewer passes) and channels-last
         # (oneDNN's convolutions, transposed ones above all, run faster on CPU in NHWC)

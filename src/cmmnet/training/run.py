@@ -44,6 +44,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ..config import from_dict, to_dict
 from ..errors import CmmnetError
 from ..io import atomic_write_text, check_output, claim_dir
+from ..runtime import cpu_kind, emulated_bf16_warning
+from ..sysinfo import cpu_model
 from .checkpoints import Checkpointer
 from .distributed import DistContext, all_reduce_mean, barrier
 
@@ -56,7 +58,7 @@ class RunConfig:
 
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 = torch.autocast (CPU with AMX, or GPU)
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 = torch.autocast: on bf16 hardware only (runtime.native_bf16)
     determinism: Literal["fast", "deterministic"] = "fast"  # deterministic: bitwise-reproducible CPU runs
     log_every: int = 10  # steps between JSONL/TensorBoard records
     num_threads: int = 0  # torch intra-op threads; 0 = torch's default
@@ -155,6 +157,8 @@ class Run:
                 "torch": torch.__version__,
                 "world_size": self.dist.world_size,
                 "device": str(self.dist.device),
+                "cpu": {"model": cpu_model(), "kind": list(cpu_kind())},  # bytes repeat on CPUs of one kind
+                "precision": precision,
             })
             atomic_write_text(info_path, json.dumps(history, indent=2) + "\n")
             self._log_handler = logging.FileHandler(self.dir / "train.log")
@@ -167,6 +171,8 @@ class Run:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self._tb = SummaryWriter(str(self.dir / "tensorboard"))
+        if self.dist.is_main and (warning := emulated_bf16_warning(precision, self.dist.device)):
+            log.warning(warning)
         barrier(self.dist)
 
     # -- pieces a phase uses
