@@ -138,9 +138,9 @@ def test_end_to_end_train_evaluate_study(data, tmp_path, capsys):
     assert main(["train", "--data", str(data.path), "--out", str(run), "--phases", phases, "--preset", "smoke"]) == 0
     assert main(["evaluate", "--runs", str(run), "--data", str(data.path), "--out", str(report)]) == 0
     md = (report / "report.md").read_text()
-    assert all(f"| {m} |" in md for m in ("Original", "CMM-Net", "CRA-Net", "Video-GAN"))
+    assert all(f"| {m} |" in md for m in ("Original", "CMM-Net", "CMM-Net (warp)", "CRA-Net", "Video-GAN"))
     videos = {p.name.split("-")[0]: p for p in (report / "videos").iterdir()}
-    assert set(videos) == {"cmmnet", "cranet", "videogan"}
+    assert set(videos) == {"cmmnet", "cmmnetwarp", "cranet", "videogan"}  # CMM-Net with each renderer
     assert main(["study", "make", "--a", str(videos["cmmnet"]), "--b", str(videos["cranet"]), "--out", str(study),
                  "--pairs", "2"]) == 0
     key = json.loads((study / "key.json").read_text())
