@@ -38,7 +38,7 @@ LM_SET=${LM_SET:-"--set run.num_threads=2"}
 # The shipped translator: U-Net at width 0.5 (7.3 M parameters, 14.6 MB in fp16; the paper's width 1.0 is
 # 29 M / 58 MB), D at width 0.5, 6 random frames per sequence per epoch (20 epochs), one thread (the machine it was
 # trained on had 2 shared cores), bf16 autocast where the CPU has bf16 hardware (AMX or AVX512-BF16: the shipped
-# weights were trained so), fp32 elsewhere (emulated bf16 ran 21x slower than fp32 on an AVX2 CPU; fp32 gives
+# weights were trained so), fp32 elsewhere (emulated bf16 ran 23x slower than fp32 on an AVX2 CPU; fp32 gives
 # other weights than the shipped ones).
 TR_PRECISION=${TR_PRECISION:-$(python -c "import torch; from cmmnet.runtime import native_bf16
 print('bf16' if native_bf16(torch.device('cpu')) else 'fp32')")}

@@ -73,7 +73,7 @@ def cpu_kind() -> tuple[str, bool]:
 
 def native_bf16(device: torch.device) -> bool:
     """Whether bf16 autocast runs on bf16 hardware: a CUDA GPU with bf16, or a CPU with AMX tiles or AVX512-BF16.
-    Elsewhere torch emulates bf16 arithmetic: on an AVX2 CPU a translator training step took 21x as long as in fp32,
+    Elsewhere torch emulates bf16 arithmetic: on an AVX2 CPU a translator training step took 23x as long as in fp32,
     a single convolution 31x (benchmarks/RESULTS.md, "Precision")."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
