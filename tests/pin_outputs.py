@@ -36,7 +36,7 @@ def main() -> None:
     pinned_arrays = pins.PINNED_ARRAYS.get(kind, {})
     pinned_files = pins.PINNED_FILES.get(kind, {})
     print(f"CPU kind {kind}")
-    for renderer, precision, timing in pins.PINNED_ARRAYS["AVX512", False]:
+    for renderer, precision, timing in pins.ARRAY_ROWS:
         if precision == "bf16" and not native_bf16(torch.device("cpu")):
             continue
         res = pins.generate_arrays(renderer, precision, timing)
@@ -44,14 +44,15 @@ def main() -> None:
         got = tuple(pins._sha(np.ascontiguousarray(a).tobytes()) for a in arrays)
         same = "same" if pinned_arrays.get((renderer, precision, timing)) == got else "moved"
         print(f"{(renderer, precision, timing)!r}: {got!r},  # {same}")
-    for options in pins.PINNED_FILES["AVX512", False]:
+    for options in pins.FILE_ROWS:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "out"
             subprocess.run([sys.executable, "-m", "cmmnet.cli", "generate", "--image", str(example_image()),
                             "--label", "posed", "--modes", "1", "--seed", "3", "--precision", "fp32",
                             "--device", "cpu", *options, "--out", str(out)], check=True, capture_output=True,
                            env={**os.environ, "OMP_NUM_THREADS": "2"})
-            got = {name: pins._sha((out / name).read_bytes()) for name in pins.PINNED_FILES["AVX512", False][options]}
+            names = next(rows[options] for rows in pins.PINNED_FILES.values() if options in rows)
+            got = {name: pins._sha((out / name).read_bytes()) for name in names}
         same = "same" if pinned_files.get(options) == got else "moved"
         print(f"{options!r}: {got!r},  # {same}")
     if args.write_reference:

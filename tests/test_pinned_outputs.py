@@ -164,6 +164,8 @@ PINNED_FILES = {  # kind -> `cmmnet generate ... --precision fp32` + the options
         },
     },
 }
+ARRAY_ROWS = list(dict.fromkeys(row for rows in PINNED_ARRAYS.values() for row in rows))  # every kind's rows
+FILE_ROWS = list(dict.fromkeys(row for rows in PINNED_FILES.values() for row in rows))
 REFERENCE = Path(__file__).parent / "data" / "generation_reference.npz"  # written by tests/pin_outputs.py
 
 
@@ -204,7 +206,7 @@ def reference_arrays() -> dict[str, np.ndarray]:
             "paper_frames": block_means(paper.frames[:, ::4], 8)}  # (2, 8, 8, 8, 3)
 
 
-@pytest.mark.parametrize("renderer, precision, timing", list(PINNED_ARRAYS["AVX512", False]))
+@pytest.mark.parametrize("renderer, precision, timing", ARRAY_ROWS)
 def test_shipped_weights_arrays_are_pinned(renderer, precision, timing):
     if precision == "bf16" and not native_bf16(torch.device("cpu")):
         pytest.skip("bf16 is emulated on this CPU (no AMX, no AVX512-BF16): not pinned, and many times slower")
@@ -215,7 +217,7 @@ def test_shipped_weights_arrays_are_pinned(renderer, precision, timing):
     assert got == want
 
 
-@pytest.mark.parametrize("options", list(PINNED_FILES["AVX512", False]))
+@pytest.mark.parametrize("options", FILE_ROWS)
 def test_generate_command_files_are_pinned(tmp_path: Path, options):
     want = _pinned(PINNED_FILES, options)
     out = tmp_path / "out"
@@ -229,8 +231,8 @@ def test_generate_command_files_are_pinned(tmp_path: Path, options):
 
 
 def test_generation_matches_the_reference():
-    """On any CPU: the shipped weights' generation is the reference's up to rounding (measured between CPU kinds:
-    points 8e-6 px, block means 0.01 grey levels), far inside what any change to the weights or renderers moves."""
+    """On any CPU: the shipped weights' generation is the reference's up to rounding (measured between instruction
+    sets: points 8e-6 px, block means 0.023 grey levels; the renderer's shading off moves block means by up to 6)."""
     ref = np.load(REFERENCE)
     got = reference_arrays()
     assert sorted(ref.files) == sorted(got)
