@@ -21,7 +21,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import test_pinned_outputs as pins  # noqa: E402
-from cmmnet.commands.demo_cmd import example_image  # noqa: E402
 from cmmnet.io import atomic_write_bytes  # noqa: E402
 from cmmnet.runtime import cpu_kind, native_bf16  # noqa: E402
 
@@ -39,17 +38,13 @@ def main() -> None:
     for renderer, precision, timing in pins.ARRAY_ROWS:
         if precision == "bf16" and not native_bf16(torch.device("cpu")):
             continue
-        res = pins.generate_arrays(renderer, precision, timing)
-        arrays = (res.frames, res.points, res.landmark_images) + ((res.video,) if renderer == "warp" else ())
-        got = tuple(pins._sha(np.ascontiguousarray(a).tobytes()) for a in arrays)
+        got = pins.array_hashes(renderer, precision, timing)
         same = "same" if pinned_arrays.get((renderer, precision, timing)) == got else "moved"
         print(f"{(renderer, precision, timing)!r}: {got!r},  # {same}")
     for options in pins.FILE_ROWS:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "out"
-            subprocess.run([sys.executable, "-m", "cmmnet.cli", "generate", "--image", str(example_image()),
-                            "--label", "posed", "--modes", "1", "--seed", "3", "--precision", "fp32",
-                            "--device", "cpu", *options, "--out", str(out)], check=True, capture_output=True,
+            subprocess.run(pins.generate_command(options, out), check=True, capture_output=True,
                            env={**os.environ, "OMP_NUM_THREADS": "2"})
             names = next(rows[options] for rows in pins.PINNED_FILES.values() if options in rows)
             got = {name: pins._sha((out / name).read_bytes()) for name in names}

@@ -189,6 +189,19 @@ def generate_arrays(renderer: str, precision: str, timing: str):
                         timing=TimingConfig.as_generated(net.T) if timing == "as_generated" else None)
 
 
+def array_hashes(renderer: str, precision: str, timing: str) -> tuple[str, ...]:
+    """sha256[:16] of the pinned generation's frames, points, landmark images (warp: + video)."""
+    res = generate_arrays(renderer, precision, timing)
+    arrays = (res.frames, res.points, res.landmark_images) + ((res.video,) if renderer == "warp" else ())
+    return tuple(_sha(np.ascontiguousarray(a).tobytes()) for a in arrays)
+
+
+def generate_command(options: tuple[str, ...], out: Path) -> list[str]:
+    """The pinned `cmmnet generate` command line with ``options``, writing to ``out``."""
+    return [sys.executable, "-m", "cmmnet.cli", "generate", "--image", str(example_image()), "--label", "posed",
+            "--modes", "1", "--seed", "3", "--precision", "fp32", "--device", "cpu", *options, "--out", str(out)]
+
+
 def block_means(frames: np.ndarray, block: int) -> np.ndarray:
     """(..., H, W, 3) uint8 -> (..., H // block, W // block, 3) float32 means of block x block pixels."""
     *lead, h, w, c = frames.shape
@@ -211,19 +224,14 @@ def test_shipped_weights_arrays_are_pinned(renderer, precision, timing):
     if precision == "bf16" and not native_bf16(torch.device("cpu")):
         pytest.skip("bf16 is emulated on this CPU (no AMX, no AVX512-BF16): not pinned, and many times slower")
     want = _pinned(PINNED_ARRAYS, (renderer, precision, timing))
-    res = generate_arrays(renderer, precision, timing)
-    arrays = (res.frames, res.points, res.landmark_images) + ((res.video,) if renderer == "warp" else ())
-    got = tuple(_sha(np.ascontiguousarray(a).tobytes()) for a in arrays)
-    assert got == want
+    assert array_hashes(renderer, precision, timing) == want
 
 
 @pytest.mark.parametrize("options", FILE_ROWS)
 def test_generate_command_files_are_pinned(tmp_path: Path, options):
     want = _pinned(PINNED_FILES, options)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "cmmnet.cli", "generate", "--image", str(example_image()),
-                           "--label", "posed", "--modes", "1", "--seed", "3", "--precision", "fp32", "--device", "cpu",
-                           *options, "--out", str(out)], capture_output=True, text=True, timeout=300,
+    proc = subprocess.run(generate_command(options, out), capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "2"})
     assert proc.returncode == 0, proc.stderr
     got = {name: _sha((out / name).read_bytes()) for name in want}

@@ -60,7 +60,7 @@ def choose_precision(spec: str, device: torch.device) -> Precision:
     if spec != "auto":
         raise CmmnetError(f"unknown precision {spec!r}; use auto, fp32 or bf16")
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if native_bf16(device) else "fp32"
     return "bf16" if torch.cpu._is_amx_tile_supported() else "fp32"
 
 
