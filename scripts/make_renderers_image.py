@@ -39,24 +39,27 @@ def row(folder: Path, suffix: str) -> np.ndarray:
                            for t in tiles], axis=1)
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs/images/renderers.jpg")
-    ap.add_argument("--label", default="spontaneous", choices=("posed", "spontaneous"))
+    ap.add_argument("--label", default="spontaneous", help="a label of the default weights (cmmnet checks it)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
         for renderer, extra, suffix in (("warp", ["--crop"], "_crop"), ("paper", [], "")):
             out = Path(tmp) / renderer
-            subprocess.run([sys.executable, "-m", "cmmnet.cli", "generate", "--image", str(example_image()),
-                            "--label", args.label, "--seed", str(args.seed), "--renderer", renderer, *extra,
-                            "--out", str(out)], check=True)
+            proc = subprocess.run([sys.executable, "-m", "cmmnet.cli", "generate", "--image", str(example_image()),
+                                   "--label", args.label, "--seed", str(args.seed), "--renderer", renderer, *extra,
+                                   "--out", str(out)])
+            if proc.returncode != 0:  # cmmnet printed its one line
+                return proc.returncode
             rows.append(row(out, suffix))
         with atomic_path(args.out) as path:
             Image.fromarray(np.concatenate(rows, axis=0)).save(path, format="JPEG", quality=90)
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
