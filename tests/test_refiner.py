@@ -101,6 +101,25 @@ def test_phase_learns_writes_weights_and_resumes(tiny_data, trained, tmp_path):
         assert torch.equal(v, r2.state_dict()[k]), k
 
 
+def test_adversarial_phase_trains_r_against_a_discriminator(tiny_data, trained, tmp_path):
+    from dataclasses import replace
+
+    from cmmnet.models.patch_discriminator import PatchDiscriminatorConfig
+
+    cfg = replace(_tiny_cfg(2), adv_weight=0.05, discriminator=PatchDiscriminatorConfig(width=0.125))
+    _train(tiny_data, cfg, tmp_path / "gan")
+    recs = [json.loads(line) for line in (tmp_path / "gan" / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in recs if "epoch_loss_d" in r]
+    assert len(epochs) == 2
+    assert all({"epoch_adv", "epoch_d_real", "epoch_d_fake", "epoch_l1", "val_l1", "val_l1_warp"} <= set(r)
+               for r in epochs)
+    r, rcfg = load_pretrained(RefinerNet, RefinerConfig, tmp_path / "gan" / "refiner")
+    assert rcfg == TINY  # only R is exported: D is a training device
+    assert json.loads((tmp_path / "gan" / "model_index.json").read_text())["parts"] == {"refiner": "RefinerNet"}
+    r_l1, _ = load_pretrained(RefinerNet, RefinerConfig, trained / "refiner")
+    assert any(not torch.equal(v, r_l1.state_dict()[k]) for k, v in r.state_dict().items())
+
+
 def test_phase_rejects_another_image_size_or_drawing(tiny_data, tmp_path):
     from cmmnet.faces import LandmarkDrawConfig
 

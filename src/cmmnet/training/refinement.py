@@ -3,14 +3,10 @@
 One item is a (sequence n, frame t) pair of the train split. R's input is the warp of the sequence's frame 0 (the
 neutral face) onto the landmarks of frame t, made by the warp renderer itself (:class:`cmmnet.render.WarpRenderer`
 on the aligned face, at the dataset's size: the same field, mask and painted mouth interior that inference feeds
-R), and the dataset's landmark image of frame t; the target is the real frame t. Loss (per pixel, [-1, 1] scale):
-``l1_weight |refined - z_t| + face_weight |r - z_t|_e + mask_weight mean(m)``, where ``|.|_e`` is the L1 weighted by
-the warp's own error ``e = |x - z_t|`` (the mouth's inside, closing lids, shading: where R has to paint): the second
-term keeps R's own face r learning there while its mask is still closed (without it the mask closes everywhere
-within a few steps, as blending in an untrained r only costs, and r then gets no gradient), the third makes R leave
-the warp alone where it is right.
-No adversarial term: on 2 CPU cores a discriminator would take about half of the 90 minutes, and the L1 blend
-already paints the mouth, lids and shading the warp cannot make.
+R), and the dataset's landmark image of frame t; the target is the real frame t. The losses are
+:mod:`cmmnet.losses.refinement`'s: the reconstruction loss alone by default (``adv_weight = 0``: a plain loop, no
+discriminator), or with a PatchGAN D conditioned on the warp (``adv_weight > 0``: then the phase runs in the one
+adversarial loop, :func:`cmmnet.training.gan.train_gan`, with checkpoints of R as ``G`` and of D).
 
 The warped inputs are made per batch, grouped by sequence (one field for the batch's frames of each sequence):
 measured at 128 px on one thread (benchmarks/bench_refiner.py), 7.4 ms a frame against R's training step of 33 ms
@@ -32,12 +28,16 @@ from ..data.format import SmileDataset
 from ..data.torch_dataset import _BatchDataset
 from ..errors import CmmnetError
 from ..faces.draw import LandmarkDrawConfig
+from ..losses.refinement import RefinementGanLoss, reconstruction
+from ..losses.translation import GanLoss
 from ..models.io import save_pretrained, update_model_index
-from ..models.refiner import RefinerConfig, RefinerNet, blend
+from ..models.patch_discriminator import PatchDiscriminator, PatchDiscriminatorConfig
+from ..models.refiner import RefinerConfig, RefinerNet
 from ..render.config import WarpRenderConfig
 from ..runtime import autocast, stable_seed
 from . import batches
 from .batches import EpochBatches, to_device
+from .gan import AdamConfig, Export, GanPhase, train_gan
 from .run import Run, accumulate, epoch_summary, log_epoch
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,17 @@ class RefinementPhaseConfig:
     refiner: RefinerConfig = field(default_factory=RefinerConfig)
     render: WarpRenderConfig = field(default_factory=WarpRenderConfig)  # the warp that makes R's inputs
     epochs: int = 30
-    lr: float = 1e-3  # Adam; no GAN, so the usual rate for an L1-trained U-Net
+    lr: float = 1e-3  # Adam; the usual rate for an L1-trained U-Net
+    beta1: float = 0.9  # Adam's (beta1, beta2), for R and, with adv_weight > 0, for D
+    beta2: float = 0.999
     batch_size: int = 16  # (warped, landmark image, frame) triples per step
     frames_per_sequence: int = 4  # frames drawn from each sequence per epoch (fresh draw every epoch); 0 = all T
     l1_weight: float = 1.0  # on the refined face
     face_weight: float = 0.5  # on R's own face r where the warp is wrong: it learns to paint while its mask is closed
     mask_weight: float = 0.002  # on the mean of R's mask: where the warp is right, leave it
+    adv_weight: float = 0.0  # the adversarial term's weight for R; 0 = no discriminator
+    gan_loss: GanLoss = "non_saturating"
+    discriminator: PatchDiscriminatorConfig = field(default_factory=lambda: PatchDiscriminatorConfig(width=0.25))
     val_items: int = 128  # test-split pairs whose L1 (refined and plain warp) is logged after every epoch
 
 
@@ -100,16 +105,10 @@ class WarpedTriples(_BatchDataset):
 
 def refinement_loss(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
                     cfg: RefinementPhaseConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The phase's loss and its detached parts (``l1`` of the refined face, ``face_l1`` of R's own face, ``mask`` =
-    mean of R's mask); ``net`` is R or its DDP wrapper (called, so that gradients are averaged over ranks)."""
+    """The reconstruction loss of ``net`` (R or its DDP wrapper, called so that gradients are averaged over ranks)
+    on the batch ``(x, y, z)``, and its detached parts."""
     face, m = net(x, y)  # (B, 3, S, S), (B, 1, S, S)
-    refined = blend(x, face, m)  # (B, 3, S, S)
-    l1 = (refined.float() - z).abs().mean()
-    miss = (x - z).abs().mean(1, keepdim=True)  # (B, 1, S, S) where the warp is wrong, and by how much
-    face_l1 = ((face.float() - z).abs() * miss).sum() / (3 * miss.sum()).clamp_min(1e-6)
-    mask = m.float().mean()
-    loss = cfg.l1_weight * l1 + cfg.face_weight * face_l1 + cfg.mask_weight * mask
-    return loss, {"l1": l1.detach(), "face_l1": face_l1.detach(), "mask": mask.detach()}
+    return reconstruction(face, m, x, z, cfg.l1_weight, cfg.face_weight, cfg.mask_weight)
 
 
 @torch.no_grad()
@@ -163,9 +162,21 @@ def train_refinement(cfg: RefinementPhaseConfig, data: SmileDataset, run: Run) -
     def items(epoch: int) -> np.ndarray:
         return batches.frame_items(len(rows), data.T, cfg.frames_per_sequence, run.seed, PHASE, "frames", epoch)
 
+    order = EpochBatches(items, cfg.batch_size, run.seed, PHASE, run.dist)
+    triples = WarpedTriples(data, rows, cfg.render)
+    if cfg.adv_weight > 0:
+        train_gan(GanPhase(
+            name=PHASE, models=lambda: (RefinerNet(cfg.refiner), PatchDiscriminator(cfg.discriminator)),
+            loss=lambda r, net_r, net_d: RefinementGanLoss(net_r, net_d, cfg.l1_weight, cfg.face_weight,
+                                                           cfg.mask_weight, cfg.adv_weight, cfg.gan_loss),
+            dataset=triples, batches=order, epochs=cfg.epochs, adam=AdamConfig(cfg.lr, cfg.beta1, cfg.beta2),
+            export=Export(PART, cfg.refiner, "RefinerNet"),
+            validate=lambda r: validation(r, test, val_items, cfg, run),
+            describe=f"{len(rows)} train sequences, adversarial weight {cfg.adv_weight}, "), run)
+        return
     torch.manual_seed(stable_seed(run.seed, PHASE, "init"))
     r = RefinerNet(cfg.refiner).to(device)
-    opt = torch.optim.Adam(r.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(r.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     ckpt = run.checkpointer(PHASE)
     if ckpt.finished(cfg.epochs):
         if not (run.dir / PART / "model.safetensors").is_file():
@@ -174,8 +185,7 @@ def train_refinement(cfg: RefinementPhaseConfig, data: SmileDataset, run: Run) -
         return
     start = ckpt.restore({"R": r}, {"R": opt})
     net = run.wrap(r)
-    order = EpochBatches(items, cfg.batch_size, run.seed, PHASE, run.dist)
-    loader = run.loader(WarpedTriples(data, rows, cfg.render), order)
+    loader = run.loader(triples, order)
     steps = len(order)
     run.set_step(PHASE, start * steps)
     log.info("phase %s: %d train sequences, %d triples/epoch, %d steps/epoch, R %.2fM params", PHASE, len(rows),
