@@ -30,7 +30,6 @@ from ..errors import CmmnetError
 from ..faces.draw import LandmarkDrawConfig
 from ..losses.refinement import RefinementGanLoss, reconstruction
 from ..losses.translation import GanLoss
-from ..models.io import save_pretrained, update_model_index
 from ..models.patch_discriminator import PatchDiscriminator, PatchDiscriminatorConfig
 from ..models.refiner import RefinerConfig, RefinerNet
 from ..render.config import WarpRenderConfig
@@ -164,13 +163,14 @@ def train_refinement(cfg: RefinementPhaseConfig, data: SmileDataset, run: Run) -
 
     order = EpochBatches(items, cfg.batch_size, run.seed, PHASE, run.dist)
     triples = WarpedTriples(data, rows, cfg.render)
+    export = Export(PART, cfg.refiner, "RefinerNet")
     if cfg.adv_weight > 0:
         train_gan(GanPhase(
             name=PHASE, models=lambda: (RefinerNet(cfg.refiner), PatchDiscriminator(cfg.discriminator)),
             loss=lambda r, net_r, net_d: RefinementGanLoss(net_r, net_d, cfg.l1_weight, cfg.face_weight,
                                                            cfg.mask_weight, cfg.adv_weight, cfg.gan_loss),
             dataset=triples, batches=order, epochs=cfg.epochs, adam=AdamConfig(cfg.lr, cfg.beta1, cfg.beta2),
-            export=Export(PART, cfg.refiner, "RefinerNet"),
+            export=export,
             validate=lambda r: validation(r, test, val_items, cfg, run),
             describe=f"{len(rows)} train sequences, adversarial weight {cfg.adv_weight}, "), run)
         return
@@ -179,9 +179,9 @@ def train_refinement(cfg: RefinementPhaseConfig, data: SmileDataset, run: Run) -
     opt = torch.optim.Adam(r.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     ckpt = run.checkpointer(PHASE)
     if ckpt.finished(cfg.epochs):
-        if not (run.dir / PART / "model.safetensors").is_file():
+        if not export.exists(run):
             ckpt.load_models({"R": r})
-            _export(r, cfg, run)
+            export.write(r, run)
         return
     start = ckpt.restore({"R": r}, {"R": opt})
     net = run.wrap(r)
@@ -208,12 +208,7 @@ def train_refinement(cfg: RefinementPhaseConfig, data: SmileDataset, run: Run) -
         summary.update(validation(r, test, val_items, cfg, run))
         log_epoch(run, PHASE, summary, (epoch + 1) * steps, epoch, cfg.epochs)
         ckpt.save(epoch + 1, {"R": r}, {"R": opt}, complete=epoch + 1 == cfg.epochs)
-    _export(r, cfg, run)
+    export.write(r, run)
     r.to(device)
+    log.info("phase %s done: %s", PHASE, run.dir / PART)
 
-
-def _export(r: RefinerNet, cfg: RefinementPhaseConfig, run: Run) -> None:
-    if run.dist.is_main:
-        save_pretrained(r.eval().cpu(), cfg.refiner, run.dir / PART, name="RefinerNet")
-        update_model_index(run.dir, PART)
-        log.info("phase %s done: %s", PHASE, run.dir / PART)
